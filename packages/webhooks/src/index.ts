@@ -1,0 +1,1 @@
+export { computeStripeSignature, stripeSignatureHeader } from './signing.js';

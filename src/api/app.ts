@@ -1,0 +1,155 @@
+import { createHash } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HeraldConfig } from '../config/config.js';
+import type { Clock } from '../domain/clock.js';
+import { ApiError, errors } from '../domain/errors.js';
+import type { EventTypeCatalog } from '../domain/event-types.js';
+import { hashApiKey, modeOfApiKey, newId } from '../domain/ids.js';
+import type { Logger } from '../domain/logger.js';
+import type { Account, Mode } from '../domain/types.js';
+import type { IdempotentRequest, Store } from '../store/store.js';
+import { parseParams, readBody, Router, type RouteResult } from './http.js';
+import type { EventPublisher } from './publisher.js';
+import { eventRoutes } from './routes/events.js';
+import { webhookEndpointRoutes } from './routes/webhook-endpoints.js';
+
+export interface ApiDeps {
+  store: Store;
+  clock: Clock;
+  config: HeraldConfig;
+  catalog: EventTypeCatalog;
+  publisher: EventPublisher;
+  logger: Logger;
+  /** Tells the delivery workers that new work is due now. */
+  wakeWorkers: () => void;
+}
+
+/** What a route handler sees: the authenticated account and mode, and the parsed parameters. */
+export interface RequestContext {
+  deps: ApiDeps;
+  account: Account;
+  mode: Mode;
+  params: Record<string, unknown>;
+  requestId: string;
+  idempotencyKey: string | null;
+  now: number;
+}
+
+const IDEMPOTENCY_LOCK_MS = 60_000;
+const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
+
+export type ApiHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+/** The API as a plain request handler (no listening here: the server module does that). */
+export function createApiHandler(deps: ApiDeps): ApiHandler {
+  const router = new Router<RequestContext>();
+  webhookEndpointRoutes(router);
+  eventRoutes(router);
+
+  return async (req, res) => {
+    const requestId = newId.request();
+    res.setHeader('Request-Id', requestId);
+    const method = req.method ?? 'GET';
+    const url = new URL(req.url ?? '/', 'http://herald.local');
+    try {
+      const match = router.match(method, url.pathname);
+      if (!match) throw errors.unknownRoute(method, url.pathname);
+      const { account, mode } = await authenticate(deps, req.headers.authorization);
+      const body = method === 'POST' ? await readBody(req) : '';
+      const params = parseParams(method, url.search.slice(1), body, req.headers['content-type']);
+      const idempotencyKey = method === 'POST' ? headerValue(req.headers['idempotency-key']) : null;
+      const ctx: RequestContext = { deps, account, mode, params, requestId, idempotencyKey, now: deps.clock.now() };
+      const run = () => match.route.handler(ctx, match.params);
+      const result = idempotencyKey ? await runIdempotently(ctx, method, url.pathname, idempotencyKey, run, res) : await run();
+      if (idempotencyKey) res.setHeader('Idempotency-Key', idempotencyKey);
+      send(res, result.status ?? 200, JSON.stringify(result.body));
+    } catch (err) {
+      const apiError = err instanceof ApiError ? err : null;
+      if (!apiError) deps.logger.error('request failed', { requestId, method, path: url.pathname, error: (err as Error)?.stack ?? String(err) });
+      const error = apiError ?? errors.internal();
+      for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+      send(res, error.status, JSON.stringify(error.toJSON()));
+    }
+  };
+}
+
+function send(res: ServerResponse, status: number, body: string): void {
+  if (res.headersSent) return;
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Cache-Control', 'no-cache, no-store');
+  res.end(body);
+}
+
+function headerValue(value: string | string[] | undefined): string | null {
+  const v = Array.isArray(value) ? value[0] : value;
+  return v === undefined || v === '' ? null : v;
+}
+
+/** Bearer (`Authorization: Bearer sk_…`) or Basic with the key as user name (`curl -u sk_…:`). */
+async function authenticate(deps: ApiDeps, authorization: string | undefined): Promise<{ account: Account; mode: Mode }> {
+  if (!authorization) throw errors.noApiKey();
+  let key: string | null = null;
+  const [scheme, credentials = ''] = authorization.trim().split(/\s+/, 2);
+  if (scheme?.toLowerCase() === 'bearer') key = credentials;
+  else if (scheme?.toLowerCase() === 'basic') {
+    const decoded = Buffer.from(credentials, 'base64').toString('utf8');
+    key = decoded.split(':')[0] ?? '';
+  }
+  if (!key) throw errors.noApiKey();
+  if (/^(pk|rk)_/.test(key)) throw errors.notSecretKey();
+  const mode = modeOfApiKey(key);
+  if (!mode) throw errors.invalidApiKey(key);
+  const owner = await deps.store.findApiKeyOwner(hashApiKey(key));
+  if (!owner || owner.mode !== mode) throw errors.invalidApiKey(key);
+  const account = await deps.store.getAccount(owner.accountId);
+  if (!account) throw errors.invalidApiKey(key);
+  return { account, mode };
+}
+
+/**
+ * Stripe's idempotency: the first request with a key runs and its response is kept for 24 h; the
+ * same key with the same parameters replays it; with other parameters it is an error. Requests
+ * that fail validation (4xx) or hit a server error are not kept, so a retry runs them again.
+ */
+async function runIdempotently(
+  ctx: RequestContext,
+  method: string,
+  path: string,
+  key: string,
+  run: () => Promise<RouteResult>,
+  res: ServerResponse,
+): Promise<RouteResult> {
+  if (key.length > 255) throw errors.idempotencyKeyTooLong();
+  const requestHash = createHash('sha256').update(`${method} ${path} ${canonicalJson(ctx.params)}`).digest('hex');
+  const req: IdempotentRequest = { accountId: ctx.account.id, mode: ctx.mode, key, requestHash, now: ctx.now, lockMs: IDEMPOTENCY_LOCK_MS };
+  const { store } = ctx.deps;
+  const verdict = await store.beginIdempotentRequest(req);
+  if (verdict.kind === 'mismatch') throw errors.idempotencyMismatch(key);
+  if (verdict.kind === 'in_progress') throw errors.idempotencyInProgress(key);
+  if (verdict.kind === 'replay') {
+    res.setHeader('Idempotent-Replayed', 'true');
+    return { status: verdict.status, body: JSON.parse(verdict.body) };
+  }
+  let result: RouteResult;
+  try {
+    result = await run();
+  } catch (err) {
+    await store.abandonIdempotentRequest(req).catch(() => undefined);
+    throw err;
+  }
+  await store.completeIdempotentRequest(req, result.status ?? 200, JSON.stringify(result.body), ctx.now + IDEMPOTENCY_TTL_MS);
+  return result;
+}
+
+/** JSON with object keys sorted, so equal parameters hash equally whatever their order. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}

@@ -1,0 +1,110 @@
+import type { IncomingMessage } from 'node:http';
+import { errors } from '../domain/errors.js';
+import { parseForm } from './form.js';
+
+/** Largest request body accepted: an Event's data can be large, but not unbounded. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export async function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<string> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) {
+    req.resume();
+    throw errors.bodyTooLarge(limit);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      req.resume();
+      throw errors.bodyTooLarge(limit);
+    }
+    chunks.push(chunk);
+  }
+  const bytes = Buffer.concat(chunks);
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw errors.malformedBody('the body is not valid UTF-8');
+  }
+}
+
+/**
+ * The parameters of a request: the query string for GET and DELETE, the body for POST (form or
+ * JSON, by Content-Type). stripe-node sends a form Content-Type on every request, even bodiless ones.
+ */
+export function parseParams(method: string, query: string, body: string, contentType: string | undefined): Record<string, unknown> {
+  if (method === 'GET' || method === 'DELETE' || body.trim() === '') {
+    const fromQuery = parseForm(query);
+    if (method === 'GET' || method === 'DELETE') return fromQuery;
+    if (body.trim() === '') return fromQuery;
+  }
+  const type = (contentType ?? 'application/x-www-form-urlencoded').split(';')[0]!.trim().toLowerCase();
+  if (type === 'application/json') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch (err) {
+      throw errors.malformedBody(`invalid JSON (${(err as Error).message})`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw errors.malformedBody('a JSON body must be an object');
+    return parsed as Record<string, unknown>;
+  }
+  if (type === 'application/x-www-form-urlencoded' || type === '') return parseForm(body);
+  throw errors.unsupportedMediaType(type);
+}
+
+export interface Route<C> {
+  method: string;
+  pattern: RegExp;
+  names: string[];
+  handler: (ctx: C, path: Record<string, string>) => Promise<RouteResult>;
+}
+
+export interface RouteResult {
+  status?: number;
+  body: unknown;
+}
+
+/** A route list matched in order; `:name` segments capture one path segment. */
+export class Router<C> {
+  private readonly routes: Route<C>[] = [];
+
+  add(method: string, path: string, handler: Route<C>['handler']): this {
+    const names: string[] = [];
+    const pattern = new RegExp(
+      `^${path
+        .split('/')
+        .map((part) => {
+          if (!part.startsWith(':')) return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+          names.push(part.slice(1));
+          return '([^/]+)';
+        })
+        .join('/')}/?$`,
+    );
+    this.routes.push({ method, pattern, names, handler });
+    return this;
+  }
+
+  match(method: string, path: string): { route: Route<C>; params: Record<string, string> } | null {
+    for (const route of this.routes) {
+      if (route.method !== method) continue;
+      const m = route.pattern.exec(path);
+      if (!m) continue;
+      const params: Record<string, string> = {};
+      route.names.forEach((name, i) => {
+        params[name] = safeDecode(m[i + 1]!);
+      });
+      return { route, params };
+    }
+    return null;
+  }
+}
+
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}

@@ -1,0 +1,51 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from './args.js';
+import { keys, KEYS_HELP } from './keys.js';
+import { serve, SERVE_HELP } from './serve.js';
+
+const HELP = `Usage: herald <command> [flags]
+
+Commands:
+  serve        Run the API and the delivery workers
+  keys roll    Replace the default account's secret keys
+
+Run 'herald <command> --help' for a command's flags and examples.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const { positionals, flags } = parseArgs(rest, ['--help']);
+  if (command === '--version' || command === 'version') {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stdout.write(`herald ${pkg.version}\n`);
+    return 0;
+  }
+  if (!command || command === '--help' || command === 'help') {
+    process.stdout.write(HELP);
+    return command ? 0 : 2;
+  }
+  switch (command) {
+    case 'serve':
+      if (flags['--help']) return help(SERVE_HELP);
+      return serve(flags);
+    case 'keys':
+      if (flags['--help']) return help(KEYS_HELP);
+      return keys(positionals, flags);
+    default:
+      process.stderr.write(`herald: unknown command '${command}'\n\n${HELP}`);
+      return 2;
+  }
+}
+
+function help(text: string): number {
+  process.stdout.write(text);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`herald: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,136 @@
+import { parseDuration } from '../domain/duration.js';
+import { modeOfApiKey } from '../domain/ids.js';
+
+/**
+ * Herald's whole configuration, resolved and validated once at start. Precedence: defaults, then
+ * `HERALD_*` environment variables, then command-line flags. Nothing outside this folder reads
+ * `process.env`.
+ */
+export interface HeraldConfig {
+  port: number;
+  host: string;
+  database: DatabaseLocation;
+  role: 'all' | 'api' | 'worker';
+  testSecretKey: string | null;
+  liveSecretKey: string | null;
+  /** Replaces both modes' retry schedules when set (development and tests). */
+  retrySchedule: number[] | null;
+  disableAfterMs: number;
+  deliveryTimeoutMs: number;
+  maxEndpoints: number;
+  /** Event types an operator adds to Stripe's catalog. */
+  extraEventTypes: string[];
+  /** API version of events when neither the publisher nor the endpoint names one. */
+  apiVersion: string;
+  /** Most delivery attempts in flight at once, over all endpoints. */
+  deliveryConcurrency: number;
+  retentionMs: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+}
+
+export type DatabaseLocation = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+
+export class ConfigError extends Error {
+  constructor(readonly setting: string, message: string) {
+    super(`Invalid configuration: ${setting}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+interface Setting<K extends keyof HeraldConfig> {
+  key: K;
+  flag: string;
+  env: string;
+  default: string | null;
+  description: string;
+  parse: (text: string, name: string) => HeraldConfig[K];
+}
+
+const integerIn = (min: number, max: number) => (text: string, name: string) => {
+  if (!/^\d+$/.test(text.trim())) throw new ConfigError(name, `expected a whole number, got '${text}'`);
+  const value = Number(text);
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+};
+
+const duration = (min: number) => (text: string, name: string) => {
+  const ms = parseDuration(text);
+  if (ms === null) throw new ConfigError(name, `expected a duration such as 30s, 5m, 2h or 3d, got '${text}'`);
+  if (ms < min) throw new ConfigError(name, `must be at least ${min} ms, got '${text}'`);
+  return ms;
+};
+
+const secretKey = (mode: 'test' | 'live') => (text: string, name: string) => {
+  if (modeOfApiKey(text) !== mode || text.length < 16 || !/^[A-Za-z0-9_]+$/.test(text)) {
+    throw new ConfigError(name, `expected a ${mode} secret key: sk_${mode}_ followed by at least 8 letters, digits or underscores`);
+  }
+  return text;
+};
+
+export function parseDatabaseUrl(text: string, name = '--database'): DatabaseLocation {
+  if (text.startsWith('postgres://') || text.startsWith('postgresql://')) return { kind: 'postgres', url: text };
+  if (text.startsWith('sqlite:')) {
+    const path = text.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (!path) throw new ConfigError(name, 'sqlite: needs a file path, e.g. sqlite:./herald-data/herald.db');
+    return { kind: 'sqlite', path };
+  }
+  throw new ConfigError(name, `expected sqlite:<path> or postgres://…, got '${text}'`);
+}
+
+export const SETTINGS: Setting<keyof HeraldConfig>[] = [
+  { key: 'port', flag: '--port', env: 'HERALD_PORT', default: '8420', description: 'TCP port of the API and dashboard (0 picks a free one).', parse: integerIn(0, 65535) },
+  { key: 'host', flag: '--host', env: 'HERALD_HOST', default: '127.0.0.1', description: 'Address to listen on.', parse: (t, n) => { if (!t.trim()) throw new ConfigError(n, 'must not be empty'); return t.trim(); } },
+  { key: 'database', flag: '--database', env: 'HERALD_DATABASE_URL', default: 'sqlite:./herald-data/herald.db', description: 'sqlite:<path> (embedded, default) or postgres://user:pass@host:5432/db.', parse: parseDatabaseUrl },
+  { key: 'role', flag: '--role', env: 'HERALD_ROLE', default: 'all', description: 'all: API and delivery workers; api: API only; worker: delivery only.', parse: (t, n) => { if (t !== 'all' && t !== 'api' && t !== 'worker') throw new ConfigError(n, `expected all, api or worker, got '${t}'`); return t; } },
+  { key: 'testSecretKey', flag: '--test-secret-key', env: 'HERALD_TEST_SECRET_KEY', default: null, description: "The default account's test secret key, instead of a generated one.", parse: secretKey('test') },
+  { key: 'liveSecretKey', flag: '--live-secret-key', env: 'HERALD_LIVE_SECRET_KEY', default: null, description: "The default account's live secret key, instead of a generated one.", parse: secretKey('live') },
+  { key: 'retrySchedule', flag: '--retry-schedule', env: 'HERALD_RETRY_SCHEDULE', default: null, description: 'Comma-separated delays between attempts (e.g. 1s,2s,5s); replaces both modes\' schedules.', parse: (t, n) => {
+      const parts = t.split(',').map((p) => p.trim());
+      if (parts.length === 0 || parts.length > 50) throw new ConfigError(n, 'expected 1 to 50 comma-separated durations');
+      return parts.map((p) => duration(1)(p, n));
+    } },
+  { key: 'disableAfterMs', flag: '--disable-after', env: 'HERALD_DISABLE_AFTER', default: '3d', description: 'Disable an endpoint that has failed without a single 2xx for this long.', parse: duration(1000) },
+  { key: 'deliveryTimeoutMs', flag: '--delivery-timeout', env: 'HERALD_DELIVERY_TIMEOUT', default: '30s', description: 'Time a receiver has to answer one attempt.', parse: duration(100) },
+  { key: 'maxEndpoints', flag: '--max-endpoints', env: 'HERALD_MAX_ENDPOINTS', default: '16', description: 'Most webhook endpoints per account and mode.', parse: integerIn(1, 100_000) },
+  { key: 'extraEventTypes', flag: '--event-types', env: 'HERALD_EVENT_TYPES', default: '', description: 'Comma-separated event types to add to Stripe\'s catalog (e.g. order.shipped).', parse: (t, n) => {
+      const types = t.split(',').map((p) => p.trim()).filter(Boolean);
+      for (const type of types) if (!/^[a-z0-9_]+(\.[a-z0-9_]+)+$/.test(type)) throw new ConfigError(n, `'${type}' is not a valid event type (lowercase words joined by dots)`);
+      return types;
+    } },
+  { key: 'apiVersion', flag: '--api-version', env: 'HERALD_API_VERSION', default: '2026-10-28.endive', description: 'Default API version of events (and of endpoints without one).', parse: (t, n) => { if (!/^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$/.test(t)) throw new ConfigError(n, `expected a version such as 2026-10-28.endive, got '${t}'`); return t; } },
+  { key: 'deliveryConcurrency', flag: '--delivery-concurrency', env: 'HERALD_DELIVERY_CONCURRENCY', default: '256', description: 'Most delivery attempts in flight at once per process.', parse: integerIn(1, 10_000) },
+  { key: 'retentionMs', flag: '--retention', env: 'HERALD_RETENTION', default: '30d', description: 'Events and attempts older than this are deleted.', parse: duration(60_000) },
+  { key: 'logLevel', flag: '--log-level', env: 'HERALD_LOG_LEVEL', default: 'info', description: 'debug, info, warn, error or silent.', parse: (t, n) => { if (!['debug', 'info', 'warn', 'error', 'silent'].includes(t)) throw new ConfigError(n, `expected debug, info, warn, error or silent, got '${t}'`); return t as HeraldConfig['logLevel']; } },
+];
+
+/**
+ * Resolves the configuration. `flags` maps flag names (`--port`) to values. Unknown `HERALD_*`
+ * variables and unknown flags are errors, so a typo never passes silently.
+ */
+export function resolveConfig(env: Record<string, string | undefined>, flags: Record<string, string> = {}): HeraldConfig {
+  const known = new Set(SETTINGS.map((s) => s.env));
+  const allowedOthers = new Set(['HERALD_API_KEY', 'HERALD_API_BASE']); // read by CLI client commands
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('HERALD_') && !known.has(name) && !allowedOthers.has(name)) {
+      throw new ConfigError(name, 'unknown setting (see the configuration table in the README)');
+    }
+  }
+  const knownFlags = new Set(SETTINGS.map((s) => s.flag));
+  for (const flag of Object.keys(flags)) {
+    if (!knownFlags.has(flag)) throw new ConfigError(flag, 'unknown flag (see `herald serve --help`)');
+  }
+  const config: Partial<Record<keyof HeraldConfig, unknown>> = {};
+  for (const setting of SETTINGS) {
+    const fromFlag = flags[setting.flag];
+    const fromEnv = env[setting.env];
+    const [text, name] =
+      fromFlag !== undefined ? [fromFlag, setting.flag] : fromEnv !== undefined && fromEnv !== '' ? [fromEnv, setting.env] : [setting.default, setting.env];
+    config[setting.key] = text === null ? null : setting.parse(text, name);
+  }
+  return config as HeraldConfig;
+}
+
+/** The configuration tests and embedders start from: defaults with a few overrides. */
+export function defaultConfig(overrides: Partial<HeraldConfig> = {}): HeraldConfig {
+  return { ...resolveConfig({}), ...overrides };
+}

@@ -1,0 +1,217 @@
+import { stripeSignatureHeader } from '@herald/webhooks';
+import type { Clock } from '../domain/clock.js';
+import { newId } from '../domain/ids.js';
+import { renderEventPayload } from '../domain/objects.js';
+import type { Logger } from '../domain/logger.js';
+import type { DeliveryAttempt } from '../domain/types.js';
+import type { AttemptResult, ClaimedDelivery, Store } from '../store/store.js';
+import { classify } from './outcome.js';
+import { retryDelay } from './retry-policy.js';
+import type { HttpSender } from './sender.js';
+
+export interface WorkerOptions {
+  store: Store;
+  clock: Clock;
+  sender: HttpSender;
+  logger: Logger;
+  /** Most attempts in flight at once. */
+  concurrency: number;
+  timeoutMs: number;
+  retryOverride: readonly number[] | null;
+  disableAfterMs: number;
+  /** Longest sleep between looks at the queue when nothing wakes the worker. */
+  pollIntervalMs?: number;
+  random?: () => number;
+}
+
+/** Headers of every delivery, as Stripe sends them; the signature is added per attempt. */
+const DELIVERY_HEADERS = {
+  'content-type': 'application/json; charset=utf-8',
+  'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)',
+  accept: '*/*; q=0.5, application/xml',
+  'cache-control': 'no-cache',
+};
+
+/** Time allowed beyond the attempt timeout to record the result before a lease may be taken over. */
+const LEASE_MARGIN_MS = 5_000;
+const CLAIM_BATCH = 200;
+const RECORD_BATCH = 200;
+
+/**
+ * The delivery loop: claims due deliveries, sends each once, records outcomes in batches. Failures
+ * of the receiver are data; failures of the store are logged and retried, and leases guarantee
+ * that a delivery this process could not finish is taken up again.
+ */
+export class DeliveryWorker {
+  private inFlight = 0;
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private wakeUp: (() => void) | null = null;
+  private woken = false;
+  private results: AttemptResult[] = [];
+  private flushing: Promise<void> | null = null;
+  private flushScheduled = false;
+  private readonly random: () => number;
+  private readonly pollIntervalMs: number;
+
+  constructor(private readonly options: WorkerOptions) {
+    this.random = options.random ?? Math.random;
+    this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** New work may be due: look at the queue now instead of at the next poll. */
+  wake(): void {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  /** Stops claiming, lets attempts in flight finish (each is bounded by the timeout), records them. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.wake();
+    await this.loop;
+    while (this.inFlight > 0) await this.sleep(50);
+    await this.flush();
+  }
+
+  private async run(): Promise<void> {
+    const { store, clock, logger, concurrency, timeoutMs } = this.options;
+    while (this.running) {
+      this.woken = false;
+      const capacity = concurrency - this.inFlight;
+      if (capacity > 0) {
+        let claims: ClaimedDelivery[] = [];
+        try {
+          claims = await store.claimDueDeliveries(clock.now(), Math.min(capacity, CLAIM_BATCH), timeoutMs + LEASE_MARGIN_MS);
+        } catch (err) {
+          logger.error('claiming deliveries failed; retrying', { error: String(err) });
+          await this.sleep(this.pollIntervalMs);
+          continue;
+        }
+        for (const claim of claims) {
+          this.inFlight++;
+          void this.attempt(claim).finally(() => {
+            this.inFlight--;
+            this.wake();
+          });
+        }
+        if (claims.length > 0) continue;
+        if (this.woken) continue;
+        await this.sleep(await this.untilNextDue());
+      } else {
+        await this.sleep(this.pollIntervalMs);
+      }
+    }
+  }
+
+  private async untilNextDue(): Promise<number> {
+    try {
+      const due = await this.options.store.nextDueTime();
+      if (due === null) return this.pollIntervalMs;
+      return Math.max(5, Math.min(this.pollIntervalMs, due - this.options.clock.now()));
+    } catch {
+      return this.pollIntervalMs;
+    }
+  }
+
+  /** Sleeps up to `ms`, or until woken. */
+  private sleep(ms: number): Promise<void> {
+    if (this.woken) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = () => {
+        this.wakeUp = null;
+        done();
+      };
+    });
+  }
+
+  private async attempt(claim: ClaimedDelivery): Promise<void> {
+    const { clock, sender, timeoutMs, retryOverride } = this.options;
+    const payload = renderEventPayload(claim.event);
+    const started = clock.now();
+    // A fresh timestamp and signature on every attempt, one v1 per active secret.
+    const headers = { ...DELIVERY_HEADERS, 'stripe-signature': stripeSignatureHeader(payload, claim.secrets, Math.floor(started / 1000)) };
+    const result = await sender.send({ url: claim.endpoint.url, headers, body: payload, timeoutMs });
+    const verdict = classify(result);
+    const finished = clock.now();
+
+    let next: AttemptResult['next'];
+    if (verdict.outcome === 'succeeded') {
+      next = { state: 'succeeded' };
+    } else if (claim.kind === 'manual') {
+      next = { state: 'failed' }; // a resend is tried once; the automatic schedule is separate
+    } else {
+      const delay = retryDelay({ mode: claim.endpoint.mode, step: claim.scheduleStep, override: retryOverride, random: this.random() });
+      next = delay === null ? { state: 'failed' } : { state: 'pending', at: finished + delay, scheduleStep: claim.scheduleStep + 1 };
+    }
+
+    const attempt: DeliveryAttempt = {
+      id: newId.attempt(),
+      deliveryId: claim.deliveryId,
+      eventId: claim.event.id,
+      endpointId: claim.endpoint.id,
+      accountId: claim.endpoint.accountId,
+      mode: claim.endpoint.mode,
+      kind: claim.kind,
+      attemptNumber: claim.attemptNumber,
+      url: claim.endpoint.url,
+      created: started,
+      durationMs: result.durationMs,
+      outcome: verdict.outcome,
+      failureKind: verdict.outcome === 'failed' ? verdict.failureKind : null,
+      failureMessage: verdict.outcome === 'failed' ? verdict.message : null,
+      httpStatus: result.kind === 'response' ? result.status : null,
+      requestHeaders: headers,
+      responseHeaders: result.kind === 'response' ? result.headers : null,
+      responseBody: result.kind === 'response' ? result.body : null,
+      nextRetryAt: next.state === 'pending' ? next.at : null,
+    };
+    this.results.push({ claim, attempt, next });
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      void this.flush();
+    });
+  }
+
+  /** Writes recorded results in batches; one flush at a time, in order. */
+  private async flush(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    if (this.results.length === 0) return;
+    this.flushing = (async () => {
+      const { store, logger, disableAfterMs } = this.options;
+      while (this.results.length > 0) {
+        const batch = this.results.splice(0, RECORD_BATCH);
+        try {
+          const outcome = await store.recordAttempts(batch, { disableAfterMs });
+          for (const { endpointId, reason } of outcome.disabled) logger.warn('endpoint disabled', { endpoint: endpointId, reason });
+        } catch (err) {
+          // The leases expire and the deliveries are attempted again: at least once, never lost.
+          logger.error('recording delivery attempts failed; they will be retried when their leases expire', { error: String(err), count: batch.length });
+        }
+      }
+    })();
+    try {
+      await this.flushing;
+    } finally {
+      this.flushing = null;
+    }
+  }
+}

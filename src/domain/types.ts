@@ -1,0 +1,135 @@
+/**
+ * Herald's domain, in Stripe's words.
+ *
+ * Glossary
+ * - Account: a tenant. Owns API keys, endpoints and events. Never sees another account's data.
+ * - Mode: `test` or `live`. Every object lives in exactly one mode; a key sees only its own mode.
+ * - Webhook endpoint (`we_…`): an event destination; an HTTPS URL plus the event types it wants.
+ * - Event (`evt_…`): something that happened, published by the application. Immutable once stored.
+ * - Delivery: one event bound for one endpoint. The unit of work of the queue; it may take several
+ *   attempts. `automatic` deliveries follow the retry schedule; `manual` ones (resends) are tried once.
+ * - Attempt: one HTTP POST of an event to an endpoint, and what came of it.
+ * - Lease: a claim on a delivery by a worker until a deadline; an expired lease makes the delivery
+ *   claimable again, which is how a crashed worker loses nothing.
+ */
+
+export type Mode = 'test' | 'live';
+
+/** Milliseconds since the epoch. All stored times use it; the API shows Unix seconds. */
+export type Millis = number;
+
+export interface Account {
+  id: string; // acct_…
+  name: string;
+  /** The Connect application id (`ca_…`) shown on this account's `connect` endpoints. */
+  applicationId: string;
+  defaultApiVersion: string;
+  created: Millis;
+}
+
+export interface ApiKeyOwner {
+  accountId: string;
+  mode: Mode;
+}
+
+export type EndpointStatus = 'enabled' | 'disabled';
+
+export interface WebhookEndpoint {
+  id: string;
+  accountId: string;
+  mode: Mode;
+  url: string;
+  enabledEvents: string[];
+  apiVersion: string | null;
+  connect: boolean;
+  description: string | null;
+  metadata: Record<string, string>;
+  status: EndpointStatus;
+  /** Why Herald disabled it on its own (null when a user disabled it or it is enabled). */
+  disabledReason: string | null;
+  disabledAt: Millis | null;
+  /** Start of the current run of failures; null once an attempt succeeds. */
+  failingSince: Millis | null;
+  lastSuccessAt: Millis | null;
+  created: Millis;
+}
+
+export interface EndpointSecret {
+  secret: string;
+  created: Millis;
+  /** null: current secret. Otherwise the moment a rolled secret stops being signed with. */
+  expiresAt: Millis | null;
+}
+
+export interface EventRequestInfo {
+  id: string | null;
+  idempotency_key: string | null;
+}
+
+export interface StoredEvent {
+  id: string;
+  accountId: string;
+  mode: Mode;
+  type: string;
+  /** The connected account that originated it, for Connect events. */
+  account: string | null;
+  apiVersion: string;
+  created: Millis;
+  data: { object: Record<string, unknown>; previous_attributes?: Record<string, unknown> };
+  request: EventRequestInfo;
+  /** Endpoints (automatic deliveries) that have not had a successful attempt yet. */
+  pendingWebhooks: number;
+}
+
+export type DeliveryKind = 'automatic' | 'manual';
+export type DeliveryState = 'pending' | 'in_flight' | 'succeeded' | 'failed' | 'cancelled';
+
+/** Why an attempt failed. `http_error` is any non-2xx, non-3xx status. */
+export type FailureKind =
+  | 'http_error'
+  | 'redirect'
+  | 'timeout'
+  | 'connection_refused'
+  | 'dns_error'
+  | 'tls_error'
+  | 'connection_error'
+  | 'endpoint_unavailable';
+
+export interface DeliveryAttempt {
+  id: string; // whatt_…
+  deliveryId: string;
+  eventId: string;
+  endpointId: string;
+  accountId: string;
+  mode: Mode;
+  kind: DeliveryKind;
+  attemptNumber: number;
+  url: string;
+  created: Millis;
+  durationMs: number;
+  outcome: 'succeeded' | 'failed';
+  failureKind: FailureKind | null;
+  /** Short human description of the failure (e.g. the socket error), null on success. */
+  failureMessage: string | null;
+  httpStatus: number | null;
+  requestHeaders: Record<string, string>;
+  responseHeaders: Record<string, string> | null;
+  /** The first 4 KB of the response body. */
+  responseBody: string | null;
+  /** When the next automatic attempt is due, if one is scheduled. */
+  nextRetryAt: Millis | null;
+}
+
+/** A page request in Stripe's cursor style: at most one of the cursors is set. */
+export interface PageRequest {
+  limit: number;
+  startingAfter?: string;
+  endingBefore?: string;
+}
+
+export interface Page<T> {
+  data: T[];
+  hasMore: boolean;
+  /** The cursor named an object that does not exist (in this scope). */
+  missingCursor?: boolean;
+}

@@ -1,0 +1,7 @@
+import { formatDuration } from '../domain/duration.js';
+import type { Millis } from '../domain/types.js';
+
+/** The reason recorded on an endpoint that Herald disabled because it kept failing. */
+export function disableReason(failingSince: Millis, now: Millis): string {
+  return `Disabled automatically: no successful (2xx) delivery since ${new Date(failingSince).toISOString()} (${formatDuration(now - failingSince)} of failures).`;
+}

@@ -1,0 +1,633 @@
+import Database from 'better-sqlite3';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { endpointWantsType } from '../../domain/event-types.js';
+import type {
+  Account,
+  ApiKeyOwner,
+  DeliveryAttempt,
+  EndpointSecret,
+  Millis,
+  Mode,
+  Page,
+  PageRequest,
+  StoredEvent,
+  WebhookEndpoint,
+} from '../../domain/types.js';
+import { newId } from '../../domain/ids.js';
+import type {
+  AttemptResult,
+  AttemptScope,
+  ClaimedDelivery,
+  EventFilter,
+  HealthPolicy,
+  IdempotencyVerdict,
+  IdempotentRequest,
+  PublishedEvent,
+  RecordOutcome,
+  Store,
+} from '../store.js';
+import { disableReason } from '../health.js';
+
+type Row = Record<string, unknown>;
+type Params = Record<string, unknown>;
+
+const MIGRATIONS_DIR = new URL('../../../src/store/sqlite/migrations/', import.meta.url);
+
+/** The embedded store: one SQLite file in WAL mode, for one Herald process. */
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+
+  constructor(path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    // FULL: a published event survives a power cut, not only a crash, before the API answers.
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+  }
+
+  private migrate(): void {
+    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+    const applied = new Set(this.db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
+    const files = readdirSync(MIGRATIONS_DIR).filter((f) => /^\d+_.*\.sql$/.test(f)).sort();
+    for (const file of files) {
+      const version = Number.parseInt(file, 10);
+      if (applied.has(version)) continue;
+      const sql = readFileSync(new URL(file, MIGRATIONS_DIR), 'utf8');
+      this.db.transaction(() => {
+        this.db.exec(sql);
+        this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(version, file, Date.now());
+      }).immediate();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+
+  // Accounts and keys ------------------------------------------------------------------------
+
+  async ensureDefaultAccount(init: Account): Promise<{ account: Account; created: boolean }> {
+    return this.db.transaction(() => {
+      const row = this.db.prepare('SELECT * FROM accounts WHERE is_default = 1').get() as Row | undefined;
+      if (row) return { account: toAccount(row), created: false };
+      this.insertAccount(init, true);
+      return { account: init, created: true };
+    }).immediate();
+  }
+
+  async createAccount(account: Account): Promise<void> {
+    this.insertAccount(account, false);
+  }
+
+  private insertAccount(account: Account, isDefault: boolean): void {
+    this.db
+      .prepare('INSERT INTO accounts (id, name, application_id, default_api_version, is_default, created) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(account.id, account.name, account.applicationId, account.defaultApiVersion, isDefault ? 1 : 0, account.created);
+  }
+
+  async getAccount(id: string): Promise<Account | null> {
+    const row = this.db.prepare('SELECT * FROM accounts WHERE id = ?').get(id) as Row | undefined;
+    return row ? toAccount(row) : null;
+  }
+
+  async setApiKey(accountId: string, mode: Mode, keyHash: string, now: Millis): Promise<void> {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM api_keys WHERE account_id = ? AND mode = ?').run(accountId, mode);
+      this.db.prepare('INSERT OR REPLACE INTO api_keys (key_hash, account_id, mode, created) VALUES (?, ?, ?, ?)').run(keyHash, accountId, mode, now);
+    }).immediate();
+  }
+
+  async findApiKeyOwner(keyHash: string): Promise<ApiKeyOwner | null> {
+    const row = this.db.prepare('SELECT account_id, mode FROM api_keys WHERE key_hash = ?').get(keyHash) as Row | undefined;
+    return row ? { accountId: row.account_id as string, mode: row.mode as Mode } : null;
+  }
+
+  // Endpoints --------------------------------------------------------------------------------
+
+  async createEndpoint(endpoint: WebhookEndpoint, secret: EndpointSecret, max: number): Promise<'created' | 'limit_reached'> {
+    return this.db.transaction(() => {
+      const count = this.db
+        .prepare("SELECT COUNT(*) FROM endpoints WHERE account_id = ? AND mode = ? AND status != 'deleted'")
+        .pluck()
+        .get(endpoint.accountId, endpoint.mode) as number;
+      if (count >= max) return 'limit_reached' as const;
+      this.db
+        .prepare(
+          `INSERT INTO endpoints (id, account_id, mode, url, enabled_events, api_version, connect, description, metadata, status,
+             disabled_reason, disabled_at, failing_since, last_success_at, created)
+           VALUES (@id, @account_id, @mode, @url, @enabled_events, @api_version, @connect, @description, @metadata, @status,
+             @disabled_reason, @disabled_at, @failing_since, @last_success_at, @created)`,
+        )
+        .run(endpointParams(endpoint));
+      this.db
+        .prepare('INSERT INTO endpoint_secrets (endpoint_id, secret, created, expires_at) VALUES (?, ?, ?, ?)')
+        .run(endpoint.id, secret.secret, secret.created, secret.expiresAt);
+      return 'created' as const;
+    }).immediate();
+  }
+
+  async getEndpoint(accountId: string, mode: Mode, id: string): Promise<WebhookEndpoint | null> {
+    const row = this.db
+      .prepare("SELECT * FROM endpoints WHERE id = ? AND account_id = ? AND mode = ? AND status != 'deleted'")
+      .get(id, accountId, mode) as Row | undefined;
+    return row ? toEndpoint(row) : null;
+  }
+
+  async findEndpointMode(accountId: string, id: string): Promise<Mode | null> {
+    const mode = this.db
+      .prepare("SELECT mode FROM endpoints WHERE id = ? AND account_id = ? AND status != 'deleted'")
+      .pluck()
+      .get(id, accountId) as Mode | undefined;
+    return mode ?? null;
+  }
+
+  async updateEndpoint(endpoint: WebhookEndpoint): Promise<boolean> {
+    const result = this.db
+      .prepare(
+        `UPDATE endpoints SET url = @url, enabled_events = @enabled_events, description = @description, metadata = @metadata,
+           status = @status, disabled_reason = @disabled_reason, disabled_at = @disabled_at, failing_since = @failing_since
+         WHERE id = @id AND account_id = @account_id AND mode = @mode AND status != 'deleted'`,
+      )
+      .run(endpointParams(endpoint));
+    return result.changes === 1;
+  }
+
+  async deleteEndpoint(accountId: string, mode: Mode, id: string, now: Millis): Promise<boolean> {
+    return this.db.transaction(() => {
+      const result = this.db
+        .prepare("UPDATE endpoints SET status = 'deleted', disabled_at = ? WHERE id = ? AND account_id = ? AND mode = ? AND status != 'deleted'")
+        .run(now, id, accountId, mode);
+      if (result.changes === 0) return false;
+      // Pending work for a deleted endpoint is dropped; what is in flight finishes and is recorded.
+      this.db.prepare("UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL WHERE endpoint_id = ? AND state = 'pending'").run(id);
+      this.db.prepare('DELETE FROM endpoint_secrets WHERE endpoint_id = ?').run(id);
+      return true;
+    }).immediate();
+  }
+
+  async listEndpoints(accountId: string, mode: Mode, page: PageRequest): Promise<Page<WebhookEndpoint>> {
+    return this.paginate('endpoints', "account_id = @accountId AND mode = @mode AND status != 'deleted'", { accountId, mode }, page, toEndpoint);
+  }
+
+  async activeSecrets(endpointId: string, now: Millis): Promise<EndpointSecret[]> {
+    return this.secretsOf(endpointId, now);
+  }
+
+  private secretsOf(endpointId: string, now: Millis): EndpointSecret[] {
+    const rows = this.db
+      .prepare('SELECT secret, created, expires_at FROM endpoint_secrets WHERE endpoint_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY created DESC, rowid DESC')
+      .all(endpointId, now) as Row[];
+    return rows.map((r) => ({ secret: r.secret as string, created: r.created as number, expiresAt: (r.expires_at as number | null) ?? null }));
+  }
+
+  async rollSecret(endpointId: string, secret: EndpointSecret, oldExpiresAt: Millis): Promise<void> {
+    this.db.transaction(() => {
+      // Only the current secret gets the new expiry; an older secret keeps its own (earlier) one.
+      this.db
+        .prepare('UPDATE endpoint_secrets SET expires_at = ? WHERE endpoint_id = ? AND expires_at IS NULL')
+        .run(oldExpiresAt, endpointId);
+      this.db.prepare('DELETE FROM endpoint_secrets WHERE endpoint_id = ? AND expires_at <= ?').run(endpointId, secret.created);
+      this.db
+        .prepare('INSERT INTO endpoint_secrets (endpoint_id, secret, created, expires_at) VALUES (?, ?, ?, NULL)')
+        .run(endpointId, secret.secret, secret.created);
+    }).immediate();
+  }
+
+  // Events -----------------------------------------------------------------------------------
+
+  async publishEvents(events: PublishedEvent[]): Promise<StoredEvent[]> {
+    const selectEndpoints = this.db.prepare("SELECT id, enabled_events, connect FROM endpoints WHERE account_id = ? AND mode = ? AND status = 'enabled'");
+    const insertEvent = this.db.prepare(
+      `INSERT INTO events (id, account_id, mode, type, connected_account, api_version, created, data, request_id,
+         request_idempotency_key, pending_webhooks)
+       VALUES (@id, @account_id, @mode, @type, @connected_account, @api_version, @created, @data, @request_id,
+         @request_idempotency_key, @pending_webhooks)`,
+    );
+    const insertDelivery = this.db.prepare(
+      `INSERT INTO deliveries (id, event_id, endpoint_id, account_id, mode, kind, state, next_attempt_at, created)
+       VALUES (?, ?, ?, ?, ?, 'automatic', 'pending', ?, ?)`,
+    );
+    return this.db.transaction(() => {
+      const endpointsByOwner = new Map<string, { id: string; enabledEvents: string[]; connect: boolean }[]>();
+      return events.map((event) => {
+        const owner = `${event.accountId}/${event.mode}`;
+        let endpoints = endpointsByOwner.get(owner);
+        if (!endpoints) {
+          endpoints = (selectEndpoints.all(event.accountId, event.mode) as Row[]).map((r) => ({
+            id: r.id as string,
+            enabledEvents: JSON.parse(r.enabled_events as string) as string[],
+            connect: r.connect === 1,
+          }));
+          endpointsByOwner.set(owner, endpoints);
+        }
+        const targets = endpoints.filter((e) => e.connect === (event.account !== null) && endpointWantsType(e.enabledEvents, event.type));
+        insertEvent.run({
+          id: event.id,
+          account_id: event.accountId,
+          mode: event.mode,
+          type: event.type,
+          connected_account: event.account,
+          api_version: event.apiVersion,
+          created: event.created,
+          data: JSON.stringify(event.data),
+          request_id: event.request.id,
+          request_idempotency_key: event.request.idempotency_key,
+          pending_webhooks: targets.length,
+        });
+        for (const target of targets) {
+          insertDelivery.run(newId.delivery(), event.id, target.id, event.accountId, event.mode, event.created, event.created);
+        }
+        return { ...event, pendingWebhooks: targets.length };
+      });
+    }).immediate();
+  }
+
+  async getEvent(accountId: string, mode: Mode, id: string): Promise<StoredEvent | null> {
+    const row = this.db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE id = ? AND account_id = ? AND mode = ?`).get(id, accountId, mode) as Row | undefined;
+    return row ? toEvent(row) : null;
+  }
+
+  async findEventMode(accountId: string, id: string): Promise<Mode | null> {
+    return (this.db.prepare('SELECT mode FROM events WHERE id = ? AND account_id = ?').pluck().get(id, accountId) as Mode | undefined) ?? null;
+  }
+
+  async listEvents(accountId: string, mode: Mode, filter: EventFilter, page: PageRequest): Promise<Page<StoredEvent>> {
+    const where = ['account_id = @accountId', 'mode = @mode', 'created >= @notBefore'];
+    const params: Params = { accountId, mode, notBefore: filter.notBefore };
+    if (filter.type !== undefined) {
+      if (filter.type.includes('*')) {
+        where.push("type LIKE @typePattern ESCAPE '\\'");
+        params.typePattern = filter.type.replace(/[\\%_]/g, (c) => `\\${c}`).replaceAll('*', '%');
+      } else {
+        where.push('type = @type');
+        params.type = filter.type;
+      }
+    }
+    if (filter.types !== undefined) {
+      where.push(`type IN (${filter.types.map((_, i) => `@t${i}`).join(', ')})`);
+      filter.types.forEach((t, i) => (params[`t${i}`] = t));
+    }
+    if (filter.createdGte !== undefined) {
+      where.push('created >= @createdGte');
+      params.createdGte = filter.createdGte;
+    }
+    if (filter.createdLt !== undefined) {
+      where.push('created < @createdLt');
+      params.createdLt = filter.createdLt;
+    }
+    if (filter.deliverySuccess !== undefined) where.push(filter.deliverySuccess ? 'pending_webhooks = 0' : 'pending_webhooks > 0');
+    return this.paginate('events', where.join(' AND '), params, page, toEvent, EVENT_COLUMNS);
+  }
+
+  // Deliveries -------------------------------------------------------------------------------
+
+  async claimDueDeliveries(now: Millis, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+    const leaseToken = randomBytes(12).toString('hex');
+    return this.db.transaction(() => {
+      const rows = this.db
+        .prepare(
+          `UPDATE deliveries SET state = 'in_flight', next_attempt_at = @leaseUntil, lease_token = @leaseToken,
+             attempt_count = attempt_count + 1
+           WHERE seq IN (SELECT seq FROM deliveries WHERE state IN ('pending', 'in_flight') AND next_attempt_at <= @now
+                         ORDER BY next_attempt_at LIMIT @limit)
+           RETURNING id, event_id, endpoint_id, kind, attempt_count, schedule_step`,
+        )
+        .all({ now, limit, leaseUntil: now + leaseMs, leaseToken }) as Row[];
+      if (rows.length === 0) return [];
+      const endpoints = new Map<string, { endpoint: WebhookEndpoint; secrets: string[] } | null>();
+      const getEndpoint = this.db.prepare('SELECT * FROM endpoints WHERE id = ?');
+      const getEvent = this.db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE id = ?`);
+      const cancel = this.db.prepare("UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL, lease_token = NULL, attempt_count = attempt_count - 1 WHERE id = ?");
+      const claims: ClaimedDelivery[] = [];
+      for (const row of rows) {
+        const endpointId = row.endpoint_id as string;
+        if (!endpoints.has(endpointId)) {
+          const endpointRow = getEndpoint.get(endpointId) as Row | undefined;
+          const endpoint = endpointRow ? toEndpoint(endpointRow) : null;
+          endpoints.set(endpointId, endpoint && endpoint.status === 'enabled' ? { endpoint, secrets: this.secretsOf(endpointId, now).map((s) => s.secret) } : null);
+        }
+        const target = endpoints.get(endpointId);
+        const event = getEvent.get(row.event_id) as Row | undefined;
+        // The endpoint was disabled or deleted (or the event pruned) before this attempt fell due:
+        // the attempt is dropped, as Stripe drops retries for disabled endpoints.
+        if (!target || !event) {
+          cancel.run(row.id);
+          continue;
+        }
+        claims.push({
+          deliveryId: row.id as string,
+          leaseToken,
+          kind: row.kind as ClaimedDelivery['kind'],
+          attemptNumber: row.attempt_count as number,
+          scheduleStep: row.schedule_step as number,
+          event: toClaimedEvent(event),
+          endpoint: target.endpoint,
+          secrets: target.secrets,
+        });
+      }
+      return claims;
+    }).immediate();
+  }
+
+  async recordAttempts(results: AttemptResult[], policy: HealthPolicy): Promise<RecordOutcome> {
+    const insertAttempt = this.db.prepare(
+      `INSERT INTO attempts (id, delivery_id, event_id, endpoint_id, account_id, mode, kind, attempt_number, url, created,
+         duration_ms, outcome, failure_kind, failure_message, http_status, request_headers, response_headers, response_body, next_retry_at)
+       VALUES (@id, @delivery_id, @event_id, @endpoint_id, @account_id, @mode, @kind, @attempt_number, @url, @created,
+         @duration_ms, @outcome, @failure_kind, @failure_message, @http_status, @request_headers, @response_headers, @response_body, @next_retry_at)`,
+    );
+    const moveOn = this.db.prepare(
+      `UPDATE deliveries SET state = @state, next_attempt_at = @next_attempt_at, schedule_step = @schedule_step, lease_token = NULL
+       WHERE id = @id AND lease_token = @lease_token`,
+    );
+    const markDelivered = this.db.prepare(
+      "UPDATE deliveries SET delivered_at = ? WHERE event_id = ? AND endpoint_id = ? AND kind = 'automatic' AND delivered_at IS NULL",
+    );
+    const decrementPending = this.db.prepare('UPDATE events SET pending_webhooks = pending_webhooks - 1 WHERE id = ? AND pending_webhooks > 0');
+    const endpointSucceeded = this.db.prepare('UPDATE endpoints SET failing_since = NULL, last_success_at = MAX(COALESCE(last_success_at, 0), ?) WHERE id = ?');
+    const endpointFailed = this.db.prepare('UPDATE endpoints SET failing_since = COALESCE(failing_since, ?) WHERE id = ? RETURNING failing_since, status');
+    const disable = this.db.prepare(
+      "UPDATE endpoints SET status = 'disabled', disabled_reason = ?, disabled_at = ? WHERE id = ? AND status = 'enabled'",
+    );
+    return this.db.transaction(() => {
+      const outcome: RecordOutcome = { disabled: [] };
+      for (const { claim, attempt, next } of results) {
+        insertAttempt.run(attemptParams(attempt));
+        moveOn.run({
+          id: claim.deliveryId,
+          lease_token: claim.leaseToken,
+          state: next.state,
+          next_attempt_at: next.state === 'pending' ? next.at : null,
+          schedule_step: next.state === 'pending' ? next.scheduleStep : claim.scheduleStep,
+        });
+        if (attempt.outcome === 'succeeded') {
+          if (markDelivered.run(attempt.created, attempt.eventId, attempt.endpointId).changes > 0) decrementPending.run(attempt.eventId);
+          endpointSucceeded.run(attempt.created, attempt.endpointId);
+        } else {
+          const row = endpointFailed.get(attempt.created, attempt.endpointId) as Row | undefined;
+          const failingSince = row?.failing_since as number | undefined;
+          if (row?.status === 'enabled' && failingSince !== undefined && attempt.created - failingSince >= policy.disableAfterMs) {
+            const reason = disableReason(failingSince, attempt.created);
+            if (disable.run(reason, attempt.created, attempt.endpointId).changes > 0) outcome.disabled.push({ endpointId: attempt.endpointId, reason });
+          }
+        }
+      }
+      return outcome;
+    }).immediate();
+  }
+
+  async releaseDeliveries(claims: { deliveryId: string; leaseToken: string }[], now: Millis): Promise<void> {
+    const release = this.db.prepare(
+      "UPDATE deliveries SET state = 'pending', next_attempt_at = ?, lease_token = NULL, attempt_count = attempt_count - 1 WHERE id = ? AND lease_token = ? AND state = 'in_flight'",
+    );
+    this.db.transaction(() => {
+      for (const claim of claims) release.run(now, claim.deliveryId, claim.leaseToken);
+    }).immediate();
+  }
+
+  async nextDueTime(): Promise<Millis | null> {
+    return (this.db.prepare("SELECT MIN(next_attempt_at) FROM deliveries WHERE state IN ('pending', 'in_flight')").pluck().get() as number | null) ?? null;
+  }
+
+  async enqueueManualDelivery(eventId: string, endpoint: WebhookEndpoint, now: Millis): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO deliveries (id, event_id, endpoint_id, account_id, mode, kind, state, next_attempt_at, created)
+         VALUES (?, ?, ?, ?, ?, 'manual', 'pending', ?, ?)`,
+      )
+      .run(newId.delivery(), eventId, endpoint.id, endpoint.accountId, endpoint.mode, now, now);
+  }
+
+  async recoverEvents(endpoint: WebhookEndpoint, window: { since: Millis; until: Millis }, now: Millis, dryRun: boolean): Promise<number> {
+    return this.db.transaction(() => {
+      const candidates = this.db
+        .prepare(
+          `SELECT e.id, e.type, d.id AS delivery_id, d.state
+           FROM events e LEFT JOIN deliveries d ON d.event_id = e.id AND d.endpoint_id = @endpointId AND d.kind = 'automatic'
+           WHERE e.account_id = @accountId AND e.mode = @mode AND e.created >= @since AND e.created < @until
+             AND (e.connected_account IS NOT NULL) = @connect
+             AND (d.id IS NULL OR (d.delivered_at IS NULL AND d.state != 'in_flight'))`,
+        )
+        .all({ endpointId: endpoint.id, accountId: endpoint.accountId, mode: endpoint.mode, since: window.since, until: window.until, connect: endpoint.connect ? 1 : 0 }) as Row[];
+      const wanted = candidates.filter((c) => endpointWantsType(endpoint.enabledEvents, c.type as string));
+      if (dryRun) return wanted.length;
+      const rearm = this.db.prepare("UPDATE deliveries SET state = 'pending', next_attempt_at = ?, schedule_step = 0 WHERE id = ?");
+      const insert = this.db.prepare(
+        `INSERT INTO deliveries (id, event_id, endpoint_id, account_id, mode, kind, state, next_attempt_at, created)
+         VALUES (?, ?, ?, ?, ?, 'automatic', 'pending', ?, ?)`,
+      );
+      const incrementPending = this.db.prepare('UPDATE events SET pending_webhooks = pending_webhooks + 1 WHERE id = ?');
+      for (const c of wanted) {
+        if (c.delivery_id) {
+          rearm.run(now, c.delivery_id);
+        } else {
+          insert.run(newId.delivery(), c.id, endpoint.id, endpoint.accountId, endpoint.mode, now, now);
+          incrementPending.run(c.id);
+        }
+      }
+      return wanted.length;
+    }).immediate();
+  }
+
+  async listAttempts(scope: AttemptScope, page: PageRequest): Promise<Page<DeliveryAttempt>> {
+    const [column, value] = 'endpointId' in scope ? ['endpoint_id', scope.endpointId] : ['event_id', scope.eventId];
+    return this.paginate('attempts', `${column} = @value AND account_id = @accountId AND mode = @mode`, { value, accountId: scope.accountId, mode: scope.mode }, page, toAttempt);
+  }
+
+  // Idempotency ------------------------------------------------------------------------------
+
+  async beginIdempotentRequest(req: IdempotentRequest): Promise<IdempotencyVerdict> {
+    return this.db.transaction((): IdempotencyVerdict => {
+      const row = this.db
+        .prepare('SELECT request_hash, status, body, locked_until, expires_at FROM idempotency_keys WHERE account_id = ? AND mode = ? AND key = ?')
+        .get(req.accountId, req.mode, req.key) as Row | undefined;
+      if (row && (row.expires_at as number) > req.now) {
+        if (row.request_hash !== req.requestHash) return { kind: 'mismatch' };
+        if (row.status !== null) return { kind: 'replay', status: row.status as number, body: row.body as string };
+        if ((row.locked_until as number) > req.now) return { kind: 'in_progress' };
+      }
+      this.db
+        .prepare(
+          `INSERT OR REPLACE INTO idempotency_keys (account_id, mode, key, request_hash, status, body, locked_until, expires_at)
+           VALUES (?, ?, ?, ?, NULL, NULL, ?, ?)`,
+        )
+        .run(req.accountId, req.mode, req.key, req.requestHash, req.now + req.lockMs, req.now + req.lockMs);
+      return { kind: 'proceed' };
+    }).immediate();
+  }
+
+  async completeIdempotentRequest(req: IdempotentRequest, status: number, body: string, expiresAt: Millis): Promise<void> {
+    this.db
+      .prepare('UPDATE idempotency_keys SET status = ?, body = ?, expires_at = ? WHERE account_id = ? AND mode = ? AND key = ? AND request_hash = ?')
+      .run(status, body, expiresAt, req.accountId, req.mode, req.key, req.requestHash);
+  }
+
+  async abandonIdempotentRequest(req: IdempotentRequest): Promise<void> {
+    this.db
+      .prepare('DELETE FROM idempotency_keys WHERE account_id = ? AND mode = ? AND key = ? AND status IS NULL')
+      .run(req.accountId, req.mode, req.key);
+  }
+
+  // Housekeeping -----------------------------------------------------------------------------
+
+  async prune(now: Millis, olderThan: Millis): Promise<{ events: number; attempts: number; idempotencyKeys: number }> {
+    const batch = 500;
+    const idempotencyKeys = this.db.prepare('DELETE FROM idempotency_keys WHERE expires_at <= ?').run(now).changes;
+    const attempts = this.db.prepare('DELETE FROM attempts WHERE seq IN (SELECT seq FROM attempts WHERE created < ? LIMIT ?)').run(olderThan, batch).changes;
+    const events = this.db.transaction(() => {
+      const ids = this.db.prepare('SELECT id FROM events WHERE created < ? LIMIT ?').pluck().all(olderThan, batch) as string[];
+      if (ids.length === 0) return 0;
+      const placeholders = ids.map(() => '?').join(', ');
+      this.db.prepare(`DELETE FROM deliveries WHERE event_id IN (${placeholders}) AND state NOT IN ('pending', 'in_flight')`).run(...ids);
+      return this.db.prepare(`DELETE FROM events WHERE id IN (${placeholders}) AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)`).run(...ids).changes;
+    }).immediate();
+    return { events, attempts, idempotencyKeys };
+  }
+
+  // Pagination -------------------------------------------------------------------------------
+
+  /** Stripe's cursor pagination over a table ordered by insertion (`seq`), newest first. */
+  private paginate<T>(table: string, where: string, params: Params, page: PageRequest, map: (row: Row) => T, columns = '*'): Page<T> {
+    const cursorId = page.startingAfter ?? page.endingBefore;
+    let cursorClause = '';
+    if (cursorId !== undefined) {
+      const seq = this.db.prepare(`SELECT seq FROM ${table} WHERE id = @cursorId AND ${where}`).pluck().get({ ...params, cursorId }) as number | undefined;
+      if (seq === undefined) return { data: [], hasMore: false, missingCursor: true };
+      cursorClause = page.startingAfter !== undefined ? ' AND seq < @cursorSeq' : ' AND seq > @cursorSeq';
+      params = { ...params, cursorSeq: seq };
+    }
+    const order = page.endingBefore !== undefined ? 'ASC' : 'DESC';
+    const rows = this.db
+      .prepare(`SELECT ${columns}, seq FROM ${table} WHERE ${where}${cursorClause} ORDER BY seq ${order} LIMIT @limitPlusOne`)
+      .all({ ...params, limitPlusOne: page.limit + 1 }) as Row[];
+    const hasMore = rows.length > page.limit;
+    const kept = rows.slice(0, page.limit);
+    if (order === 'ASC') kept.reverse();
+    return { data: kept.map(map), hasMore };
+  }
+}
+
+const EVENT_COLUMNS =
+  'id, account_id, mode, type, connected_account, api_version, created, data, request_id, request_idempotency_key, pending_webhooks';
+
+function toClaimedEvent(row: Row): ClaimedDelivery['event'] {
+  const { data: _data, accountId: _accountId, ...rest } = toEvent({ ...row, data: 'null' });
+  return { ...rest, dataJson: row.data as string };
+}
+
+function toAccount(row: Row): Account {
+  return {
+    id: row.id as string,
+    name: row.name as string,
+    applicationId: row.application_id as string,
+    defaultApiVersion: row.default_api_version as string,
+    created: row.created as number,
+  };
+}
+
+function endpointParams(e: WebhookEndpoint): Params {
+  return {
+    id: e.id,
+    account_id: e.accountId,
+    mode: e.mode,
+    url: e.url,
+    enabled_events: JSON.stringify(e.enabledEvents),
+    api_version: e.apiVersion,
+    connect: e.connect ? 1 : 0,
+    description: e.description,
+    metadata: JSON.stringify(e.metadata),
+    status: e.status,
+    disabled_reason: e.disabledReason,
+    disabled_at: e.disabledAt,
+    failing_since: e.failingSince,
+    last_success_at: e.lastSuccessAt,
+    created: e.created,
+  };
+}
+
+function toEndpoint(row: Row): WebhookEndpoint {
+  return {
+    id: row.id as string,
+    accountId: row.account_id as string,
+    mode: row.mode as Mode,
+    url: row.url as string,
+    enabledEvents: JSON.parse(row.enabled_events as string) as string[],
+    apiVersion: (row.api_version as string | null) ?? null,
+    connect: row.connect === 1,
+    description: (row.description as string | null) ?? null,
+    metadata: JSON.parse(row.metadata as string) as Record<string, string>,
+    status: row.status === 'disabled' ? 'disabled' : 'enabled',
+    disabledReason: (row.disabled_reason as string | null) ?? null,
+    disabledAt: (row.disabled_at as number | null) ?? null,
+    failingSince: (row.failing_since as number | null) ?? null,
+    lastSuccessAt: (row.last_success_at as number | null) ?? null,
+    created: row.created as number,
+  };
+}
+
+function toEvent(row: Row): StoredEvent {
+  return {
+    id: row.id as string,
+    accountId: row.account_id as string,
+    mode: row.mode as Mode,
+    type: row.type as string,
+    account: (row.connected_account as string | null) ?? null,
+    apiVersion: row.api_version as string,
+    created: row.created as number,
+    data: JSON.parse(row.data as string) as StoredEvent['data'],
+    request: { id: (row.request_id as string | null) ?? null, idempotency_key: (row.request_idempotency_key as string | null) ?? null },
+    pendingWebhooks: row.pending_webhooks as number,
+  };
+}
+
+function attemptParams(a: DeliveryAttempt): Params {
+  return {
+    id: a.id,
+    delivery_id: a.deliveryId,
+    event_id: a.eventId,
+    endpoint_id: a.endpointId,
+    account_id: a.accountId,
+    mode: a.mode,
+    kind: a.kind,
+    attempt_number: a.attemptNumber,
+    url: a.url,
+    created: a.created,
+    duration_ms: a.durationMs,
+    outcome: a.outcome,
+    failure_kind: a.failureKind,
+    failure_message: a.failureMessage,
+    http_status: a.httpStatus,
+    request_headers: JSON.stringify(a.requestHeaders),
+    response_headers: a.responseHeaders ? JSON.stringify(a.responseHeaders) : null,
+    response_body: a.responseBody,
+    next_retry_at: a.nextRetryAt,
+  };
+}
+
+function toAttempt(row: Row): DeliveryAttempt {
+  return {
+    id: row.id as string,
+    deliveryId: row.delivery_id as string,
+    eventId: row.event_id as string,
+    endpointId: row.endpoint_id as string,
+    accountId: row.account_id as string,
+    mode: row.mode as Mode,
+    kind: row.kind as DeliveryAttempt['kind'],
+    attemptNumber: row.attempt_number as number,
+    url: row.url as string,
+    created: row.created as number,
+    durationMs: row.duration_ms as number,
+    outcome: row.outcome as DeliveryAttempt['outcome'],
+    failureKind: (row.failure_kind as DeliveryAttempt['failureKind']) ?? null,
+    failureMessage: (row.failure_message as string | null) ?? null,
+    httpStatus: (row.http_status as number | null) ?? null,
+    requestHeaders: JSON.parse(row.request_headers as string) as Record<string, string>,
+    responseHeaders: row.response_headers ? (JSON.parse(row.response_headers as string) as Record<string, string>) : null,
+    responseBody: (row.response_body as string | null) ?? null,
+    nextRetryAt: (row.next_retry_at as number | null) ?? null,
+  };
+}

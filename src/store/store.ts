@@ -1,0 +1,153 @@
+import type {
+  Account,
+  ApiKeyOwner,
+  DeliveryAttempt,
+  DeliveryKind,
+  EndpointSecret,
+  Millis,
+  Mode,
+  Page,
+  PageRequest,
+  StoredEvent,
+  WebhookEndpoint,
+} from '../domain/types.js';
+
+/**
+ * Everything Herald keeps, named after what Herald does with it. SQLite and PostgreSQL implement it;
+ * nothing outside `store/` writes SQL. Every method is safe to call from several processes at once
+ * (the PostgreSQL implementation relies on that).
+ */
+export interface Store {
+  close(): Promise<void>;
+
+  // Accounts and API keys
+  /** The account created on first start, creating it with `init` when there is none. */
+  ensureDefaultAccount(init: Account): Promise<{ account: Account; created: boolean }>;
+  createAccount(account: Account): Promise<void>;
+  getAccount(id: string): Promise<Account | null>;
+  /** Makes `keyHash` the account's one secret key for `mode`, replacing any previous key. */
+  setApiKey(accountId: string, mode: Mode, keyHash: string, now: Millis): Promise<void>;
+  findApiKeyOwner(keyHash: string): Promise<ApiKeyOwner | null>;
+
+  // Webhook endpoints
+  /** Stores a new endpoint with its first secret, unless the account and mode already have `max`. */
+  createEndpoint(endpoint: WebhookEndpoint, secret: EndpointSecret, max: number): Promise<'created' | 'limit_reached'>;
+  getEndpoint(accountId: string, mode: Mode, id: string): Promise<WebhookEndpoint | null>;
+  /** The mode an endpoint of this account lives in, to tell a user they used the wrong key. */
+  findEndpointMode(accountId: string, id: string): Promise<Mode | null>;
+  /** Saves the user-editable fields and status; returns false when the endpoint is gone. */
+  updateEndpoint(endpoint: WebhookEndpoint): Promise<boolean>;
+  deleteEndpoint(accountId: string, mode: Mode, id: string, now: Millis): Promise<boolean>;
+  listEndpoints(accountId: string, mode: Mode, page: PageRequest): Promise<Page<WebhookEndpoint>>;
+  /** Secrets that are still signed with at `now`, newest first. */
+  activeSecrets(endpointId: string, now: Millis): Promise<EndpointSecret[]>;
+  /** Adds `secret` as current; the previous current secret stays active until `oldExpiresAt`. */
+  rollSecret(endpointId: string, secret: EndpointSecret, oldExpiresAt: Millis): Promise<void>;
+
+  // Events
+  /**
+   * Stores events durably and, in the same transaction, one automatic delivery for every enabled
+   * endpoint that wants each one. Returns the stored events with `pendingWebhooks` set.
+   */
+  publishEvents(events: PublishedEvent[]): Promise<StoredEvent[]>;
+  getEvent(accountId: string, mode: Mode, id: string): Promise<StoredEvent | null>;
+  findEventMode(accountId: string, id: string): Promise<Mode | null>;
+  listEvents(accountId: string, mode: Mode, filter: EventFilter, page: PageRequest): Promise<Page<StoredEvent>>;
+
+  // Deliveries
+  /**
+   * Claims up to `limit` deliveries that are due at `now` (including those whose lease expired),
+   * leasing each until `now + leaseMs`. Deliveries whose endpoint is disabled or deleted are
+   * cancelled instead of returned.
+   */
+  claimDueDeliveries(now: Millis, limit: number, leaseMs: number): Promise<ClaimedDelivery[]>;
+  /** Records finished attempts and moves their deliveries on, in one transaction. */
+  recordAttempts(results: AttemptResult[], policy: HealthPolicy): Promise<RecordOutcome>;
+  /** Gives claimed deliveries back (on shutdown) so they are due again at once. */
+  releaseDeliveries(claims: { deliveryId: string; leaseToken: string }[], now: Millis): Promise<void>;
+  /** The earliest time a delivery becomes due, or null when none is waiting. */
+  nextDueTime(): Promise<Millis | null>;
+  /** Queues a one-off manual delivery (resend) due now. Automatic retries are untouched. */
+  enqueueManualDelivery(eventId: string, endpoint: WebhookEndpoint, now: Millis): Promise<void>;
+  /**
+   * Queues, due now, every event of the window that the endpoint wants and has not received
+   * successfully; `dryRun` only counts them.
+   */
+  recoverEvents(endpoint: WebhookEndpoint, window: { since: Millis; until: Millis }, now: Millis, dryRun: boolean): Promise<number>;
+  listAttempts(scope: AttemptScope, page: PageRequest): Promise<Page<DeliveryAttempt>>;
+
+  // Idempotency keys
+  beginIdempotentRequest(req: IdempotentRequest): Promise<IdempotencyVerdict>;
+  completeIdempotentRequest(req: IdempotentRequest, status: number, body: string, expiresAt: Millis): Promise<void>;
+  /** Forgets a key whose request failed validation (Stripe does not save those). */
+  abandonIdempotentRequest(req: IdempotentRequest): Promise<void>;
+
+  // Housekeeping
+  /** Deletes expired idempotency keys and, in small batches, data older than `olderThan`. */
+  prune(now: Millis, olderThan: Millis): Promise<{ events: number; attempts: number; idempotencyKeys: number }>;
+}
+
+export type PublishedEvent = Omit<StoredEvent, 'pendingWebhooks'>;
+
+export interface EventFilter {
+  /** Exact type, or a pattern with `*`. */
+  type?: string;
+  types?: string[];
+  createdGte?: Millis;
+  createdLt?: Millis;
+  deliverySuccess?: boolean;
+  /** Events created before this are outside the listing window. */
+  notBefore: Millis;
+}
+
+export interface ClaimedDelivery {
+  deliveryId: string;
+  leaseToken: string;
+  kind: DeliveryKind;
+  /** 1 for the first attempt of this delivery. */
+  attemptNumber: number;
+  /** Position in the retry schedule (automatic deliveries). */
+  scheduleStep: number;
+  /** The event as stored; `dataJson` is its `data` as JSON text, spliced into payloads unparsed. */
+  event: Omit<StoredEvent, 'data' | 'accountId'> & { dataJson: string };
+  endpoint: WebhookEndpoint;
+  secrets: string[];
+}
+
+export interface AttemptResult {
+  claim: ClaimedDelivery;
+  attempt: DeliveryAttempt;
+  /** What happens to the delivery next: retried at a time, or finished. */
+  next: { state: 'pending'; at: Millis; scheduleStep: number } | { state: 'succeeded' | 'failed' };
+}
+
+export interface HealthPolicy {
+  /** An endpoint failing this long without a 2xx is disabled. */
+  disableAfterMs: number;
+}
+
+export interface RecordOutcome {
+  /** Endpoints disabled by these results, with the reason recorded. */
+  disabled: { endpointId: string; reason: string }[];
+}
+
+export type AttemptScope =
+  | { accountId: string; mode: Mode; endpointId: string }
+  | { accountId: string; mode: Mode; eventId: string };
+
+export interface IdempotentRequest {
+  accountId: string;
+  mode: Mode;
+  key: string;
+  /** Hash of method, path and parameters: the same key with other parameters is an error. */
+  requestHash: string;
+  now: Millis;
+  /** How long a request in progress holds the key before a retry may run it again. */
+  lockMs: number;
+}
+
+export type IdempotencyVerdict =
+  | { kind: 'proceed' }
+  | { kind: 'replay'; status: number; body: string }
+  | { kind: 'mismatch' }
+  | { kind: 'in_progress' };
