@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+// Runs every test file with Node's test runner (TypeScript through tsx). Browser tests need
+// Chromium; without it they are skipped, and this script says so loudly.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const roots = ['test', 'packages/webhooks/test'];
+const files = [];
+const walk = (dir) => {
+  if (!existsSync(dir)) return;
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) walk(path);
+    else if (/\.test\.ts$/.test(name)) files.push(path);
+  }
+};
+roots.forEach(walk);
+const only = process.argv.slice(2);
+const selected = only.length ? files.filter((f) => only.some((o) => f.includes(o))) : files;
+
+const chromium = process.env.HERALD_CHROMIUM ?? '/usr/bin/chromium';
+if (!existsSync(chromium)) {
+  const skipped = selected.filter((f) => f.includes('browser'));
+  if (skipped.length) {
+    const bar = '!'.repeat(78);
+    console.error(`${bar}\n!! Chromium not found at ${chromium}: SKIPPING the browser tests:\n${skipped.map((f) => `!!   ${f}`).join('\n')}\n!! Install it (apt-get install -y chromium) to run them.\n${bar}`);
+  }
+}
+
+const typecheck = spawnSync('npx', ['tsc', '-p', 'tsconfig.test.json'], { stdio: 'inherit' });
+if (typecheck.status !== 0) process.exit(typecheck.status ?? 1);
+
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...selected], {
+  stdio: 'inherit',
+  env: { ...process.env, HERALD_CHROMIUM: chromium },
+});
+process.exit(result.status ?? 1);
