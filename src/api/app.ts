@@ -10,6 +10,8 @@ import type { Account, Mode } from '../domain/types.js';
 import type { IdempotentRequest, Store } from '../store/store.js';
 import { parseParams, readBody, Router, type RouteResult } from './http.js';
 import type { EventPublisher } from './publisher.js';
+import type { ListenHub } from '../listen/hub.js';
+import { listenRoutes } from '../listen/routes.js';
 import { eventRoutes } from './routes/events.js';
 import { webhookEndpointRoutes } from './routes/webhook-endpoints.js';
 
@@ -22,6 +24,8 @@ export interface ApiDeps {
   logger: Logger;
   /** Tells the delivery workers that new work is due now. */
   wakeWorkers: () => void;
+  /** The server side of `herald listen` (absent: its routes answer 404). */
+  listen?: ListenHub;
 }
 
 /** What a route handler sees: the authenticated account and mode, and the parsed parameters. */
@@ -33,6 +37,8 @@ export interface RequestContext {
   requestId: string;
   idempotencyKey: string | null;
   now: number;
+  /** The raw response, for the one streaming route (`herald listen`). */
+  res: ServerResponse;
 }
 
 const IDEMPOTENCY_LOCK_MS = 60_000;
@@ -45,6 +51,7 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
   const router = new Router<RequestContext>();
   webhookEndpointRoutes(router);
   eventRoutes(router);
+  listenRoutes(router);
 
   return async (req, res) => {
     const requestId = newId.request();
@@ -58,7 +65,7 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
       const body = method === 'POST' ? await readBody(req) : '';
       const params = parseParams(method, url.search.slice(1), body, req.headers['content-type']);
       const idempotencyKey = method === 'POST' ? headerValue(req.headers['idempotency-key']) : null;
-      const ctx: RequestContext = { deps, account, mode, params, requestId, idempotencyKey, now: deps.clock.now() };
+      const ctx: RequestContext = { deps, account, mode, params, requestId, idempotencyKey, now: deps.clock.now(), res };
       const run = () => match.route.handler(ctx, match.params);
       const result = idempotencyKey ? await runIdempotently(ctx, method, url.pathname, idempotencyKey, run, res) : await run();
       if (idempotencyKey) res.setHeader('Idempotency-Key', idempotencyKey);

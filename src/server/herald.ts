@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApiHandler } from '../api/app.js';
 import { EventPublisher } from '../api/publisher.js';
+import { ListenHub } from '../listen/hub.js';
 import type { HeraldConfig } from '../config/config.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import { EventTypeCatalog } from '../domain/event-types.js';
@@ -57,9 +58,14 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
   worker?.start();
 
   let server: Server | null = null;
+  let listen: ListenHub | null = null;
   let url: string | null = null;
   if (config.role !== 'worker') {
-    const publisher = new EventPublisher(store, () => worker?.wake());
+    listen = new ListenHub({ store, logger });
+    const publisher = new EventPublisher(store, () => {
+      worker?.wake();
+      listen?.notify();
+    });
     const handler = createApiHandler({
       store,
       clock,
@@ -68,6 +74,7 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
       publisher,
       logger,
       wakeWorkers: () => worker?.wake(),
+      listen,
     });
     server = createServer({ keepAliveTimeout: 5000 }, (req, res) => void handler(req, res));
     server.on('clientError', (_err, socket) => {
@@ -98,6 +105,7 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
   const stop = () =>
     (stopping ??= (async () => {
       clearInterval(pruneTimer);
+      listen?.closeAll(); // open `herald listen` streams end; the CLIs reconnect and catch up
       if (server) {
         const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
         server.closeIdleConnections();

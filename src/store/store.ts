@@ -76,6 +76,22 @@ export interface Store {
   recoverEvents(endpoint: WebhookEndpoint, window: { since: Millis; until: Millis }, now: Millis, dryRun: boolean): Promise<number>;
   listAttempts(scope: AttemptScope, page: PageRequest): Promise<Page<DeliveryAttempt>>;
 
+  // Listen sessions (`herald listen`: a streaming destination fed from the event log by cursor)
+  /**
+   * The account and mode's one listen session, created from `init` (its cursor at the newest event)
+   * when there is none; an existing one keeps its id, secret and cursor and takes `init`'s filter.
+   */
+  openListenSession(init: Omit<ListenSession, 'cursor'>): Promise<ListenSession>;
+  getListenSession(accountId: string, mode: Mode, id: string): Promise<ListenSession | null>;
+  /** The session's events after `afterSeq` that it has not acknowledged, oldest first. */
+  listenBacklog(sessionId: string, afterSeq: number, limit: number): Promise<ListenEvent[]>;
+  /** Of these event ids, those the session has not acknowledged yet. */
+  listenUnacknowledged(sessionId: string, eventIds: string[]): Promise<string[]>;
+  /** Records a forwarded attempt in the delivery log and acknowledges its event, in one transaction. */
+  recordListenAttempt(sessionId: string, attempt: DeliveryAttempt): Promise<void>;
+  /** Moves the cursor forward to `seq` (never back) and forgets acknowledgements it now covers. */
+  advanceListenCursor(sessionId: string, seq: number): Promise<void>;
+
   // Idempotency keys
   beginIdempotentRequest(req: IdempotentRequest): Promise<IdempotencyVerdict>;
   completeIdempotentRequest(req: IdempotentRequest, status: number, body: string, expiresAt: Millis): Promise<void>;
@@ -151,3 +167,19 @@ export type IdempotencyVerdict =
   | { kind: 'replay'; status: number; body: string }
   | { kind: 'mismatch' }
   | { kind: 'in_progress' };
+
+/** A `herald listen` session: the destination the CLI streams from. */
+export interface ListenSession {
+  id: string; // lsn_…
+  accountId: string;
+  mode: Mode;
+  /** The signing secret the CLI signs forwarded requests with; the same across restarts. */
+  secret: string;
+  enabledEvents: string[];
+  /** Position in the event log: every event at or before it is acknowledged or not wanted. */
+  cursor: number;
+  created: Millis;
+}
+
+/** An event as the listen stream sends it: its log position and its data as stored JSON text. */
+export type ListenEvent = ClaimedDelivery['event'] & { seq: number };

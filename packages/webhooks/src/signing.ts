@@ -1,4 +1,10 @@
+// Signing with node:crypto: what Herald's delivery worker calls for every attempt, and what tests
+// use to forge valid requests. The WebCrypto twins live in web-crypto.ts.
 import { createHmac } from 'node:crypto';
+import { standardWebhooksKey, testHeaderDefaults, type StandardWebhooksHeaders, type TestHeaderOptions } from './common.js';
+
+
+
 
 /**
  * The `Stripe-Signature` scheme: `t=<unix seconds>,v1=<hex HMAC-SHA256>[,v1=…]`.
@@ -15,4 +21,29 @@ export function stripeSignatureHeader(payload: string, secrets: readonly string[
   let header = `t=${t}`;
   for (const secret of secrets) header += `,v1=${computeStripeSignature(secret, t, payload)}`;
   return header;
+}
+
+/** Byte-for-byte stripe-node's `generateTestHeaderString`: `t=<seconds>,<scheme>=<signature>`. */
+export function generateTestHeaderString(options: TestHeaderOptions): string {
+  const { timestamp, scheme, signature } = testHeaderDefaults(options);
+  return `t=${timestamp},${scheme}=${signature ?? computeStripeSignature(options.secret, timestamp, options.payload)}`;
+}
+
+/** The base64 `v1` signature of the Standard Webhooks scheme over `${id}.${timestamp}.${payload}`. */
+export function computeStandardSignature(secret: string, id: string, timestamp: number, payload: string): string {
+  return createHmac('sha256', standardWebhooksKey(secret)).update(`${id}.${timestamp}.${payload}`, 'utf8').digest('base64');
+}
+
+/**
+ * The three Standard Webhooks headers for one attempt. `id` should be the event id (stable across
+ * retries, so receivers can dedupe); one `v1,<base64>` per active secret, space-separated.
+ */
+export function standardWebhooksHeaders(payload: string, secrets: readonly string[], id: string, timestamp: number): StandardWebhooksHeaders {
+  const t = Math.floor(timestamp);
+  if (id.includes('.')) throw new TypeError('A Standard Webhooks message id must not contain "." (it separates the signed fields).');
+  return {
+    'webhook-id': id,
+    'webhook-timestamp': String(t),
+    'webhook-signature': secrets.map((secret) => `v1,${computeStandardSignature(secret, id, t, payload)}`).join(' '),
+  };
 }

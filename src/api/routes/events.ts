@@ -7,6 +7,7 @@ import type { RequestContext } from '../app.js';
 import type { Router } from '../http.js';
 import { Params } from '../params.js';
 import { findEndpoint } from './webhook-endpoints.js';
+import { resendToListener } from '../../listen/routes.js';
 import { listObject, PAGE_PARAMS, readPage } from './lists.js';
 
 /** Events are listed and retrieved for 30 days, as in Stripe. */
@@ -126,6 +127,10 @@ async function retry(ctx: RequestContext, path: Record<string, string>) {
   const p = new Params(ctx.params, ['webhook_endpoint', 'account', 'for_stripecli']);
   const event = await findEvent(ctx, path.id!);
   const endpointId = p.string('webhook_endpoint');
+  if (!endpointId && p.boolean('for_stripecli')) {
+    resendToListener(ctx, event); // `stripe events resend evt_…` without an endpoint replays to `listen`
+    return { body: eventObject(event) };
+  }
   if (!endpointId) throw errors.parameterMissing('webhook_endpoint');
   const endpoint = await findEndpoint(ctx, endpointId, 'webhook_endpoint');
   if (endpoint.status !== 'enabled') {

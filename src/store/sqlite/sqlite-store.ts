@@ -24,6 +24,8 @@ import type {
   HealthPolicy,
   IdempotencyVerdict,
   IdempotentRequest,
+  ListenEvent,
+  ListenSession,
   PublishedEvent,
   RecordOutcome,
   Store,
@@ -438,6 +440,75 @@ export class SqliteStore implements Store {
     return this.paginate('attempts', `${column} = @value AND account_id = @accountId AND mode = @mode`, { value, accountId: scope.accountId, mode: scope.mode }, page, toAttempt);
   }
 
+  // Listen sessions ------------------------------------------------------------------------------
+
+  async openListenSession(init: Omit<ListenSession, 'cursor'>): Promise<ListenSession> {
+    return this.db.transaction(() => {
+      const existing = this.db.prepare('SELECT * FROM listen_sessions WHERE account_id = ? AND mode = ?').get(init.accountId, init.mode) as Row | undefined;
+      if (existing) {
+        this.db.prepare('UPDATE listen_sessions SET enabled_events = ? WHERE id = ?').run(JSON.stringify(init.enabledEvents), existing.id);
+        return { ...toListenSession(existing), enabledEvents: init.enabledEvents };
+      }
+      // A new session starts at the newest event: it receives what is published from now on.
+      const cursor = (this.db.prepare('SELECT COALESCE(MAX(seq), 0) FROM events').pluck().get() as number) ?? 0;
+      this.db
+        .prepare('INSERT INTO listen_sessions (id, account_id, mode, secret, enabled_events, cursor_seq, created) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(init.id, init.accountId, init.mode, init.secret, JSON.stringify(init.enabledEvents), cursor, init.created);
+      return { ...init, cursor };
+    }).immediate();
+  }
+
+  async getListenSession(accountId: string, mode: Mode, id: string): Promise<ListenSession | null> {
+    const row = this.db.prepare('SELECT * FROM listen_sessions WHERE id = ? AND account_id = ? AND mode = ?').get(id, accountId, mode) as Row | undefined;
+    return row ? toListenSession(row) : null;
+  }
+
+  async listenBacklog(sessionId: string, afterSeq: number, limit: number): Promise<ListenEvent[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT e.seq, ${EVENT_COLUMNS.split(', ').map((c) => `e.${c}`).join(', ')}
+         FROM listen_sessions s JOIN events e ON e.account_id = s.account_id AND e.mode = s.mode AND e.seq > ?
+         WHERE s.id = ? AND NOT EXISTS (SELECT 1 FROM listen_acks a WHERE a.session_id = s.id AND a.event_id = e.id)
+         ORDER BY e.seq LIMIT ?`,
+      )
+      .all(afterSeq, sessionId, limit) as Row[];
+    return rows.map((row) => ({ ...toClaimedEvent(row), seq: row.seq as number }));
+  }
+
+  async listenUnacknowledged(sessionId: string, eventIds: string[]): Promise<string[]> {
+    if (eventIds.length === 0) return [];
+    const acked = new Set(
+      this.db
+        .prepare(`SELECT event_id FROM listen_acks WHERE session_id = ? AND event_id IN (${eventIds.map(() => '?').join(', ')})`)
+        .pluck()
+        .all(sessionId, ...eventIds) as string[],
+    );
+    return eventIds.filter((id) => !acked.has(id));
+  }
+
+  async recordListenAttempt(sessionId: string, attempt: DeliveryAttempt): Promise<void> {
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          `INSERT INTO attempts (id, delivery_id, event_id, endpoint_id, account_id, mode, kind, attempt_number, url, created,
+             duration_ms, outcome, failure_kind, failure_message, http_status, request_headers, response_headers, response_body, next_retry_at)
+           VALUES (@id, @delivery_id, @event_id, @endpoint_id, @account_id, @mode, @kind, @attempt_number, @url, @created,
+             @duration_ms, @outcome, @failure_kind, @failure_message, @http_status, @request_headers, @response_headers, @response_body, @next_retry_at)`,
+        )
+        .run(attemptParams(attempt));
+      this.db
+        .prepare('INSERT OR IGNORE INTO listen_acks (session_id, event_id, event_seq) SELECT ?, id, seq FROM events WHERE id = ? AND account_id = ? AND mode = ?')
+        .run(sessionId, attempt.eventId, attempt.accountId, attempt.mode);
+    }).immediate();
+  }
+
+  async advanceListenCursor(sessionId: string, seq: number): Promise<void> {
+    this.db.transaction(() => {
+      this.db.prepare('UPDATE listen_sessions SET cursor_seq = ? WHERE id = ? AND cursor_seq < ?').run(seq, sessionId, seq);
+      this.db.prepare('DELETE FROM listen_acks WHERE session_id = ? AND event_seq <= (SELECT cursor_seq FROM listen_sessions WHERE id = ?)').run(sessionId, sessionId);
+    }).immediate();
+  }
+
   // Idempotency ------------------------------------------------------------------------------
 
   async beginIdempotentRequest(req: IdempotentRequest): Promise<IdempotencyVerdict> {
@@ -629,5 +700,17 @@ function toAttempt(row: Row): DeliveryAttempt {
     responseHeaders: row.response_headers ? (JSON.parse(row.response_headers as string) as Record<string, string>) : null,
     responseBody: (row.response_body as string | null) ?? null,
     nextRetryAt: (row.next_retry_at as number | null) ?? null,
+  };
+}
+
+function toListenSession(row: Row): ListenSession {
+  return {
+    id: row.id as string,
+    accountId: row.account_id as string,
+    mode: row.mode as Mode,
+    secret: row.secret as string,
+    enabledEvents: JSON.parse(row.enabled_events as string) as string[],
+    cursor: row.cursor_seq as number,
+    created: row.created as number,
   };
 }

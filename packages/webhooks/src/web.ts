@@ -1,0 +1,41 @@
+/**
+ * `@herald/webhooks/web`: everything that runs without Node modules (WebCrypto, Fetch API) for
+ * Deno, Bun, Cloudflare Workers, Vercel Edge, browsers, and Node too.
+ */
+export { WebhookVerificationError, WEBHOOK_ERROR_HELP, isWebhookVerificationError, type WebhookErrorCode } from './errors.js';
+export {
+  DEFAULT_TOLERANCE_SECONDS,
+  parseStripeSignatureHeader,
+  parseStandardHeaders,
+  type HeaderSource,
+  type RawBody,
+  type SignatureScheme,
+  type StandardSignatureParts,
+  type StandardWebhooksHeaders,
+  type StripeSignatureParts,
+  type TestHeaderOptions,
+  type VerifyOptions,
+  type WebhookEvent,
+} from './common.js';
+export {
+  constructEventAsync,
+  generateTestHeaderStringAsync,
+  standardWebhooksHeadersAsync,
+  stripeSignatureHeaderAsync,
+  verifyStandardWebhookAsync,
+  verifyWebhookAsync,
+} from './web-crypto.js';
+export { MemoryDedupeStore, type DedupeStore, type MemoryDedupeOptions } from './dedupe.js';
+export {
+  createWebhookHandler,
+  honoWebhook,
+  nextWebhook,
+  type AfterResponse,
+  type EventHandler,
+  type HandledWebhook,
+  type WebhookHandler,
+  type WebhookHandlerOptions,
+  type WebhookLogger,
+  type WebhookRequest,
+  type WebhookResponse,
+} from './handler.js';

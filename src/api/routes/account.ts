@@ -1,0 +1,59 @@
+import { toUnixSeconds } from '../../domain/clock.js';
+import type { RequestContext } from '../app.js';
+import type { Router } from '../http.js';
+import { Params } from '../params.js';
+import { findEndpoint } from './webhook-endpoints.js';
+
+/**
+ * Herald's extensions around the account: who the key belongs to (Stripe's `GET /v1/account`),
+ * the event types this installation knows, and an endpoint's current signing secrets.
+ */
+export function accountRoutes(router: Router<RequestContext>): void {
+  router
+    .add('GET', '/v1/account', retrieveAccount)
+    .add('GET', '/v1/event_types', listEventTypes)
+    .add('GET', '/v1/webhook_endpoints/:id/secret', revealSecret);
+}
+
+async function retrieveAccount(ctx: RequestContext) {
+  new Params(ctx.params, []);
+  const { account } = ctx;
+  return {
+    body: {
+      id: account.id,
+      object: 'account',
+      created: toUnixSeconds(account.created),
+      settings: { dashboard: { display_name: account.name } },
+      default_api_version: account.defaultApiVersion,
+      livemode: ctx.mode === 'live',
+    },
+  };
+}
+
+/** Every type `enabled_events` accepts, sorted; one list (a few hundred short strings). */
+async function listEventTypes(ctx: RequestContext) {
+  new Params(ctx.params, []);
+  const data = ctx.deps.catalog.all().map((id) => ({ id, object: 'event_type' }));
+  return { body: { object: 'list', data, has_more: false, url: '/v1/event_types' } };
+}
+
+/**
+ * The secrets deliveries are signed with now: the current one first, then rolled ones until they
+ * expire. Stripe shows the secret only on creation; Herald's dashboard reveals it on demand.
+ */
+async function revealSecret(ctx: RequestContext, path: Record<string, string>) {
+  new Params(ctx.params, []);
+  const endpoint = await findEndpoint(ctx, path.id!);
+  const secrets = await ctx.deps.store.activeSecrets(endpoint.id, ctx.now);
+  const [current, ...previous] = secrets;
+  return {
+    body: {
+      object: 'webhook_endpoint_secret',
+      webhook_endpoint: endpoint.id,
+      secret: current?.secret ?? null,
+      created: current ? toUnixSeconds(current.created) : null,
+      expiring: previous.map((s) => ({ secret: s.secret, created: toUnixSeconds(s.created), expires_at: s.expiresAt === null ? null : toUnixSeconds(s.expiresAt) })),
+      livemode: ctx.mode === 'live',
+    },
+  };
+}

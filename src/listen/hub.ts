@@ -1,0 +1,206 @@
+import type { ServerResponse } from 'node:http';
+import { endpointWantsType } from '../domain/event-types.js';
+import type { Logger } from '../domain/logger.js';
+import { renderEventPayload } from '../domain/objects.js';
+import type { Mode, StoredEvent } from '../domain/types.js';
+import type { ListenEvent, ListenSession, Store } from '../store/store.js';
+
+export interface ListenHubOptions {
+  store: Store;
+  logger: Logger;
+  /** How often an idle stream sends a heartbeat, so both sides notice a dead connection fast. */
+  heartbeatMs?: number;
+  /** How often a stream looks at the log when nothing woke it (events published by other processes). */
+  pollMs?: number;
+}
+
+/** What one stream message carries: the exact body to forward, and what the CLI prints about it. */
+export interface StreamedEvent {
+  event_id: string;
+  type: string;
+  account: string | null;
+  /** The Event object as JSON text: the CLI signs and forwards these bytes unchanged. */
+  payload: string;
+  /** A manual resend (`herald events resend`), not a new event. */
+  resend: boolean;
+}
+
+const BACKLOG_BATCH = 200;
+
+/**
+ * The server side of `herald listen`. Each account and mode has one durable session; its open
+ * stream (server-sent events) is fed from the event log after the session's cursor, so events
+ * published while the CLI was away are sent when it comes back. The CLI acknowledges each event by
+ * reporting its forwarding attempt; only acknowledged events move the cursor, so an event is never
+ * lost, and one stream per session (a new one replaces the old) means it is not sent twice.
+ */
+export class ListenHub {
+  private readonly streams = new Map<string, ListenStream>();
+  readonly heartbeatMs: number;
+  readonly pollMs: number;
+
+  constructor(readonly options: ListenHubOptions) {
+    this.heartbeatMs = options.heartbeatMs ?? 2000;
+    this.pollMs = options.pollMs ?? 1000;
+  }
+
+  /** New events were published, or acknowledgements arrived: every stream looks at the log now. */
+  notify(): void {
+    for (const stream of this.streams.values()) stream.wake();
+  }
+
+  /** Streams the session's events to `res` until the client goes away or another stream replaces it. */
+  async stream(session: ListenSession, res: ServerResponse): Promise<void> {
+    const key = ownerKey(session.accountId, session.mode);
+    this.streams.get(key)?.close('superseded');
+    const stream = new ListenStream(this, session, res);
+    this.streams.set(key, stream);
+    try {
+      await stream.run();
+    } finally {
+      if (this.streams.get(key) === stream) this.streams.delete(key);
+    }
+  }
+
+  /** Sends an event again to the account and mode's open stream; false when none is open here. */
+  resend(accountId: string, mode: Mode, event: StoredEvent): boolean {
+    const stream = this.streams.get(ownerKey(accountId, mode));
+    if (!stream) return false;
+    const { data, accountId: _owner, ...rest } = event;
+    stream.send(toStreamed({ ...rest, dataJson: JSON.stringify(data), seq: 0 }, true));
+    return true;
+  }
+
+  /** Ends every stream (server shutdown); the CLIs reconnect and catch up. */
+  closeAll(): void {
+    for (const stream of this.streams.values()) stream.close('shutdown');
+  }
+}
+
+function ownerKey(accountId: string, mode: Mode): string {
+  return `${accountId}/${mode}`;
+}
+
+function toStreamed(event: ListenEvent, resend: boolean): StreamedEvent {
+  return { event_id: event.id, type: event.type, account: event.account, payload: renderEventPayload(event), resend };
+}
+
+class ListenStream {
+  private closed = false;
+  private wakeUp: (() => void) | null = null;
+  private woken = false;
+  /** Sent on this stream and not acknowledged yet: event id → log position. */
+  private readonly outstanding = new Map<string, number>();
+
+  constructor(
+    private readonly hub: ListenHub,
+    private readonly session: ListenSession,
+    private readonly res: ServerResponse,
+  ) {}
+
+  wake(): void {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  send(event: StreamedEvent): void {
+    this.write(`event: webhook_event\ndata: ${JSON.stringify(event)}\n\n`);
+  }
+
+  close(reason: 'superseded' | 'shutdown'): void {
+    if (this.closed) return;
+    this.write(`event: ${reason}\ndata: {}\n\n`);
+    this.closed = true;
+    this.res.end();
+    this.wake();
+  }
+
+  async run(): Promise<void> {
+    const { res, session, hub } = this;
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.socket?.setKeepAlive(true, hub.heartbeatMs);
+    res.socket?.setNoDelay(true);
+    res.on('close', () => {
+      this.closed = true;
+      this.wake();
+    });
+    this.write(`retry: 1000\nevent: ready\ndata: ${JSON.stringify({ session: session.id, heartbeat_ms: hub.heartbeatMs })}\n\n`);
+    const heartbeat = setInterval(() => this.write('event: heartbeat\ndata: {}\n\n'), hub.heartbeatMs);
+    try {
+      await this.feed();
+    } catch (err) {
+      hub.options.logger.error('listen stream failed', { session: session.id, error: String(err) });
+    } finally {
+      clearInterval(heartbeat);
+      if (!res.writableEnded) res.end();
+    }
+  }
+
+  /** Sends unacknowledged events after the cursor, then new ones as they come, moving the cursor over acknowledged ones. */
+  private async feed(): Promise<void> {
+    const { store } = this.hub.options;
+    const { session } = this;
+    let cursor = session.cursor;
+    let scanned = cursor;
+    while (!this.closed) {
+      this.woken = false;
+      const batch = await store.listenBacklog(session.id, scanned, BACKLOG_BATCH);
+      for (const event of batch) {
+        if (this.closed) return;
+        scanned = event.seq;
+        if (!endpointWantsType(session.enabledEvents, event.type)) continue;
+        this.outstanding.set(event.id, event.seq);
+        this.send(toStreamed(event, false));
+      }
+      if (this.outstanding.size > 0) {
+        const waiting = new Set(await store.listenUnacknowledged(session.id, [...this.outstanding.keys()]));
+        for (const id of this.outstanding.keys()) if (!waiting.has(id)) this.outstanding.delete(id);
+      }
+      // Everything before the oldest event still waiting for its acknowledgement is done.
+      const done = this.outstanding.size > 0 ? Math.min(...this.outstanding.values()) - 1 : scanned;
+      if (done > cursor) {
+        await store.advanceListenCursor(session.id, done);
+        cursor = done;
+      }
+      if (batch.length === BACKLOG_BATCH) {
+        await this.drained();
+        continue;
+      }
+      await this.sleep(this.hub.pollMs);
+    }
+  }
+
+  private write(chunk: string): void {
+    if (this.closed || this.res.writableEnded || this.res.destroyed) return;
+    this.res.write(chunk);
+  }
+
+  /** Waits until the socket has room again, so a slow client does not make the server buffer the log. */
+  private drained(): Promise<void> {
+    if (!this.res.writableNeedDrain || this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.res.off('drain', done);
+        this.res.off('close', done);
+        resolve();
+      };
+      this.res.on('drain', done);
+      this.res.on('close', done);
+    });
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.woken || this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = () => {
+        this.wakeUp = null;
+        done();
+      };
+    });
+  }
+}

@@ -1,0 +1,134 @@
+import type { RequestContext } from '../api/app.js';
+import type { Router } from '../api/http.js';
+import { Params } from '../api/params.js';
+import { errors } from '../domain/errors.js';
+import { newSigningSecret, randomAlphanumeric } from '../domain/ids.js';
+import type { DeliveryAttempt, FailureKind, StoredEvent } from '../domain/types.js';
+import type { ListenSession } from '../store/store.js';
+import type { ListenHub } from './hub.js';
+
+const FAILURE_KINDS: readonly FailureKind[] = ['http_error', 'redirect', 'timeout', 'connection_refused', 'dns_error', 'tls_error', 'connection_error', 'endpoint_unavailable'];
+const MAX_CAPTURED_BODY = 4096;
+
+/**
+ * Herald's extension routes behind `herald listen`:
+ * - `POST /v1/listen/sessions` opens (or reopens) the account and mode's session: its secret and filter;
+ * - `GET /v1/listen/sessions/:id/stream` streams its events as server-sent events;
+ * - `POST /v1/listen/sessions/:id/attempts` reports a forwarding attempt (JSON), which is recorded
+ *   in the delivery log and acknowledges the event.
+ */
+export function listenRoutes(router: Router<RequestContext>): void {
+  router
+    .add('POST', '/v1/listen/sessions', open)
+    .add('GET', '/v1/listen/sessions/:id/stream', stream)
+    .add('POST', '/v1/listen/sessions/:id/attempts', reportAttempt);
+}
+
+function hubOf(ctx: RequestContext): ListenHub {
+  if (!ctx.deps.listen) throw errors.unknownRoute('POST', '/v1/listen/sessions');
+  return ctx.deps.listen;
+}
+
+async function open(ctx: RequestContext) {
+  const hub = hubOf(ctx);
+  const p = new Params(ctx.params, ['enabled_events', 'device_name']);
+  const enabledEvents = p.stringArray('enabled_events', { maxItems: 500 }) ?? ['*'];
+  // As in stripe-cli, an unknown type is reported, not refused: the session listens for the rest.
+  const unknownEvents = enabledEvents.filter((type) => type !== '*' && !ctx.deps.catalog.has(type));
+  const session = await ctx.deps.store.openListenSession({
+    id: `lsn_${randomAlphanumeric(24)}`,
+    accountId: ctx.account.id,
+    mode: ctx.mode,
+    secret: newSigningSecret(),
+    enabledEvents,
+    created: ctx.now,
+  });
+  return { body: { ...sessionObject(session, ctx.account.defaultApiVersion), unknown_events: unknownEvents, heartbeat_ms: hub.heartbeatMs } };
+}
+
+function sessionObject(session: ListenSession, apiVersion: string) {
+  return {
+    id: session.id,
+    object: 'listen_session',
+    api_version: apiVersion,
+    created: Math.floor(session.created / 1000),
+    enabled_events: session.enabledEvents,
+    livemode: session.mode === 'live',
+    secret: session.secret,
+    stream_url: `/v1/listen/sessions/${session.id}/stream`,
+    attempts_url: `/v1/listen/sessions/${session.id}/attempts`,
+  };
+}
+
+async function findSession(ctx: RequestContext, id: string): Promise<ListenSession> {
+  const session = await ctx.deps.store.getListenSession(ctx.account.id, ctx.mode, id);
+  if (!session) throw errors.resourceMissing('listen session', id);
+  return session;
+}
+
+async function stream(ctx: RequestContext, path: Record<string, string>) {
+  const hub = hubOf(ctx);
+  new Params(ctx.params, []);
+  const session = await findSession(ctx, path.id!);
+  await hub.stream(session, ctx.res);
+  return { body: null }; // the response is already written
+}
+
+async function reportAttempt(ctx: RequestContext, path: Record<string, string>) {
+  const hub = hubOf(ctx);
+  const p = new Params(ctx.params, ['event', 'url', 'status', 'duration_ms', 'failure_kind', 'failure_message', 'request_headers', 'response_headers', 'response_body', 'resend', 'attempted_at']);
+  const session = await findSession(ctx, path.id!);
+  const eventId = p.requiredString('event', { maxLength: 255 });
+  const event = await ctx.deps.store.getEvent(ctx.account.id, ctx.mode, eventId);
+  if (!event) throw errors.resourceMissing('event', eventId, 'event');
+  const url = p.requiredString('url', { maxLength: 2048 });
+  const status = p.integer('status', { min: 100, max: 999 }) ?? null;
+  const failureKind = p.string('failure_kind') ?? null;
+  if (failureKind !== null && !FAILURE_KINDS.includes(failureKind as FailureKind)) {
+    throw errors.parameterInvalid('failure_kind', `Invalid failure_kind: expected one of ${FAILURE_KINDS.join(', ')}.`);
+  }
+  if (status === null && failureKind === null) throw errors.parameterMissing('status');
+  const succeeded = status !== null && status >= 200 && status < 300;
+  const attemptedAt = p.integer('attempted_at', { min: 0 });
+  const attempt: DeliveryAttempt = {
+    id: `whatt_${randomAlphanumeric(24)}`,
+    deliveryId: session.id,
+    eventId: event.id,
+    endpointId: session.id,
+    accountId: ctx.account.id,
+    mode: ctx.mode,
+    kind: p.boolean('resend') ? 'manual' : 'automatic',
+    attemptNumber: 1,
+    url,
+    created: attemptedAt ?? ctx.now,
+    durationMs: p.integer('duration_ms', { min: 0 }) ?? 0,
+    outcome: succeeded ? 'succeeded' : 'failed',
+    failureKind: succeeded ? null : ((failureKind as FailureKind | null) ?? (status !== null && status < 400 && status >= 300 ? 'redirect' : 'http_error')),
+    failureMessage: succeeded ? null : (p.string('failure_message', { maxLength: 1000 }) ?? (status !== null ? `HTTP ${status}` : null)),
+    httpStatus: status,
+    requestHeaders: stringRecord(p.object('request_headers')),
+    responseHeaders: status === null ? null : stringRecord(p.object('response_headers')),
+    responseBody: status === null ? null : (p.string('response_body') ?? '').slice(0, MAX_CAPTURED_BODY),
+    nextRetryAt: null,
+  };
+  await ctx.deps.store.recordListenAttempt(session.id, attempt);
+  hub.notify();
+  return { body: { id: attempt.id, object: 'webhook_delivery_attempt', event: event.id, outcome: attempt.outcome } };
+}
+
+function stringRecord(value: Record<string, unknown> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, v] of Object.entries(value ?? {})) if (typeof v === 'string') out[key] = v;
+  return out;
+}
+
+/** `POST /v1/events/:id/retry` with `for_stripecli=true` and no endpoint: replay to the open listen session. */
+export function resendToListener(ctx: RequestContext, event: StoredEvent): void {
+  const hub = ctx.deps.listen;
+  if (!hub || !hub.resend(ctx.account.id, ctx.mode, event)) {
+    throw errors.parameterInvalid(
+      'for_stripecli',
+      `No herald listen session is connected for this account in ${ctx.mode} mode: start 'herald listen' first, or pass webhook_endpoint to resend to an endpoint.`,
+    );
+  }
+}
