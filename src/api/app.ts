@@ -12,6 +12,8 @@ import { parseParams, readBody, Router, type RouteResult } from './http.js';
 import type { EventPublisher } from './publisher.js';
 import type { ListenHub } from '../listen/hub.js';
 import { listenRoutes } from '../listen/routes.js';
+import { accountRoutes } from './routes/account.js';
+import { deliveryLogRoutes } from './routes/delivery-log.js';
 import { eventRoutes } from './routes/events.js';
 import { webhookEndpointRoutes } from './routes/webhook-endpoints.js';
 
@@ -52,6 +54,8 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
   webhookEndpointRoutes(router);
   eventRoutes(router);
   listenRoutes(router);
+  deliveryLogRoutes(router);
+  accountRoutes(router);
 
   return async (req, res) => {
     const requestId = newId.request();

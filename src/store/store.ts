@@ -76,6 +76,14 @@ export interface Store {
   recoverEvents(endpoint: WebhookEndpoint, window: { since: Millis; until: Millis }, now: Millis, dryRun: boolean): Promise<number>;
   listAttempts(scope: AttemptScope, page: PageRequest): Promise<Page<DeliveryAttempt>>;
 
+  // Delivery log queries (the dashboard's API extensions)
+  /** One attempt, only within its account and mode. */
+  getAttempt(accountId: string, mode: Mode, id: string): Promise<DeliveryAttempt | null>;
+  /** Deliveries of one endpoint or one event, newest first, each with its last attempt. */
+  listDeliveries(scope: AttemptScope, filter: DeliveryFilter, page: PageRequest): Promise<Page<DeliverySummary>>;
+  /** An endpoint's attempts in `[since, until)` counted by outcome, per bucket of `bucketMs`. */
+  attemptCounts(scope: { accountId: string; mode: Mode; endpointId: string }, window: { since: Millis; until: Millis; bucketMs: number }): Promise<AttemptCountBucket[]>;
+
   // Listen sessions (`herald listen`: a streaming destination fed from the event log by cursor)
   /**
    * The account and mode's one listen session, created from `init` (its cursor at the newest event)
@@ -145,6 +153,42 @@ export interface HealthPolicy {
 export interface RecordOutcome {
   /** Endpoints disabled by these results, with the reason recorded. */
   disabled: { endpointId: string; reason: string }[];
+}
+
+/**
+ * What a delivery looks like to its owner: `succeeded`; `failed` when its last attempt failed
+ * (retrying while `nextAttemptAt` is set, given up otherwise); `pending` before its first attempt
+ * or while one is in flight; `cancelled` when its endpoint was disabled or deleted first.
+ */
+export type DeliveryStatus = 'succeeded' | 'failed' | 'pending' | 'cancelled';
+
+export interface DeliveryFilter {
+  status?: DeliveryStatus;
+  eventType?: string;
+  createdGte?: Millis;
+  createdLt?: Millis;
+}
+
+export interface DeliverySummary {
+  id: string;
+  eventId: string;
+  eventType: string;
+  endpointId: string;
+  mode: Mode;
+  kind: DeliveryKind;
+  status: DeliveryStatus;
+  attemptCount: number;
+  /** When the next attempt is due (pending or retrying), else null. */
+  nextAttemptAt: Millis | null;
+  created: Millis;
+  lastAttempt: Pick<DeliveryAttempt, 'id' | 'created' | 'outcome' | 'httpStatus' | 'failureKind' | 'durationMs'> | null;
+}
+
+export interface AttemptCountBucket {
+  /** Start of the bucket. */
+  start: Millis;
+  succeeded: number;
+  failed: number;
 }
 
 export type AttemptScope =

@@ -92,7 +92,7 @@ async function list(ctx: RequestContext) {
 }
 
 /** `created=T` (exact second) or `created[gt|gte|lt|lte]=T`, in Unix seconds, as a millisecond range. */
-function readCreated(value: unknown): Pick<EventFilter, 'createdGte' | 'createdLt'> {
+export function readCreated(value: unknown): Pick<EventFilter, 'createdGte' | 'createdLt'> {
   if (value === undefined || value === null || value === '') return {};
   const seconds = (raw: unknown, param: string): number => {
     const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d{1,12}$/.test(raw) ? Number(raw) : NaN;
@@ -149,7 +149,7 @@ async function listAttempts(ctx: RequestContext, path: Record<string, string>) {
   return { body: listObject(page, request, `/v1/events/${event.id}/delivery_attempts`, 'delivery attempt', deliveryAttemptObject) };
 }
 
-async function findEvent(ctx: RequestContext, id: string): Promise<StoredEvent> {
+export async function findEvent(ctx: RequestContext, id: string): Promise<StoredEvent> {
   const event = await ctx.deps.store.getEvent(ctx.account.id, ctx.mode, id);
   if (event && event.created >= ctx.now - EVENT_WINDOW_MS) return event;
   const otherMode = event ? null : await ctx.deps.store.findEventMode(ctx.account.id, id);

@@ -19,7 +19,11 @@ import { newId } from '../../domain/ids.js';
 import type {
   AttemptResult,
   AttemptScope,
+  AttemptCountBucket,
   ClaimedDelivery,
+  DeliveryFilter,
+  DeliveryStatus,
+  DeliverySummary,
   EventFilter,
   HealthPolicy,
   IdempotencyVerdict,
@@ -440,6 +444,70 @@ export class SqliteStore implements Store {
     return this.paginate('attempts', `${column} = @value AND account_id = @accountId AND mode = @mode`, { value, accountId: scope.accountId, mode: scope.mode }, page, toAttempt);
   }
 
+  async getAttempt(accountId: string, mode: Mode, id: string): Promise<DeliveryAttempt | null> {
+    const row = this.db.prepare('SELECT * FROM attempts WHERE id = ? AND account_id = ? AND mode = ?').get(id, accountId, mode) as Row | undefined;
+    return row ? toAttempt(row) : null;
+  }
+
+  async listDeliveries(scope: AttemptScope, filter: DeliveryFilter, page: PageRequest): Promise<Page<DeliverySummary>> {
+    const [column, value] = 'endpointId' in scope ? ['d.endpoint_id', scope.endpointId] : ['d.event_id', scope.eventId];
+    const where = [`${column} = @value`, 'd.account_id = @accountId', 'd.mode = @mode'];
+    const params: Params = { value, accountId: scope.accountId, mode: scope.mode };
+    if (filter.status !== undefined) where.push(DELIVERY_STATUS_SQL[filter.status]);
+    if (filter.eventType !== undefined) {
+      where.push('e.type = @eventType');
+      params.eventType = filter.eventType;
+    }
+    if (filter.createdGte !== undefined) {
+      where.push('d.created >= @createdGte');
+      params.createdGte = filter.createdGte;
+    }
+    if (filter.createdLt !== undefined) {
+      where.push('d.created < @createdLt');
+      params.createdLt = filter.createdLt;
+    }
+    const cursorId = page.startingAfter ?? page.endingBefore;
+    if (cursorId !== undefined) {
+      // The cursor must be a delivery in the same scope (not necessarily matching the filters).
+      const seq = this.db
+        .prepare(`SELECT d.seq FROM deliveries d WHERE d.id = @cursorId AND ${where.slice(0, 3).join(' AND ')}`)
+        .pluck()
+        .get({ ...params, cursorId }) as number | undefined;
+      if (seq === undefined) return { data: [], hasMore: false, missingCursor: true };
+      where.push(page.startingAfter !== undefined ? 'd.seq < @cursorSeq' : 'd.seq > @cursorSeq');
+      params.cursorSeq = seq;
+    }
+    const order = page.endingBefore !== undefined ? 'ASC' : 'DESC';
+    const rows = this.db
+      .prepare(
+        `SELECT d.id, d.event_id, d.endpoint_id, d.mode, d.kind, d.state, d.attempt_count, d.next_attempt_at, d.created, e.type AS event_type,
+           a.id AS a_id, a.created AS a_created, a.outcome AS a_outcome, a.http_status AS a_http_status, a.failure_kind AS a_failure_kind,
+           a.duration_ms AS a_duration_ms
+         FROM deliveries d JOIN events e ON e.id = d.event_id
+           LEFT JOIN attempts a ON a.seq = (SELECT MAX(seq) FROM attempts WHERE delivery_id = d.id)
+         WHERE ${where.join(' AND ')} ORDER BY d.seq ${order} LIMIT @limitPlusOne`,
+      )
+      .all({ ...params, limitPlusOne: page.limit + 1 }) as Row[];
+    const hasMore = rows.length > page.limit;
+    const kept = rows.slice(0, page.limit);
+    if (order === 'ASC') kept.reverse();
+    return { data: kept.map(toDeliverySummary), hasMore };
+  }
+
+  async attemptCounts(
+    scope: { accountId: string; mode: Mode; endpointId: string },
+    window: { since: Millis; until: Millis; bucketMs: number },
+  ): Promise<AttemptCountBucket[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT CAST((created - @since) / @bucketMs AS INTEGER) AS bucket, SUM(outcome = 'succeeded') AS succeeded, SUM(outcome = 'failed') AS failed
+         FROM attempts WHERE endpoint_id = @endpointId AND account_id = @accountId AND mode = @mode AND created >= @since AND created < @until
+         GROUP BY bucket ORDER BY bucket`,
+      )
+      .all({ ...scope, ...window }) as Row[];
+    return rows.map((r) => ({ start: window.since + (r.bucket as number) * window.bucketMs, succeeded: r.succeeded as number, failed: r.failed as number }));
+  }
+
   // Listen sessions ------------------------------------------------------------------------------
 
   async openListenSession(init: Omit<ListenSession, 'cursor'>): Promise<ListenSession> {
@@ -652,6 +720,48 @@ function toEvent(row: Row): StoredEvent {
     data: JSON.parse(row.data as string) as StoredEvent['data'],
     request: { id: (row.request_id as string | null) ?? null, idempotency_key: (row.request_idempotency_key as string | null) ?? null },
     pendingWebhooks: row.pending_webhooks as number,
+  };
+}
+
+/** The SQL condition for each delivery status (see `DeliveryStatus`); attempt_count counts claims. */
+const DELIVERY_STATUS_SQL: Record<DeliveryStatus, string> = {
+  succeeded: "d.state = 'succeeded'",
+  failed: "(d.state = 'failed' OR (d.state = 'pending' AND d.attempt_count > 0))",
+  pending: "(d.state = 'in_flight' OR (d.state = 'pending' AND d.attempt_count = 0))",
+  cancelled: "d.state = 'cancelled'",
+};
+
+function toDeliverySummary(row: Row): DeliverySummary {
+  const state = row.state as string;
+  const attemptCount = row.attempt_count as number;
+  const status: DeliveryStatus =
+    state === 'succeeded' || state === 'cancelled' || state === 'failed'
+      ? state
+      : state === 'pending' && attemptCount > 0
+        ? 'failed'
+        : 'pending';
+  return {
+    id: row.id as string,
+    eventId: row.event_id as string,
+    eventType: row.event_type as string,
+    endpointId: row.endpoint_id as string,
+    mode: row.mode as Mode,
+    kind: row.kind as DeliverySummary['kind'],
+    status,
+    attemptCount,
+    nextAttemptAt: state === 'pending' ? ((row.next_attempt_at as number | null) ?? null) : null,
+    created: row.created as number,
+    lastAttempt:
+      row.a_id === null
+        ? null
+        : {
+            id: row.a_id as string,
+            created: row.a_created as number,
+            outcome: row.a_outcome as DeliveryAttempt['outcome'],
+            httpStatus: (row.a_http_status as number | null) ?? null,
+            failureKind: (row.a_failure_kind as DeliveryAttempt['failureKind']) ?? null,
+            durationMs: row.a_duration_ms as number,
+          },
   };
 }
 
