@@ -14,14 +14,14 @@ const MAX_CAPTURED_BODY = 4096;
  * Herald's extension routes behind `herald listen`:
  * - `POST /v1/listen/sessions` opens (or reopens) the account and mode's session: its secret and filter;
  * - `GET /v1/listen/sessions/:id/stream` streams its events as server-sent events;
- * - `POST /v1/listen/sessions/:id/attempts` reports a forwarding attempt (JSON), which is recorded
- *   in the delivery log and acknowledges the event.
+ * - `POST /v1/listen/sessions/:id/attempts` reports how an event was forwarded (JSON); the attempts
+ *   go into the delivery log and the event is acknowledged.
  */
 export function listenRoutes(router: Router<RequestContext>): void {
   router
     .add('POST', '/v1/listen/sessions', open)
     .add('GET', '/v1/listen/sessions/:id/stream', stream)
-    .add('POST', '/v1/listen/sessions/:id/attempts', reportAttempt);
+    .add('POST', '/v1/listen/sessions/:id/attempts', reportAttempts);
 }
 
 function hubOf(ctx: RequestContext): ListenHub {
@@ -74,13 +74,32 @@ async function stream(ctx: RequestContext, path: Record<string, string>) {
   return { body: null }; // the response is already written
 }
 
-async function reportAttempt(ctx: RequestContext, path: Record<string, string>) {
+/**
+ * The CLI's report on one event: the attempts it made to forward it (none when it only printed it).
+ * Recording them acknowledges the event: it is not streamed again, even after a reconnect.
+ */
+async function reportAttempts(ctx: RequestContext, path: Record<string, string>) {
   const hub = hubOf(ctx);
-  const p = new Params(ctx.params, ['event', 'url', 'status', 'duration_ms', 'failure_kind', 'failure_message', 'request_headers', 'response_headers', 'response_body', 'resend', 'attempted_at']);
+  const p = new Params(ctx.params, ['event', 'resend', 'attempts']);
   const session = await findSession(ctx, path.id!);
   const eventId = p.requiredString('event', { maxLength: 255 });
   const event = await ctx.deps.store.getEvent(ctx.account.id, ctx.mode, eventId);
   if (!event) throw errors.resourceMissing('event', eventId, 'event');
+  const kind = p.boolean('resend') ? 'manual' : 'automatic';
+  const raw = ctx.params.attempts ?? [];
+  if (!Array.isArray(raw) || raw.length > 100) throw errors.parameterInvalid('attempts', 'Invalid attempts: must be a list of at most 100 attempts.');
+  const attempts = raw.map((item, i) => {
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) throw errors.parameterInvalid(`attempts[${i}]`, `Invalid attempts[${i}]: must be an object.`);
+    return readAttempt(ctx, new Params(item as Record<string, unknown>, ATTEMPT_FIELDS), session.id, event.id, kind);
+  });
+  await ctx.deps.store.recordListenAttempts(session.id, event.id, attempts);
+  hub.notify();
+  return { body: { object: 'listen_acknowledgement', event: event.id, attempts: attempts.map((a) => a.id) } };
+}
+
+const ATTEMPT_FIELDS = ['url', 'status', 'duration_ms', 'failure_kind', 'failure_message', 'request_headers', 'response_headers', 'response_body', 'attempted_at'];
+
+function readAttempt(ctx: RequestContext, p: Params, sessionId: string, eventId: string, kind: DeliveryAttempt['kind']): DeliveryAttempt {
   const url = p.requiredString('url', { maxLength: 2048 });
   const status = p.integer('status', { min: 100, max: 999 }) ?? null;
   const failureKind = p.string('failure_kind') ?? null;
@@ -89,31 +108,28 @@ async function reportAttempt(ctx: RequestContext, path: Record<string, string>) 
   }
   if (status === null && failureKind === null) throw errors.parameterMissing('status');
   const succeeded = status !== null && status >= 200 && status < 300;
-  const attemptedAt = p.integer('attempted_at', { min: 0 });
-  const attempt: DeliveryAttempt = {
+  const defaultFailure: FailureKind = status !== null && status >= 300 && status < 400 ? 'redirect' : 'http_error';
+  return {
     id: `whatt_${randomAlphanumeric(24)}`,
-    deliveryId: session.id,
-    eventId: event.id,
-    endpointId: session.id,
+    deliveryId: sessionId,
+    eventId,
+    endpointId: sessionId,
     accountId: ctx.account.id,
     mode: ctx.mode,
-    kind: p.boolean('resend') ? 'manual' : 'automatic',
+    kind,
     attemptNumber: 1,
     url,
-    created: attemptedAt ?? ctx.now,
+    created: p.integer('attempted_at', { min: 0 }) ?? ctx.now,
     durationMs: p.integer('duration_ms', { min: 0 }) ?? 0,
     outcome: succeeded ? 'succeeded' : 'failed',
-    failureKind: succeeded ? null : ((failureKind as FailureKind | null) ?? (status !== null && status < 400 && status >= 300 ? 'redirect' : 'http_error')),
-    failureMessage: succeeded ? null : (p.string('failure_message', { maxLength: 1000 }) ?? (status !== null ? `HTTP ${status}` : null)),
+    failureKind: succeeded ? null : ((failureKind as FailureKind | null) ?? defaultFailure),
+    failureMessage: succeeded ? null : (p.string('failure_message', { maxLength: 1000 }) ?? `HTTP ${status}`),
     httpStatus: status,
     requestHeaders: stringRecord(p.object('request_headers')),
     responseHeaders: status === null ? null : stringRecord(p.object('response_headers')),
     responseBody: status === null ? null : (p.string('response_body') ?? '').slice(0, MAX_CAPTURED_BODY),
     nextRetryAt: null,
   };
-  await ctx.deps.store.recordListenAttempt(session.id, attempt);
-  hub.notify();
-  return { body: { id: attempt.id, object: 'webhook_delivery_attempt', event: event.id, outcome: attempt.outcome } };
 }
 
 function stringRecord(value: Record<string, unknown> | undefined): Record<string, string> {

@@ -95,8 +95,11 @@ export interface Store {
   listenBacklog(sessionId: string, afterSeq: number, limit: number): Promise<ListenEvent[]>;
   /** Of these event ids, those the session has not acknowledged yet. */
   listenUnacknowledged(sessionId: string, eventIds: string[]): Promise<string[]>;
-  /** Records a forwarded attempt in the delivery log and acknowledges its event, in one transaction. */
-  recordListenAttempt(sessionId: string, attempt: DeliveryAttempt): Promise<void>;
+  /**
+   * Acknowledges an event for the session and records the CLI's forwarding attempts of it (none
+   * when it only printed the event) in the delivery log, in one transaction.
+   */
+  recordListenAttempts(sessionId: string, eventId: string, attempts: DeliveryAttempt[]): Promise<void>;
   /** Moves the cursor forward to `seq` (never back) and forgets acknowledgements it now covers. */
   advanceListenCursor(sessionId: string, seq: number): Promise<void>;
 

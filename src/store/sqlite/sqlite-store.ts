@@ -554,19 +554,20 @@ export class SqliteStore implements Store {
     return eventIds.filter((id) => !acked.has(id));
   }
 
-  async recordListenAttempt(sessionId: string, attempt: DeliveryAttempt): Promise<void> {
-    this.db.transaction(() => {
-      this.db
-        .prepare(
+  async recordListenAttempts(sessionId: string, eventId: string, attempts: DeliveryAttempt[]): Promise<void> {
+    const insertAttempt = this.db.prepare(
           `INSERT INTO attempts (id, delivery_id, event_id, endpoint_id, account_id, mode, kind, attempt_number, url, created,
              duration_ms, outcome, failure_kind, failure_message, http_status, request_headers, response_headers, response_body, next_retry_at)
            VALUES (@id, @delivery_id, @event_id, @endpoint_id, @account_id, @mode, @kind, @attempt_number, @url, @created,
              @duration_ms, @outcome, @failure_kind, @failure_message, @http_status, @request_headers, @response_headers, @response_body, @next_retry_at)`,
-        )
-        .run(attemptParams(attempt));
-      this.db
-        .prepare('INSERT OR IGNORE INTO listen_acks (session_id, event_id, event_seq) SELECT ?, id, seq FROM events WHERE id = ? AND account_id = ? AND mode = ?')
-        .run(sessionId, attempt.eventId, attempt.accountId, attempt.mode);
+    );
+    const acknowledge = this.db.prepare(
+      `INSERT OR IGNORE INTO listen_acks (session_id, event_id, event_seq)
+       SELECT s.id, e.id, e.seq FROM listen_sessions s JOIN events e ON e.id = ? AND e.account_id = s.account_id AND e.mode = s.mode WHERE s.id = ?`,
+    );
+    this.db.transaction(() => {
+      for (const attempt of attempts) insertAttempt.run(attemptParams(attempt));
+      acknowledge.run(eventId, sessionId);
     }).immediate();
   }
 
