@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Stripe from 'stripe';
 import { defaultConfig, type HeraldConfig } from '../../src/config/config.js';
 import { newApiKey } from '../../src/domain/ids.js';
+import type { Clock } from '../../src/domain/clock.js';
 import { silentLogger } from '../../src/domain/logger.js';
 import { startHerald, type RunningHerald } from '../../src/server/herald.js';
 
@@ -23,7 +24,7 @@ export interface TestHerald {
 }
 
 /** A real Herald on 127.0.0.1 with a fresh SQLite file and known keys. */
-export async function startTestHerald(overrides: Partial<HeraldConfig> = {}): Promise<TestHerald> {
+export async function startTestHerald(overrides: Partial<HeraldConfig> = {}, options: { clock?: Clock } = {}): Promise<TestHerald> {
   const dir = mkdtempSync(join(tmpdir(), 'herald-test-'));
   const dbPath = join(dir, 'herald.db');
   const keys = { test: newApiKey('test'), live: newApiKey('live') };
@@ -36,7 +37,7 @@ export async function startTestHerald(overrides: Partial<HeraldConfig> = {}): Pr
     logLevel: 'silent',
     ...overrides,
   });
-  const herald = await startHerald(config, { logger: silentLogger });
+  const herald = await startHerald(config, { logger: silentLogger, ...(options.clock ? { clock: options.clock } : {}) });
   const url = herald.url!;
   const port = Number(new URL(url).port);
   const request: TestHerald['request'] = async (method, path, options = {}) => {
