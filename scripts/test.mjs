@@ -30,6 +30,9 @@ if (!existsSync(chromium)) {
 
 const typecheck = spawnSync('npx', ['tsc', '-p', 'tsconfig.test.json'], { stdio: 'inherit' });
 if (typecheck.status !== 0) process.exit(typecheck.status ?? 1);
+// The browser tests drive the built dashboard: build it from the current source first.
+const dashboardBuild = spawnSync('npx', ['tsc', '-p', 'dashboard/ui'], { stdio: 'inherit' });
+if (dashboardBuild.status !== 0) process.exit(dashboardBuild.status ?? 1);
 
 const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...selected], {
   stdio: 'inherit',

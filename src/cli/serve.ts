@@ -30,6 +30,7 @@ export async function serve(flags: Record<string, string>): Promise<number> {
   const out = (line: string) => process.stdout.write(`${line}\n`);
   out(`Herald is running.`);
   if (herald.url) out(`  API:        ${herald.url}/v1  (Stripe-compatible; point the stripe SDK at host ${new URL(herald.url).hostname}, port ${new URL(herald.url).port}, protocol http)`);
+  if (herald.url) out(`  Dashboard:  ${herald.url}/dashboard  (sign in with a secret key)`);
   out(`  Database:   ${config.database.kind === 'sqlite' ? `sqlite:${config.database.path}` : 'postgres'}`);
   out(`  Account:    ${herald.accountId}`);
   if (herald.newKeys.test || herald.newKeys.live) {

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApiHandler } from '../api/app.js';
 import { EventPublisher } from '../api/publisher.js';
+import { createDashboardHandler } from '../dashboard/server.js';
 import { ListenHub } from '../listen/hub.js';
 import type { HeraldConfig } from '../config/config.js';
 import { systemClock, type Clock } from '../domain/clock.js';
@@ -76,7 +77,9 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
       wakeWorkers: () => worker?.wake(),
       listen,
     });
-    server = createServer({ keepAliveTimeout: 5000 }, (req, res) => void handler(req, res));
+    // The dashboard shares the port and reaches the data only through `handler`, the public API.
+    const dashboard = createDashboardHandler({ api: handler, clock, logger });
+    server = createServer({ keepAliveTimeout: 5000 }, (req, res) => void (dashboard.handles(req.url) ? dashboard.handle(req, res) : handler(req, res)));
     server.on('clientError', (_err, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     });

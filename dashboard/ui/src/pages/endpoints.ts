@@ -1,0 +1,86 @@
+/** Event destinations: every endpoint with its status, events, 24 h success rate and last delivery. */
+import { api, type List } from '../api.js';
+import { allEndpoints, describeEvents, type EndpointObject, type PageContext } from '../context.js';
+import { h, replace, timeEl } from '../dom.js';
+import { httpStatusText, notice, statusBadge, table } from '../ui.js';
+
+interface Health {
+  stats: { success_rate: number | null; succeeded: number; failed: number; disabled_reason: string | null } | null;
+  last: { created: number; last_attempt: { created: number; http_status: number | null; failure_kind: string | null; outcome: string } | null; status: string } | null;
+}
+
+export async function endpointsPage(ctx: PageContext): Promise<void> {
+  const n = notice();
+  const body = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
+  replace(
+    ctx.main,
+    h(
+      'div',
+      { class: 'page-head' },
+      h('h1', {}, 'Event destinations'),
+      h('a', { class: 'button button-primary', href: ctx.link('endpoints/new') }, '+ Add destination'),
+    ),
+    h('p', { class: 'lead' }, 'Webhook endpoints that receive your ', ctx.mode, '-mode events, signed with their own secret.'),
+    n.el,
+    body,
+  );
+
+  const load = async () => {
+    const endpoints = await allEndpoints(ctx.mode);
+    const health = await Promise.all(endpoints.map((e) => loadHealth(ctx, e)));
+    if (!ctx.current()) return;
+    const byId = new Map(endpoints.map((e, i) => [e.id, health[i]!]));
+    replace(
+      body,
+      table<EndpointObject>(
+        [
+          { label: 'URL', cell: (e) => h('div', {}, h('a', { href: ctx.link(`endpoints/${e.id}`), class: 'url' }, e.url), e.description ? h('div', { class: 'muted small' }, e.description) : null) },
+          { label: 'Status', cell: (e) => statusBadge(e.status) },
+          { label: 'Listening to', cell: (e) => h('span', { title: e.enabled_events.join(', ') }, describeEvents(e.enabled_events), e.application ? h('span', { class: 'muted small' }, ' · connected accounts') : null) },
+          {
+            label: 'Success (24 h)',
+            cell: (e) => {
+              const s = byId.get(e.id)?.stats;
+              if (!s || s.success_rate === null) return h('span', { class: 'muted' }, 'No attempts');
+              const pct = Math.floor(s.success_rate * 1000) / 10;
+              return h('span', { class: pct >= 99 ? 'rate rate-ok' : pct >= 80 ? 'rate rate-warn' : 'rate rate-bad', title: `${s.succeeded} succeeded, ${s.failed} failed` }, `${pct}%`);
+            },
+          },
+          {
+            label: 'Last delivery',
+            cell: (e) => {
+              const last = byId.get(e.id)?.last;
+              if (!last) return h('span', { class: 'muted' }, 'None yet');
+              const a = last.last_attempt;
+              return h('span', {}, timeEl(a ? a.created : last.created), ' ', a ? statusBadgeSmall(a.outcome, httpStatusText(a.http_status, a.failure_kind)) : statusBadge(last.status));
+            },
+          },
+        ],
+        endpoints,
+        'No event destinations yet. Add one to start receiving events.',
+        'Event destinations',
+      ),
+    );
+  };
+  try {
+    await load();
+  } catch (err) {
+    n.error(err);
+    replace(body);
+  }
+  ctx.every(5000, () => load().catch((err) => n.error(err)));
+}
+
+function statusBadgeSmall(outcome: string, text: string): HTMLElement {
+  return h('span', { class: outcome === 'succeeded' ? 'code-pill code-ok' : 'code-pill code-bad' }, text);
+}
+
+async function loadHealth(ctx: PageContext, endpoint: EndpointObject): Promise<Health> {
+  const [stats, last] = await Promise.all([
+    api(ctx.mode, 'GET', `/v1/webhook_endpoints/${endpoint.id}/delivery_stats`).catch(() => null),
+    api<List<any>>(ctx.mode, 'GET', `/v1/webhook_endpoints/${endpoint.id}/deliveries`, { limit: 1 })
+      .then((l) => l.data[0] ?? null)
+      .catch(() => null),
+  ]);
+  return { stats, last };
+}
