@@ -22,7 +22,6 @@ import type {
   AttemptCountBucket,
   ClaimedDelivery,
   DeliveryFilter,
-  DeliveryStatus,
   DeliverySummary,
   EventFilter,
   HealthPolicy,
@@ -34,6 +33,7 @@ import type {
   RecordOutcome,
   Store,
 } from '../store.js';
+import { DELIVERY_STATUS_SQL, deliveryStatus } from '../delivery-status.js';
 import { disableReason } from '../health.js';
 
 type Row = Record<string, unknown>;
@@ -724,23 +724,10 @@ function toEvent(row: Row): StoredEvent {
   };
 }
 
-/** The SQL condition for each delivery status (see `DeliveryStatus`); attempt_count counts claims. */
-const DELIVERY_STATUS_SQL: Record<DeliveryStatus, string> = {
-  succeeded: "d.state = 'succeeded'",
-  failed: "(d.state = 'failed' OR (d.state = 'pending' AND d.attempt_count > 0))",
-  pending: "(d.state = 'in_flight' OR (d.state = 'pending' AND d.attempt_count = 0))",
-  cancelled: "d.state = 'cancelled'",
-};
-
 function toDeliverySummary(row: Row): DeliverySummary {
   const state = row.state as string;
   const attemptCount = row.attempt_count as number;
-  const status: DeliveryStatus =
-    state === 'succeeded' || state === 'cancelled' || state === 'failed'
-      ? state
-      : state === 'pending' && attemptCount > 0
-        ? 'failed'
-        : 'pending';
+  const status = deliveryStatus(state, attemptCount);
   return {
     id: row.id as string,
     eventId: row.event_id as string,
