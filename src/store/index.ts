@@ -9,5 +9,7 @@ export async function openStore(location: DatabaseLocation): Promise<Store> {
     const { SqliteStore } = await import('./sqlite/sqlite-store.js');
     return new SqliteStore(location.path);
   }
-  throw new Error('PostgreSQL is not supported by this build yet; use a sqlite: database.');
+  // `pg` is a dependency only this branch loads: a SQLite deployment never imports it.
+  const { PostgresStore } = await import('./postgres/postgres-store.js');
+  return PostgresStore.open(location.url);
 }

@@ -1,0 +1,1015 @@
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import pg from 'pg';
+import { endpointWantsType } from '../../domain/event-types.js';
+import { newId } from '../../domain/ids.js';
+import type {
+  Account,
+  ApiKeyOwner,
+  DeliveryAttempt,
+  EndpointSecret,
+  Millis,
+  Mode,
+  Page,
+  PageRequest,
+  StoredEvent,
+  WebhookEndpoint,
+} from '../../domain/types.js';
+import { DELIVERY_STATUS_SQL, deliveryStatus } from '../delivery-status.js';
+import { disableReason } from '../health.js';
+import type {
+  AttemptCountBucket,
+  AttemptResult,
+  AttemptScope,
+  ClaimedDelivery,
+  DeliveryFilter,
+  DeliverySummary,
+  EventFilter,
+  HealthPolicy,
+  IdempotencyVerdict,
+  IdempotentRequest,
+  ListenEvent,
+  ListenSession,
+  PublishedEvent,
+  RecordOutcome,
+  Store,
+} from '../store.js';
+
+type Row = Record<string, any>;
+type Queryable = pg.Pool | pg.PoolClient;
+
+const MIGRATIONS_DIR = new URL('../../../src/store/postgres/migrations/', import.meta.url);
+
+/** The channel on which committed work is announced to idle workers of every process. */
+const WORK_CHANNEL = 'herald_work';
+
+/** First key of every advisory lock Herald takes ("HRLD"), so they never collide with the application's. */
+const LOCK_NAMESPACE = 0x48524c44;
+const LOCK_MIGRATIONS = 1;
+const LOCK_DEFAULT_ACCOUNT = 2;
+/** Per account and mode locks use hashtext(account/mode) as second key, each kind in its own namespace. */
+const LOCK_NAMESPACE_ENDPOINT_LIMIT = LOCK_NAMESPACE + 1;
+const LOCK_NAMESPACE_EVENT_LOG = LOCK_NAMESPACE + 2;
+
+/** Rows deleted per pruning transaction: short enough never to hold up deliveries. */
+const PRUNE_BATCH = 1000;
+/** Longest time one `prune` call keeps deleting before it lets the next call continue. */
+const PRUNE_BUDGET_MS = 2000;
+
+/** BIGINT columns hold milliseconds and counts, all well within a double's exact range. */
+const typeParsers = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === pg.types.builtins.INT8) return (value: string) => Number(value);
+    return pg.types.getTypeParser(oid, format);
+  },
+} as pg.CustomTypesConfig;
+
+export interface PostgresStoreOptions {
+  /** Connections in the pool (the URL's `pool_size` parameter wins). LISTEN uses one more. */
+  poolSize?: number;
+}
+
+/**
+ * The shared store: one PostgreSQL database for many API and worker processes. Work is claimed with
+ * `FOR UPDATE SKIP LOCKED` under leases, so workers never wait on each other and a dead worker's
+ * deliveries come back when its leases expire; commits that create work NOTIFY idle workers.
+ */
+export class PostgresStore implements Store {
+  private readonly listeners = new Set<() => Promise<void>>();
+  private closed = false;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly connection: pg.ClientConfig,
+  ) {}
+
+  /** Connects and brings the schema up to date (under an advisory lock, so processes may start together). */
+  static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    const parsed = new URL(url);
+    const poolParam = parsed.searchParams.get('pool_size');
+    parsed.searchParams.delete('pool_size');
+    const poolSize = poolParam !== null ? Number.parseInt(poolParam, 10) : (options.poolSize ?? 10);
+    if (!Number.isInteger(poolSize) || poolSize < 1) throw new Error(`Invalid pool_size '${poolParam}' in the database URL: expected a whole number of at least 1`);
+    const connection: pg.ClientConfig = { connectionString: parsed.toString(), application_name: 'herald', types: typeParsers };
+    const pool = new pg.Pool({ ...connection, max: poolSize, idleTimeoutMillis: 30_000 });
+    // An idle connection that breaks (database restart, network) is dropped by the pool; without a
+    // listener the 'error' event would crash the process.
+    pool.on('error', () => {});
+    const store = new PostgresStore(pool, connection);
+    try {
+      await store.migrate();
+    } catch (err) {
+      await pool.end();
+      throw err;
+    }
+    return store;
+  }
+
+  /** Applies the numbered .sql files not applied yet, each in its own transaction. */
+  private async migrate(): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('SELECT pg_advisory_lock($1, $2)', [LOCK_NAMESPACE, LOCK_MIGRATIONS]);
+      try {
+        await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
+        const applied = new Set((await client.query('SELECT version FROM schema_migrations')).rows.map((r: Row) => r.version as number));
+        const files = readdirSync(MIGRATIONS_DIR).filter((f) => /^\d+_.*\.sql$/.test(f)).sort();
+        for (const file of files) {
+          const version = Number.parseInt(file, 10);
+          if (applied.has(version)) continue;
+          const sql = readFileSync(new URL(file, MIGRATIONS_DIR), 'utf8');
+          await client.query('BEGIN');
+          try {
+            await client.query(sql);
+            await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [version, file, Date.now()]);
+            await client.query('COMMIT');
+          } catch (err) {
+            await client.query('ROLLBACK');
+            throw new Error(`PostgreSQL migration ${file} failed: ${(err as Error).message}`);
+          }
+        }
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_NAMESPACE, LOCK_MIGRATIONS]);
+      }
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.listeners].map((stop) => stop()));
+    await this.pool.end();
+  }
+
+  /**
+   * Runs `work` in one transaction. A deadlock or serialization failure (two processes touching
+   * the same rows in another order) is retried: the transaction was rolled back whole.
+   */
+  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query('BEGIN');
+        const result = await work(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+        const code = (err as { code?: string }).code;
+        if (attempt < 5 && (code === '40P01' || code === '40001')) continue;
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+    }
+  }
+
+  // Work notifications -----------------------------------------------------------------------
+
+  /**
+   * Calls `onWork` whenever another process commits new due work (LISTEN on a session of its own:
+   * behind PgBouncer this connection must bypass transaction pooling). Reconnects after errors and
+   * calls `onWork` then, since notifications may have been missed. Returns the unsubscribe function.
+   */
+  watchForWork(onWork: () => void): () => void {
+    let client: pg.Client | null = null;
+    let stopped = false;
+    let retryTimer: NodeJS.Timeout | null = null;
+    const connect = async () => {
+      if (stopped) return;
+      const next = new pg.Client(this.connection);
+      next.on('notification', () => onWork());
+      next.on('error', () => reconnect(next));
+      next.on('end', () => reconnect(next));
+      client = next;
+      try {
+        await next.connect();
+        await next.query(`LISTEN ${WORK_CHANNEL}`);
+        onWork();
+      } catch {
+        reconnect(next);
+      }
+    };
+    const reconnect = (failed: pg.Client) => {
+      if (stopped || client !== failed || retryTimer) return;
+      client = null;
+      failed.end().catch(() => {});
+      retryTimer = setTimeout(() => {
+        retryTimer = null;
+        void connect();
+      }, 1000);
+      retryTimer.unref();
+    };
+    const stop = async () => {
+      if (stopped) return;
+      stopped = true;
+      this.listeners.delete(stop);
+      if (retryTimer) clearTimeout(retryTimer);
+      const current = client;
+      client = null;
+      await current?.end().catch(() => {});
+    };
+    this.listeners.add(stop);
+    void connect();
+    return () => void stop();
+  }
+
+  // Accounts and keys ------------------------------------------------------------------------
+
+  async ensureDefaultAccount(init: Account): Promise<{ account: Account; created: boolean }> {
+    return this.transaction(async (c) => {
+      // Processes starting together on an empty database must agree on one default account.
+      await c.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NAMESPACE, LOCK_DEFAULT_ACCOUNT]);
+      const existing = await c.query('SELECT * FROM accounts WHERE is_default');
+      if (existing.rows[0]) return { account: toAccount(existing.rows[0]), created: false };
+      await insertAccount(c, init, true);
+      return { account: init, created: true };
+    });
+  }
+
+  async createAccount(account: Account): Promise<void> {
+    await insertAccount(this.pool, account, false);
+  }
+
+  async getAccount(id: string): Promise<Account | null> {
+    const { rows } = await this.pool.query('SELECT * FROM accounts WHERE id = $1', [id]);
+    return rows[0] ? toAccount(rows[0]) : null;
+  }
+
+  async setApiKey(accountId: string, mode: Mode, keyHash: string, now: Millis): Promise<void> {
+    await this.transaction(async (c) => {
+      await c.query('DELETE FROM api_keys WHERE account_id = $1 AND mode = $2', [accountId, mode]);
+      await c.query(
+        `INSERT INTO api_keys (key_hash, account_id, mode, created) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (key_hash) DO UPDATE SET account_id = EXCLUDED.account_id, mode = EXCLUDED.mode, created = EXCLUDED.created`,
+        [keyHash, accountId, mode, now],
+      );
+    });
+  }
+
+  async findApiKeyOwner(keyHash: string): Promise<ApiKeyOwner | null> {
+    const { rows } = await this.pool.query('SELECT account_id, mode FROM api_keys WHERE key_hash = $1', [keyHash]);
+    return rows[0] ? { accountId: rows[0].account_id, mode: rows[0].mode } : null;
+  }
+
+  // Endpoints --------------------------------------------------------------------------------
+
+  async createEndpoint(endpoint: WebhookEndpoint, secret: EndpointSecret, max: number): Promise<'created' | 'limit_reached'> {
+    return this.transaction(async (c) => {
+      // Counting and inserting must not interleave with another process doing the same for this
+      // account and mode, or both could pass the limit check.
+      await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_NAMESPACE_ENDPOINT_LIMIT, `${endpoint.accountId}/${endpoint.mode}`]);
+      const { rows } = await c.query("SELECT COUNT(*) AS n FROM endpoints WHERE account_id = $1 AND mode = $2 AND status != 'deleted'", [endpoint.accountId, endpoint.mode]);
+      if ((rows[0].n as number) >= max) return 'limit_reached' as const;
+      await c.query(
+        `INSERT INTO endpoints (id, account_id, mode, url, enabled_events, api_version, connect, description, metadata, status,
+           disabled_reason, disabled_at, failing_since, last_success_at, created)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+        [
+          endpoint.id, endpoint.accountId, endpoint.mode, endpoint.url, endpoint.enabledEvents, endpoint.apiVersion, endpoint.connect,
+          endpoint.description, JSON.stringify(endpoint.metadata), endpoint.status, endpoint.disabledReason, endpoint.disabledAt,
+          endpoint.failingSince, endpoint.lastSuccessAt, endpoint.created,
+        ],
+      );
+      await c.query('INSERT INTO endpoint_secrets (endpoint_id, secret, created, expires_at) VALUES ($1, $2, $3, $4)', [endpoint.id, secret.secret, secret.created, secret.expiresAt]);
+      return 'created' as const;
+    });
+  }
+
+  async getEndpoint(accountId: string, mode: Mode, id: string): Promise<WebhookEndpoint | null> {
+    const { rows } = await this.pool.query("SELECT * FROM endpoints WHERE id = $1 AND account_id = $2 AND mode = $3 AND status != 'deleted'", [id, accountId, mode]);
+    return rows[0] ? toEndpoint(rows[0]) : null;
+  }
+
+  async findEndpointMode(accountId: string, id: string): Promise<Mode | null> {
+    const { rows } = await this.pool.query("SELECT mode FROM endpoints WHERE id = $1 AND account_id = $2 AND status != 'deleted'", [id, accountId]);
+    return (rows[0]?.mode as Mode | undefined) ?? null;
+  }
+
+  async updateEndpoint(endpoint: WebhookEndpoint): Promise<boolean> {
+    const result = await this.pool.query(
+      `UPDATE endpoints SET url = $4, enabled_events = $5, description = $6, metadata = $7, status = $8, disabled_reason = $9,
+         disabled_at = $10, failing_since = $11
+       WHERE id = $1 AND account_id = $2 AND mode = $3 AND status != 'deleted'`,
+      [
+        endpoint.id, endpoint.accountId, endpoint.mode, endpoint.url, endpoint.enabledEvents, endpoint.description,
+        JSON.stringify(endpoint.metadata), endpoint.status, endpoint.disabledReason, endpoint.disabledAt, endpoint.failingSince,
+      ],
+    );
+    return result.rowCount === 1;
+  }
+
+  async deleteEndpoint(accountId: string, mode: Mode, id: string, now: Millis): Promise<boolean> {
+    return this.transaction(async (c) => {
+      const result = await c.query(
+        "UPDATE endpoints SET status = 'deleted', disabled_at = $1 WHERE id = $2 AND account_id = $3 AND mode = $4 AND status != 'deleted'",
+        [now, id, accountId, mode],
+      );
+      if (result.rowCount === 0) return false;
+      // Pending work for a deleted endpoint is dropped; what is in flight finishes and is recorded.
+      await c.query("UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL WHERE endpoint_id = $1 AND state = 'pending'", [id]);
+      await c.query('DELETE FROM endpoint_secrets WHERE endpoint_id = $1', [id]);
+      return true;
+    });
+  }
+
+  async listEndpoints(accountId: string, mode: Mode, page: PageRequest): Promise<Page<WebhookEndpoint>> {
+    return this.paginate('endpoints', '*', "account_id = $1 AND mode = $2 AND status != 'deleted'", [accountId, mode], page, toEndpoint);
+  }
+
+  async activeSecrets(endpointId: string, now: Millis): Promise<EndpointSecret[]> {
+    const { rows } = await this.pool.query(
+      'SELECT secret, created, expires_at FROM endpoint_secrets WHERE endpoint_id = $1 AND (expires_at IS NULL OR expires_at > $2) ORDER BY created DESC, seq DESC',
+      [endpointId, now],
+    );
+    return rows.map((r: Row) => ({ secret: r.secret, created: r.created, expiresAt: r.expires_at ?? null }));
+  }
+
+  async rollSecret(endpointId: string, secret: EndpointSecret, oldExpiresAt: Millis): Promise<void> {
+    await this.transaction(async (c) => {
+      // Two rolls at once must not both see the same current secret: the endpoint row serializes them.
+      await c.query('SELECT 1 FROM endpoints WHERE id = $1 FOR UPDATE', [endpointId]);
+      // Only the current secret gets the new expiry; an older secret keeps its own (earlier) one.
+      await c.query('UPDATE endpoint_secrets SET expires_at = $1 WHERE endpoint_id = $2 AND expires_at IS NULL', [oldExpiresAt, endpointId]);
+      await c.query('DELETE FROM endpoint_secrets WHERE endpoint_id = $1 AND expires_at <= $2', [endpointId, secret.created]);
+      await c.query('INSERT INTO endpoint_secrets (endpoint_id, secret, created, expires_at) VALUES ($1, $2, $3, NULL)', [endpointId, secret.secret, secret.created]);
+    });
+  }
+
+  // Events -----------------------------------------------------------------------------------
+
+  async publishEvents(events: PublishedEvent[]): Promise<StoredEvent[]> {
+    if (events.length === 0) return [];
+    return this.transaction(async (c) => {
+      // Events of one account and mode commit in the order of their seq (publishers from several
+      // processes take turns), so a reader following the log by seq — a listen session's cursor —
+      // never steps past an event that commits later with a lower seq.
+      const owners = [...new Set(events.map((e) => `${e.accountId}/${e.mode}`))].sort();
+      for (const owner of owners) await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_NAMESPACE_EVENT_LOG, owner]);
+      const endpointsByOwner = new Map<string, { id: string; enabledEvents: string[]; connect: boolean }[]>();
+      const stored: StoredEvent[] = [];
+      const deliveries: { id: string; eventId: string; endpointId: string; accountId: string; mode: Mode; created: Millis }[] = [];
+      for (const event of events) {
+        const owner = `${event.accountId}/${event.mode}`;
+        let endpoints = endpointsByOwner.get(owner);
+        if (!endpoints) {
+          const { rows } = await c.query("SELECT id, enabled_events, connect FROM endpoints WHERE account_id = $1 AND mode = $2 AND status = 'enabled'", [event.accountId, event.mode]);
+          endpoints = rows.map((r: Row) => ({ id: r.id as string, enabledEvents: r.enabled_events as string[], connect: r.connect as boolean }));
+          endpointsByOwner.set(owner, endpoints);
+        }
+        const targets = endpoints.filter((e) => e.connect === (event.account !== null) && endpointWantsType(e.enabledEvents, event.type));
+        for (const target of targets) {
+          deliveries.push({ id: newId.delivery(), eventId: event.id, endpointId: target.id, accountId: event.accountId, mode: event.mode, created: event.created });
+        }
+        stored.push({ ...event, pendingWebhooks: targets.length });
+      }
+      await c.query(
+        `INSERT INTO events (id, account_id, mode, type, connected_account, api_version, created, data, request_id, request_idempotency_key, pending_webhooks)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::int[])`,
+        [
+          stored.map((e) => e.id), stored.map((e) => e.accountId), stored.map((e) => e.mode), stored.map((e) => e.type), stored.map((e) => e.account),
+          stored.map((e) => e.apiVersion), stored.map((e) => e.created), stored.map((e) => JSON.stringify(e.data)), stored.map((e) => e.request.id),
+          stored.map((e) => e.request.idempotency_key), stored.map((e) => e.pendingWebhooks),
+        ],
+      );
+      if (deliveries.length > 0) {
+        await c.query(
+          `INSERT INTO deliveries (id, event_id, endpoint_id, account_id, mode, kind, state, next_attempt_at, created)
+           SELECT id, event_id, endpoint_id, account_id, mode, 'automatic', 'pending', created, created
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS d(id, event_id, endpoint_id, account_id, mode, created)`,
+          [deliveries.map((d) => d.id), deliveries.map((d) => d.eventId), deliveries.map((d) => d.endpointId), deliveries.map((d) => d.accountId), deliveries.map((d) => d.mode), deliveries.map((d) => d.created)],
+        );
+        await notifyWork(c);
+      }
+      return stored;
+    });
+  }
+
+  async getEvent(accountId: string, mode: Mode, id: string): Promise<StoredEvent | null> {
+    const { rows } = await this.pool.query(`SELECT ${EVENT_COLUMNS} FROM events WHERE id = $1 AND account_id = $2 AND mode = $3`, [id, accountId, mode]);
+    return rows[0] ? toEvent(rows[0]) : null;
+  }
+
+  async findEventMode(accountId: string, id: string): Promise<Mode | null> {
+    const { rows } = await this.pool.query('SELECT mode FROM events WHERE id = $1 AND account_id = $2', [id, accountId]);
+    return (rows[0]?.mode as Mode | undefined) ?? null;
+  }
+
+  async listEvents(accountId: string, mode: Mode, filter: EventFilter, page: PageRequest): Promise<Page<StoredEvent>> {
+    const params: unknown[] = [accountId, mode, filter.notBefore];
+    const where = ['account_id = $1', 'mode = $2', 'created >= $3'];
+    const param = (value: unknown) => `$${params.push(value)}`;
+    if (filter.type !== undefined) {
+      if (filter.type.includes('*')) {
+        where.push(`type LIKE ${param(filter.type.replace(/[\\%_]/g, (ch) => `\\${ch}`).replaceAll('*', '%'))} ESCAPE '\\'`);
+      } else {
+        where.push(`type = ${param(filter.type)}`);
+      }
+    }
+    if (filter.types !== undefined) where.push(`type = ANY(${param(filter.types)}::text[])`);
+    if (filter.createdGte !== undefined) where.push(`created >= ${param(filter.createdGte)}`);
+    if (filter.createdLt !== undefined) where.push(`created < ${param(filter.createdLt)}`);
+    if (filter.deliverySuccess !== undefined) where.push(filter.deliverySuccess ? 'pending_webhooks = 0' : 'pending_webhooks > 0');
+    return this.paginate('events', EVENT_COLUMNS, where.join(' AND '), params, page, toEvent);
+  }
+
+  // Deliveries -------------------------------------------------------------------------------
+
+  async claimDueDeliveries(now: Millis, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+    const leaseToken = randomBytes(12).toString('hex');
+    return this.transaction(async (c) => {
+      // SKIP LOCKED: workers claiming at the same moment take disjoint batches instead of queueing
+      // behind each other. An in-flight row whose lease ran out is due again (its worker died).
+      const claimed = await c.query(
+        `WITH due AS (
+           SELECT seq FROM deliveries
+           WHERE state IN ('pending', 'in_flight') AND next_attempt_at <= $1
+           ORDER BY next_attempt_at
+           LIMIT $2
+           FOR UPDATE SKIP LOCKED
+         )
+         UPDATE deliveries d SET state = 'in_flight', next_attempt_at = $3, lease_token = $4, attempt_count = d.attempt_count + 1
+         FROM due WHERE d.seq = due.seq
+         RETURNING d.id, d.event_id, d.endpoint_id, d.kind, d.attempt_count, d.schedule_step`,
+        [now, limit, now + leaseMs, leaseToken],
+      );
+      if (claimed.rows.length === 0) return [];
+      const endpointIds = [...new Set(claimed.rows.map((r: Row) => r.endpoint_id as string))];
+      const eventIds = [...new Set(claimed.rows.map((r: Row) => r.event_id as string))];
+      const [endpointRows, secretRows, eventRows] = await Promise.all([
+        c.query('SELECT * FROM endpoints WHERE id = ANY($1)', [endpointIds]),
+        c.query('SELECT endpoint_id, secret FROM endpoint_secrets WHERE endpoint_id = ANY($1) AND (expires_at IS NULL OR expires_at > $2) ORDER BY created DESC, seq DESC', [endpointIds, now]),
+        c.query(`SELECT ${EVENT_COLUMNS} FROM events WHERE id = ANY($1)`, [eventIds]),
+      ]);
+      const secrets = new Map<string, string[]>();
+      for (const r of secretRows.rows) secrets.set(r.endpoint_id, [...(secrets.get(r.endpoint_id) ?? []), r.secret]);
+      const endpoints = new Map<string, WebhookEndpoint>();
+      for (const r of endpointRows.rows) if (r.status === 'enabled') endpoints.set(r.id, toEndpoint(r));
+      const events = new Map<string, Row>(eventRows.rows.map((r: Row) => [r.id as string, r]));
+
+      const claims: ClaimedDelivery[] = [];
+      const cancelled: string[] = [];
+      for (const row of claimed.rows) {
+        const endpoint = endpoints.get(row.endpoint_id);
+        const event = events.get(row.event_id);
+        // The endpoint was disabled or deleted (or the event pruned) before this attempt fell due:
+        // the attempt is dropped, as Stripe drops retries for disabled endpoints.
+        if (!endpoint || !event) {
+          cancelled.push(row.id);
+          continue;
+        }
+        claims.push({
+          deliveryId: row.id,
+          leaseToken,
+          kind: row.kind,
+          attemptNumber: row.attempt_count,
+          scheduleStep: row.schedule_step,
+          event: toClaimedEvent(event),
+          endpoint,
+          secrets: secrets.get(endpoint.id) ?? [],
+        });
+      }
+      if (cancelled.length > 0) {
+        await c.query(
+          "UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL, lease_token = NULL, attempt_count = attempt_count - 1 WHERE id = ANY($1)",
+          [cancelled],
+        );
+      }
+      return claims;
+    });
+  }
+
+  async recordAttempts(results: AttemptResult[], policy: HealthPolicy): Promise<RecordOutcome> {
+    if (results.length === 0) return { disabled: [] };
+    const attempts = results.map((r) => r.attempt);
+    return this.transaction(async (c) => {
+      // Every attempt is logged, even one whose lease was lost: the request was really sent.
+      await insertAttempts(c, attempts);
+      // The lease token fences: a worker whose lease expired and was re-claimed moves nothing.
+      await c.query(
+        `UPDATE deliveries d SET state = u.state, next_attempt_at = u.next_at, schedule_step = u.step, lease_token = NULL
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::int[]) AS u(id, token, state, next_at, step)
+         WHERE d.id = u.id AND d.lease_token = u.token`,
+        [
+          results.map((r) => r.claim.deliveryId), results.map((r) => r.claim.leaseToken), results.map((r) => r.next.state),
+          results.map((r) => (r.next.state === 'pending' ? r.next.at : null)),
+          results.map((r) => (r.next.state === 'pending' ? r.next.scheduleStep : r.claim.scheduleStep)),
+        ],
+      );
+
+      // A success delivers the event to the endpoint once, whichever delivery (automatic or manual) made it.
+      const firstSuccess = new Map<string, DeliveryAttempt>();
+      for (const a of attempts) {
+        const pair = `${a.eventId} ${a.endpointId}`;
+        if (a.outcome === 'succeeded' && !firstSuccess.has(pair)) firstSuccess.set(pair, a);
+      }
+      if (firstSuccess.size > 0) {
+        const successes = [...firstSuccess.values()];
+        const delivered = await c.query(
+          `UPDATE deliveries d SET delivered_at = u.at
+           FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(event_id, endpoint_id, at)
+           WHERE d.event_id = u.event_id AND d.endpoint_id = u.endpoint_id AND d.kind = 'automatic' AND d.delivered_at IS NULL
+           RETURNING d.event_id`,
+          [successes.map((a) => a.eventId), successes.map((a) => a.endpointId), successes.map((a) => a.created)],
+        );
+        const decrements = new Map<string, number>();
+        for (const r of delivered.rows) decrements.set(r.event_id, (decrements.get(r.event_id) ?? 0) + 1);
+        if (decrements.size > 0) {
+          const ids = [...decrements.keys()].sort();
+          // Rows locked in one order by every worker, so two batches sharing events cannot deadlock.
+          await c.query('SELECT 1 FROM events WHERE id = ANY($1) ORDER BY id FOR UPDATE', [ids]);
+          await c.query(
+            `UPDATE events e SET pending_webhooks = GREATEST(e.pending_webhooks - u.n, 0)
+             FROM unnest($1::text[], $2::int[]) AS u(id, n) WHERE e.id = u.id`,
+            [ids, ids.map((id) => decrements.get(id)!)],
+          );
+        }
+      }
+      return this.updateEndpointHealth(c, attempts, policy);
+    });
+  }
+
+  /**
+   * Replays the batch's outcomes, in order, on each endpoint's health: a success ends a run of
+   * failures; a failure starts one, and disables the endpoint once it has lasted `disableAfterMs`.
+   */
+  private async updateEndpointHealth(c: pg.PoolClient, attempts: DeliveryAttempt[], policy: HealthPolicy): Promise<RecordOutcome> {
+    const outcome: RecordOutcome = { disabled: [] };
+    const ids = [...new Set(attempts.map((a) => a.endpointId))].sort();
+    const { rows } = await c.query('SELECT id, status, failing_since, last_success_at, disabled_reason, disabled_at FROM endpoints WHERE id = ANY($1) ORDER BY id FOR UPDATE', [ids]);
+    const health = new Map<string, Row>(rows.map((r: Row) => [r.id as string, { ...r }]));
+    for (const a of attempts) {
+      const h = health.get(a.endpointId);
+      if (!h) continue;
+      if (a.outcome === 'succeeded') {
+        h.failing_since = null;
+        h.last_success_at = Math.max(h.last_success_at ?? 0, a.created);
+        continue;
+      }
+      h.failing_since ??= a.created;
+      if (h.status === 'enabled' && a.created - h.failing_since >= policy.disableAfterMs) {
+        const reason = disableReason(h.failing_since, a.created);
+        h.status = 'disabled';
+        h.disabled_reason = reason;
+        h.disabled_at = a.created;
+        outcome.disabled.push({ endpointId: a.endpointId, reason });
+      }
+    }
+    const changed = [...health.values()];
+    await c.query(
+      `UPDATE endpoints e SET status = u.status, failing_since = u.failing_since, last_success_at = u.last_success_at,
+         disabled_reason = u.disabled_reason, disabled_at = u.disabled_at
+       FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[])
+         AS u(id, status, failing_since, last_success_at, disabled_reason, disabled_at)
+       WHERE e.id = u.id`,
+      [changed.map((h) => h.id), changed.map((h) => h.status), changed.map((h) => h.failing_since), changed.map((h) => h.last_success_at), changed.map((h) => h.disabled_reason), changed.map((h) => h.disabled_at)],
+    );
+    return outcome;
+  }
+
+  async releaseDeliveries(claims: { deliveryId: string; leaseToken: string }[], now: Millis): Promise<void> {
+    if (claims.length === 0) return;
+    await this.transaction(async (c) => {
+      await c.query(
+        `UPDATE deliveries d SET state = 'pending', next_attempt_at = $3, lease_token = NULL, attempt_count = d.attempt_count - 1
+         FROM unnest($1::text[], $2::text[]) AS u(id, token)
+         WHERE d.id = u.id AND d.lease_token = u.token AND d.state = 'in_flight'`,
+        [claims.map((cl) => cl.deliveryId), claims.map((cl) => cl.leaseToken), now],
+      );
+      await notifyWork(c);
+    });
+  }
+
+  async nextDueTime(): Promise<Millis | null> {
+    const { rows } = await this.pool.query("SELECT MIN(next_attempt_at) AS due FROM deliveries WHERE state IN ('pending', 'in_flight')");
+    return (rows[0]?.due as number | null) ?? null;
+  }
+
+  async enqueueManualDelivery(eventId: string, endpoint: WebhookEndpoint, now: Millis): Promise<void> {
+    await this.transaction(async (c) => {
+      await c.query(
+        `INSERT INTO deliveries (id, event_id, endpoint_id, account_id, mode, kind, state, next_attempt_at, created)
+         VALUES ($1, $2, $3, $4, $5, 'manual', 'pending', $6, $6)`,
+        [newId.delivery(), eventId, endpoint.id, endpoint.accountId, endpoint.mode, now],
+      );
+      await notifyWork(c);
+    });
+  }
+
+  async recoverEvents(endpoint: WebhookEndpoint, window: { since: Millis; until: Millis }, now: Millis, dryRun: boolean): Promise<number> {
+    return this.transaction(async (c) => {
+      // Two recoveries of one endpoint at once would queue the same events twice.
+      if (!dryRun) await c.query('SELECT 1 FROM endpoints WHERE id = $1 FOR UPDATE', [endpoint.id]);
+      const { rows } = await c.query(
+        `SELECT e.id, e.type, d.id AS delivery_id
+         FROM events e LEFT JOIN deliveries d ON d.event_id = e.id AND d.endpoint_id = $1 AND d.kind = 'automatic'
+         WHERE e.account_id = $2 AND e.mode = $3 AND e.created >= $4 AND e.created < $5
+           AND (e.connected_account IS NOT NULL) = $6
+           AND (d.id IS NULL OR (d.delivered_at IS NULL AND d.state != 'in_flight'))`,
+        [endpoint.id, endpoint.accountId, endpoint.mode, window.since, window.until, endpoint.connect],
+      );
+      const wanted = rows.filter((r: Row) => endpointWantsType(endpoint.enabledEvents, r.type));
+      if (dryRun || wanted.length === 0) return wanted.length;
+      const rearm = wanted.filter((r: Row) => r.delivery_id).map((r: Row) => r.delivery_id as string);
+      const fresh = wanted.filter((r: Row) => !r.delivery_id).map((r: Row) => r.id as string);
+      if (rearm.length > 0) {
+        await c.query("UPDATE deliveries SET state = 'pending', next_attempt_at = $1, schedule_step = 0 WHERE id = ANY($2)", [now, rearm]);
+      }
+      if (fresh.length > 0) {
+        const inserted = await c.query(
+          `INSERT INTO deliveries (id, event_id, endpoint_id, account_id, mode, kind, state, next_attempt_at, created)
+           SELECT id, event_id, $3, $4, $5, 'automatic', 'pending', $6, $6 FROM unnest($1::text[], $2::text[]) AS n(id, event_id)
+           ON CONFLICT DO NOTHING
+           RETURNING event_id`,
+          [fresh.map(() => newId.delivery()), fresh, endpoint.id, endpoint.accountId, endpoint.mode, now],
+        );
+        const ids = inserted.rows.map((r: Row) => r.event_id as string).sort();
+        await c.query('SELECT 1 FROM events WHERE id = ANY($1) ORDER BY id FOR UPDATE', [ids]);
+        await c.query('UPDATE events SET pending_webhooks = pending_webhooks + 1 WHERE id = ANY($1)', [ids]);
+      }
+      await notifyWork(c);
+      return wanted.length;
+    });
+  }
+
+  async listAttempts(scope: AttemptScope, page: PageRequest): Promise<Page<DeliveryAttempt>> {
+    const [column, value] = 'endpointId' in scope ? ['endpoint_id', scope.endpointId] : ['event_id', scope.eventId];
+    return this.paginate('attempts', '*', `${column} = $1 AND account_id = $2 AND mode = $3`, [value, scope.accountId, scope.mode], page, toAttempt);
+  }
+
+  async getAttempt(accountId: string, mode: Mode, id: string): Promise<DeliveryAttempt | null> {
+    const { rows } = await this.pool.query('SELECT * FROM attempts WHERE id = $1 AND account_id = $2 AND mode = $3', [id, accountId, mode]);
+    return rows[0] ? toAttempt(rows[0]) : null;
+  }
+
+  async listDeliveries(scope: AttemptScope, filter: DeliveryFilter, page: PageRequest): Promise<Page<DeliverySummary>> {
+    const [column, value] = 'endpointId' in scope ? ['d.endpoint_id', scope.endpointId] : ['d.event_id', scope.eventId];
+    const params: unknown[] = [value, scope.accountId, scope.mode];
+    const scopeWhere = `${column} = $1 AND d.account_id = $2 AND d.mode = $3`;
+    const where = [scopeWhere];
+    const param = (v: unknown) => `$${params.push(v)}`;
+    if (filter.status !== undefined) where.push(DELIVERY_STATUS_SQL[filter.status]);
+    if (filter.eventType !== undefined) where.push(`e.type = ${param(filter.eventType)}`);
+    if (filter.createdGte !== undefined) where.push(`d.created >= ${param(filter.createdGte)}`);
+    if (filter.createdLt !== undefined) where.push(`d.created < ${param(filter.createdLt)}`);
+    const cursorId = page.startingAfter ?? page.endingBefore;
+    if (cursorId !== undefined) {
+      // The cursor must be a delivery in the same scope (not necessarily matching the filters).
+      const { rows } = await this.pool.query(`SELECT d.seq FROM deliveries d WHERE d.id = $4 AND ${scopeWhere}`, [value, scope.accountId, scope.mode, cursorId]);
+      if (!rows[0]) return { data: [], hasMore: false, missingCursor: true };
+      where.push(`d.seq ${page.startingAfter !== undefined ? '<' : '>'} ${param(rows[0].seq)}`);
+    }
+    const order = page.endingBefore !== undefined ? 'ASC' : 'DESC';
+    const { rows } = await this.pool.query(
+      `SELECT d.id, d.event_id, d.endpoint_id, d.mode, d.kind, d.state, d.attempt_count, d.next_attempt_at, d.created, e.type AS event_type,
+         a.id AS a_id, a.created AS a_created, a.outcome AS a_outcome, a.http_status AS a_http_status, a.failure_kind AS a_failure_kind,
+         a.duration_ms AS a_duration_ms
+       FROM deliveries d JOIN events e ON e.id = d.event_id
+         LEFT JOIN LATERAL (SELECT * FROM attempts WHERE delivery_id = d.id ORDER BY seq DESC LIMIT 1) a ON TRUE
+       WHERE ${where.join(' AND ')} ORDER BY d.seq ${order} LIMIT ${param(page.limit + 1)}`,
+      params,
+    );
+    const hasMore = rows.length > page.limit;
+    const kept = rows.slice(0, page.limit);
+    if (order === 'ASC') kept.reverse();
+    return { data: kept.map(toDeliverySummary), hasMore };
+  }
+
+  async attemptCounts(
+    scope: { accountId: string; mode: Mode; endpointId: string },
+    window: { since: Millis; until: Millis; bucketMs: number },
+  ): Promise<AttemptCountBucket[]> {
+    const { rows } = await this.pool.query(
+      `SELECT (created - $4) / $6 AS bucket, COUNT(*) FILTER (WHERE outcome = 'succeeded')::int AS succeeded,
+         COUNT(*) FILTER (WHERE outcome = 'failed')::int AS failed
+       FROM attempts WHERE endpoint_id = $1 AND account_id = $2 AND mode = $3 AND created >= $4 AND created < $5
+       GROUP BY bucket ORDER BY bucket`,
+      [scope.endpointId, scope.accountId, scope.mode, window.since, window.until, window.bucketMs],
+    );
+    return rows.map((r: Row) => ({ start: window.since + (r.bucket as number) * window.bucketMs, succeeded: r.succeeded, failed: r.failed }));
+  }
+
+  // Listen sessions ------------------------------------------------------------------------------
+
+  async openListenSession(init: Omit<ListenSession, 'cursor'>): Promise<ListenSession> {
+    return this.transaction(async (c) => {
+      // Under the event-log lock: the starting cursor is the newest committed event, with no
+      // lower-numbered event still to commit.
+      await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_NAMESPACE_EVENT_LOG, `${init.accountId}/${init.mode}`]);
+      const existing = await c.query('UPDATE listen_sessions SET enabled_events = $3 WHERE account_id = $1 AND mode = $2 RETURNING *', [init.accountId, init.mode, init.enabledEvents]);
+      if (existing.rows[0]) return toListenSession(existing.rows[0]);
+      // A new session starts at the newest event: it receives what is published from now on.
+      const { rows } = await c.query('SELECT COALESCE(MAX(seq), 0) AS cursor FROM events WHERE account_id = $1 AND mode = $2', [init.accountId, init.mode]);
+      const cursor = rows[0].cursor as number;
+      await c.query('INSERT INTO listen_sessions (id, account_id, mode, secret, enabled_events, cursor_seq, created) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
+        init.id, init.accountId, init.mode, init.secret, init.enabledEvents, cursor, init.created,
+      ]);
+      return { ...init, cursor };
+    });
+  }
+
+  async getListenSession(accountId: string, mode: Mode, id: string): Promise<ListenSession | null> {
+    const { rows } = await this.pool.query('SELECT * FROM listen_sessions WHERE id = $1 AND account_id = $2 AND mode = $3', [id, accountId, mode]);
+    return rows[0] ? toListenSession(rows[0]) : null;
+  }
+
+  async listenBacklog(sessionId: string, afterSeq: number, limit: number): Promise<ListenEvent[]> {
+    const { rows } = await this.pool.query(
+      `SELECT e.seq, ${EVENT_COLUMNS.split(', ').map((col) => `e.${col}`).join(', ')}
+       FROM listen_sessions s JOIN events e ON e.account_id = s.account_id AND e.mode = s.mode AND e.seq > $1
+       WHERE s.id = $2 AND NOT EXISTS (SELECT 1 FROM listen_acks a WHERE a.session_id = s.id AND a.event_id = e.id)
+       ORDER BY e.seq LIMIT $3`,
+      [afterSeq, sessionId, limit],
+    );
+    return rows.map((row: Row) => ({ ...toClaimedEvent(row), seq: row.seq as number }));
+  }
+
+  async listenUnacknowledged(sessionId: string, eventIds: string[]): Promise<string[]> {
+    if (eventIds.length === 0) return [];
+    const { rows } = await this.pool.query('SELECT event_id FROM listen_acks WHERE session_id = $1 AND event_id = ANY($2)', [sessionId, eventIds]);
+    const acked = new Set(rows.map((r: Row) => r.event_id as string));
+    return eventIds.filter((id) => !acked.has(id));
+  }
+
+  async recordListenAttempts(sessionId: string, eventId: string, attempts: DeliveryAttempt[]): Promise<void> {
+    await this.transaction(async (c) => {
+      if (attempts.length > 0) await insertAttempts(c, attempts);
+      await c.query(
+        `INSERT INTO listen_acks (session_id, event_id, event_seq)
+         SELECT s.id, e.id, e.seq FROM listen_sessions s JOIN events e ON e.id = $1 AND e.account_id = s.account_id AND e.mode = s.mode
+         WHERE s.id = $2
+         ON CONFLICT DO NOTHING`,
+        [eventId, sessionId],
+      );
+    });
+  }
+
+  async advanceListenCursor(sessionId: string, seq: number): Promise<void> {
+    await this.transaction(async (c) => {
+      await c.query('UPDATE listen_sessions SET cursor_seq = $1 WHERE id = $2 AND cursor_seq < $1', [seq, sessionId]);
+      await c.query('DELETE FROM listen_acks WHERE session_id = $1 AND event_seq <= (SELECT cursor_seq FROM listen_sessions WHERE id = $1)', [sessionId]);
+    });
+  }
+
+  // Idempotency ------------------------------------------------------------------------------
+
+  async beginIdempotentRequest(req: IdempotentRequest): Promise<IdempotencyVerdict> {
+    return this.transaction(async (c): Promise<IdempotencyVerdict> => {
+      const lockedUntil = req.now + req.lockMs;
+      // Of two first requests racing with one key, the insert lets exactly one proceed; the other
+      // waits for its commit and then finds the row.
+      const inserted = await c.query(
+        `INSERT INTO idempotency_keys (account_id, mode, key, request_hash, status, body, locked_until, expires_at)
+         VALUES ($1, $2, $3, $4, NULL, NULL, $5, $5) ON CONFLICT DO NOTHING`,
+        [req.accountId, req.mode, req.key, req.requestHash, lockedUntil],
+      );
+      if (inserted.rowCount === 1) return { kind: 'proceed' };
+      const { rows } = await c.query(
+        'SELECT request_hash, status, body, locked_until, expires_at FROM idempotency_keys WHERE account_id = $1 AND mode = $2 AND key = $3 FOR UPDATE',
+        [req.accountId, req.mode, req.key],
+      );
+      const row = rows[0];
+      if (row && row.expires_at > req.now) {
+        if (row.request_hash !== req.requestHash) return { kind: 'mismatch' };
+        if (row.status !== null) return { kind: 'replay', status: row.status, body: row.body };
+        if (row.locked_until > req.now) return { kind: 'in_progress' };
+      }
+      // Expired, or its first request died without finishing: this request takes the key over.
+      await c.query(
+        `INSERT INTO idempotency_keys (account_id, mode, key, request_hash, status, body, locked_until, expires_at)
+         VALUES ($1, $2, $3, $4, NULL, NULL, $5, $5)
+         ON CONFLICT (account_id, mode, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, status = NULL, body = NULL,
+           locked_until = EXCLUDED.locked_until, expires_at = EXCLUDED.expires_at`,
+        [req.accountId, req.mode, req.key, req.requestHash, lockedUntil],
+      );
+      return { kind: 'proceed' };
+    });
+  }
+
+  async completeIdempotentRequest(req: IdempotentRequest, status: number, body: string, expiresAt: Millis): Promise<void> {
+    await this.pool.query(
+      'UPDATE idempotency_keys SET status = $1, body = $2, expires_at = $3 WHERE account_id = $4 AND mode = $5 AND key = $6 AND request_hash = $7',
+      [status, body, expiresAt, req.accountId, req.mode, req.key, req.requestHash],
+    );
+  }
+
+  async abandonIdempotentRequest(req: IdempotentRequest): Promise<void> {
+    await this.pool.query('DELETE FROM idempotency_keys WHERE account_id = $1 AND mode = $2 AND key = $3 AND status IS NULL', [req.accountId, req.mode, req.key]);
+  }
+
+  // Housekeeping -----------------------------------------------------------------------------
+
+  /**
+   * Deletes in transactions of at most PRUNE_BATCH rows, for at most PRUNE_BUDGET_MS per call, so
+   * pruning a large backlog never holds locks long. Rows locked by a worker are skipped, not waited on.
+   */
+  async prune(now: Millis, olderThan: Millis): Promise<{ events: number; attempts: number; idempotencyKeys: number }> {
+    const deadline = Date.now() + PRUNE_BUDGET_MS;
+    const repeat = async (deleteBatch: () => Promise<number>) => {
+      let total = 0;
+      for (;;) {
+        const n = await deleteBatch();
+        total += n;
+        if (n < PRUNE_BATCH || Date.now() >= deadline) return total;
+      }
+    };
+    const idempotencyKeys = await repeat(async () =>
+      (await this.pool.query(
+        `DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+        [now, PRUNE_BATCH],
+      )).rowCount ?? 0,
+    );
+    const attempts = await repeat(async () =>
+      (await this.pool.query('DELETE FROM attempts WHERE seq IN (SELECT seq FROM attempts WHERE created < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)', [olderThan, PRUNE_BATCH])).rowCount ?? 0,
+    );
+    const events = await repeat(() =>
+      this.transaction(async (c) => {
+        // An old event still waiting for a delivery stays until that delivery is finished.
+        const { rows } = await c.query(
+          `SELECT id FROM events e WHERE created < $1
+             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state IN ('pending', 'in_flight'))
+           LIMIT $2 FOR UPDATE SKIP LOCKED`,
+          [olderThan, PRUNE_BATCH],
+        );
+        if (rows.length === 0) return 0;
+        const ids = rows.map((r: Row) => r.id as string);
+        await c.query("DELETE FROM deliveries WHERE event_id = ANY($1) AND state NOT IN ('pending', 'in_flight')", [ids]);
+        const deleted = await c.query(
+          'DELETE FROM events WHERE id = ANY($1) AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)',
+          [ids],
+        );
+        // Fewer deleted than selected only when a delivery appeared meanwhile; keep the batch count
+        // so the loop goes on while there is more to do.
+        return deleted.rowCount === rows.length ? rows.length : (deleted.rowCount ?? 0);
+      }),
+    );
+    return { events, attempts, idempotencyKeys };
+  }
+
+  // Pagination -------------------------------------------------------------------------------
+
+  /** Stripe's cursor pagination over a table ordered by insertion (`seq`), newest first. */
+  private async paginate<T>(table: string, columns: string, where: string, params: unknown[], page: PageRequest, map: (row: Row) => T): Promise<Page<T>> {
+    const cursorId = page.startingAfter ?? page.endingBefore;
+    let cursorClause = '';
+    const all = [...params];
+    if (cursorId !== undefined) {
+      const { rows } = await this.pool.query(`SELECT seq FROM ${table} WHERE id = $${params.length + 1} AND ${where}`, [...params, cursorId]);
+      if (!rows[0]) return { data: [], hasMore: false, missingCursor: true };
+      all.push(rows[0].seq);
+      cursorClause = ` AND seq ${page.startingAfter !== undefined ? '<' : '>'} $${all.length}`;
+    }
+    const order = page.endingBefore !== undefined ? 'ASC' : 'DESC';
+    all.push(page.limit + 1);
+    const { rows } = await this.pool.query(`SELECT ${columns}, seq FROM ${table} WHERE ${where}${cursorClause} ORDER BY seq ${order} LIMIT $${all.length}`, all);
+    const hasMore = rows.length > page.limit;
+    const kept = rows.slice(0, page.limit);
+    if (order === 'ASC') kept.reverse();
+    return { data: kept.map(map), hasMore };
+  }
+}
+
+/** Wakes idle workers of every process once the transaction commits (NOTIFY is transactional). */
+async function notifyWork(c: pg.PoolClient): Promise<void> {
+  await c.query(`NOTIFY ${WORK_CHANNEL}`);
+}
+
+/** Appends attempts to the delivery log in one statement. */
+async function insertAttempts(c: pg.PoolClient, attempts: DeliveryAttempt[]): Promise<void> {
+  await c.query(
+    `INSERT INTO attempts (id, delivery_id, event_id, endpoint_id, account_id, mode, kind, attempt_number, url, created,
+       duration_ms, outcome, failure_kind, failure_message, http_status, request_headers, response_headers, response_body, next_retry_at)
+     SELECT id, delivery_id, event_id, endpoint_id, account_id, mode, kind, attempt_number, url, created,
+       duration_ms, outcome, failure_kind, failure_message, http_status, request_headers::json, response_headers::json, response_body, next_retry_at
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::text[], $10::bigint[],
+       $11::int[], $12::text[], $13::text[], $14::text[], $15::int[], $16::text[], $17::text[], $18::text[], $19::bigint[])
+       AS a(id, delivery_id, event_id, endpoint_id, account_id, mode, kind, attempt_number, url, created,
+       duration_ms, outcome, failure_kind, failure_message, http_status, request_headers, response_headers, response_body, next_retry_at)`,
+    [
+      attempts.map((a) => a.id), attempts.map((a) => a.deliveryId), attempts.map((a) => a.eventId), attempts.map((a) => a.endpointId),
+      attempts.map((a) => a.accountId), attempts.map((a) => a.mode), attempts.map((a) => a.kind), attempts.map((a) => a.attemptNumber),
+      attempts.map((a) => a.url), attempts.map((a) => a.created), attempts.map((a) => Math.round(a.durationMs)), attempts.map((a) => a.outcome),
+      attempts.map((a) => a.failureKind), attempts.map((a) => a.failureMessage), attempts.map((a) => a.httpStatus),
+      attempts.map((a) => JSON.stringify(a.requestHeaders)), attempts.map((a) => (a.responseHeaders ? JSON.stringify(a.responseHeaders) : null)),
+      attempts.map((a) => a.responseBody), attempts.map((a) => a.nextRetryAt),
+    ],
+  );
+}
+
+async function insertAccount(db: Queryable, account: Account, isDefault: boolean): Promise<void> {
+  await db.query('INSERT INTO accounts (id, name, application_id, default_api_version, is_default, created) VALUES ($1, $2, $3, $4, $5, $6)', [
+    account.id, account.name, account.applicationId, account.defaultApiVersion, isDefault, account.created,
+  ]);
+}
+
+const EVENT_COLUMNS =
+  'id, account_id, mode, type, connected_account, api_version, created, data, request_id, request_idempotency_key, pending_webhooks';
+
+function toAccount(row: Row): Account {
+  return { id: row.id, name: row.name, applicationId: row.application_id, defaultApiVersion: row.default_api_version, created: row.created };
+}
+
+function toEndpoint(row: Row): WebhookEndpoint {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    mode: row.mode,
+    url: row.url,
+    enabledEvents: row.enabled_events,
+    apiVersion: row.api_version ?? null,
+    connect: row.connect,
+    description: row.description ?? null,
+    metadata: row.metadata,
+    status: row.status === 'disabled' ? 'disabled' : 'enabled',
+    disabledReason: row.disabled_reason ?? null,
+    disabledAt: row.disabled_at ?? null,
+    failingSince: row.failing_since ?? null,
+    lastSuccessAt: row.last_success_at ?? null,
+    created: row.created,
+  };
+}
+
+function toEvent(row: Row): StoredEvent {
+  return {
+    ...toEventHeader(row),
+    accountId: row.account_id,
+    data: JSON.parse(row.data) as StoredEvent['data'],
+  };
+}
+
+function toClaimedEvent(row: Row): ClaimedDelivery['event'] {
+  return { ...toEventHeader(row), dataJson: row.data };
+}
+
+function toEventHeader(row: Row): Omit<StoredEvent, 'data' | 'accountId'> {
+  return {
+    id: row.id,
+    mode: row.mode,
+    type: row.type,
+    account: row.connected_account ?? null,
+    apiVersion: row.api_version,
+    created: row.created,
+    request: { id: row.request_id ?? null, idempotency_key: row.request_idempotency_key ?? null },
+    pendingWebhooks: row.pending_webhooks,
+  };
+}
+
+function toAttempt(row: Row): DeliveryAttempt {
+  return {
+    id: row.id,
+    deliveryId: row.delivery_id,
+    eventId: row.event_id,
+    endpointId: row.endpoint_id,
+    accountId: row.account_id,
+    mode: row.mode,
+    kind: row.kind,
+    attemptNumber: row.attempt_number,
+    url: row.url,
+    created: row.created,
+    durationMs: row.duration_ms,
+    outcome: row.outcome,
+    failureKind: row.failure_kind ?? null,
+    failureMessage: row.failure_message ?? null,
+    httpStatus: row.http_status ?? null,
+    requestHeaders: row.request_headers,
+    responseHeaders: row.response_headers ?? null,
+    responseBody: row.response_body ?? null,
+    nextRetryAt: row.next_retry_at ?? null,
+  };
+}
+
+function toDeliverySummary(row: Row): DeliverySummary {
+  const state = row.state as string;
+  const attemptCount = row.attempt_count as number;
+  return {
+    id: row.id,
+    eventId: row.event_id,
+    eventType: row.event_type,
+    endpointId: row.endpoint_id,
+    mode: row.mode,
+    kind: row.kind,
+    status: deliveryStatus(state, attemptCount),
+    attemptCount,
+    nextAttemptAt: state === 'pending' ? (row.next_attempt_at ?? null) : null,
+    created: row.created,
+    lastAttempt:
+      row.a_id === null
+        ? null
+        : { id: row.a_id, created: row.a_created, outcome: row.a_outcome, httpStatus: row.a_http_status ?? null, failureKind: row.a_failure_kind ?? null, durationMs: row.a_duration_ms },
+  };
+}
+
+function toListenSession(row: Row): ListenSession {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    mode: row.mode,
+    secret: row.secret,
+    enabledEvents: row.enabled_events,
+    cursor: row.cursor_seq,
+    created: row.created,
+  };
+}

@@ -1,0 +1,182 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { newId } from '../../src/domain/ids.js';
+import type { WebhookEndpoint } from '../../src/domain/types.js';
+import { openStore } from '../../src/store/index.js';
+import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
+
+import { waitFor } from '../helpers/herald.js';
+import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { storeContract } from './contract.js';
+
+let server: TestPostgres;
+before(async () => {
+  server = await startTestPostgres();
+});
+after(async () => {
+  await server?.stop();
+});
+
+// Each contract test gets a database of its own.
+storeContract('PostgreSQL', async () => PostgresStore.open(await server.createDatabase()));
+
+const T0 = 1_800_000_000_000;
+
+function endpointOf(accountId: string): WebhookEndpoint {
+  return {
+    id: newId.endpoint(), accountId, mode: 'test', url: 'https://example.com/hook', enabledEvents: ['*'], apiVersion: null, connect: false,
+    description: null, metadata: {}, status: 'enabled', disabledReason: null, disabledAt: null, failingSince: null, lastSuccessAt: null, created: T0,
+  };
+}
+
+function eventOf(accountId: string, created = T0) {
+  return {
+    id: newId.event(), accountId, mode: 'test' as const, type: 'charge.succeeded', account: null, apiVersion: '2026-10-28.endive', created,
+    data: { object: { id: 'ch_1' } }, request: { id: null, idempotency_key: null },
+  };
+}
+
+/** Several stores on one database stand for several Herald processes (each has its own pool). */
+async function openProcesses(count: number, url: string): Promise<PostgresStore[]> {
+  return Promise.all(Array.from({ length: count }, () => PostgresStore.open(url)));
+}
+
+describe('PostgreSQL store across processes', () => {
+  test('openStore opens a postgres:// location', async () => {
+    const url = await server.createDatabase();
+    const store = await openStore({ kind: 'postgres', url });
+    assert.ok(store instanceof PostgresStore);
+    await store.close();
+  });
+
+  test('migrations: from an empty database, re-run on a migrated one, and by processes starting together', async () => {
+    const url = await server.createDatabase();
+    const dbName = new URL(url).pathname.slice(1);
+    const together = await openProcesses(4, url);
+    const versions = await server.query('SELECT version, name FROM schema_migrations ORDER BY version', [], dbName);
+    assert.ok(versions.rows.length >= 1);
+    assert.equal(versions.rows[0].name, '001_initial.sql');
+    assert.equal(new Set(versions.rows.map((r) => r.version)).size, versions.rows.length, 'each migration applied once');
+    await Promise.all(together.map((s) => s.close()));
+    const again = await PostgresStore.open(url);
+    const after = await server.query('SELECT count(*)::int AS n FROM schema_migrations', [], dbName);
+    assert.equal(after.rows[0].n, versions.rows.length, 're-running applies nothing');
+    await again.close();
+  });
+
+  test('processes starting together agree on one default account', async () => {
+    const url = await server.createDatabase();
+    const stores = await openProcesses(4, url);
+    const results = await Promise.all(
+      stores.map((s) => s.ensureDefaultAccount({ id: newId.account(), name: 'Default', applicationId: newId.application(), defaultApiVersion: '2026-10-28.endive', created: T0 })),
+    );
+    assert.equal(results.filter((r) => r.created).length, 1);
+    assert.equal(new Set(results.map((r) => r.account.id)).size, 1);
+    await Promise.all(stores.map((s) => s.close()));
+  });
+
+  test('concurrent claims by several processes take disjoint batches', async () => {
+    const url = await server.createDatabase();
+    const stores = await openProcesses(4, url);
+    const [first] = stores;
+    const accountId = newId.account();
+    await first!.createAccount({ id: accountId, name: 'a', applicationId: newId.application(), defaultApiVersion: 'x', created: T0 });
+    await first!.createEndpoint(endpointOf(accountId), { secret: 'whsec_x', created: T0, expiresAt: null }, 10);
+    await first!.publishEvents(Array.from({ length: 400 }, () => eventOf(accountId)));
+    const seen: string[] = [];
+    await Promise.all(
+      stores.map(async (s) => {
+        for (;;) {
+          const claims = await s.claimDueDeliveries(T0, 25, 60_000);
+          if (claims.length === 0) return;
+          seen.push(...claims.map((c) => c.deliveryId));
+        }
+      }),
+    );
+    assert.equal(seen.length, 400);
+    assert.equal(new Set(seen).size, 400, 'no delivery claimed twice');
+    await Promise.all(stores.map((s) => s.close()));
+  });
+
+  test('the endpoint limit holds when processes create endpoints at once', async () => {
+    const url = await server.createDatabase();
+    const stores = await openProcesses(4, url);
+    const accountId = newId.account();
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => stores[i % 4]!.createEndpoint(endpointOf(accountId), { secret: 'whsec_x', created: T0, expiresAt: null }, 5)),
+    );
+    assert.equal(results.filter((r) => r === 'created').length, 5);
+    assert.equal((await stores[0]!.listEndpoints(accountId, 'test', { limit: 100 })).data.length, 5);
+    await Promise.all(stores.map((s) => s.close()));
+  });
+
+  test('an idempotency key lets exactly one of several racing first requests proceed', async () => {
+    const url = await server.createDatabase();
+    const stores = await openProcesses(4, url);
+    const req = { accountId: 'acct_x', mode: 'test' as const, key: 'race', requestHash: 'h', now: T0, lockMs: 60_000 };
+    const verdicts = await Promise.all(Array.from({ length: 8 }, (_, i) => stores[i % 4]!.beginIdempotentRequest(req)));
+    assert.equal(verdicts.filter((v) => v.kind === 'proceed').length, 1);
+    assert.equal(verdicts.filter((v) => v.kind === 'in_progress').length, 7);
+    await Promise.all(stores.map((s) => s.close()));
+  });
+
+  test('secret rolls from several processes at once leave exactly one current secret', async () => {
+    const url = await server.createDatabase();
+    const stores = await openProcesses(4, url);
+    const endpoint = endpointOf('acct_roll');
+    await stores[0]!.createEndpoint(endpoint, { secret: 'whsec_0', created: T0, expiresAt: null }, 10);
+    await Promise.all(stores.map((s, i) => s.rollSecret(endpoint.id, { secret: `whsec_${i + 1}`, created: T0 + 1 + i, expiresAt: null }, T0 + 86_400_000)));
+    const secrets = await stores[0]!.activeSecrets(endpoint.id, T0 + 100);
+    assert.equal(secrets.filter((s) => s.expiresAt === null).length, 1);
+    assert.equal(secrets.length, 5);
+    await Promise.all(stores.map((s) => s.close()));
+  });
+
+  test('auto-disable is decided once when processes record failures at once', async () => {
+    const url = await server.createDatabase();
+    const stores = await openProcesses(4, url);
+    const endpoint = endpointOf('acct_disable');
+    await stores[0]!.createEndpoint({ ...endpoint, failingSince: null }, { secret: 'whsec_0', created: T0, expiresAt: null }, 10);
+    await stores[0]!.publishEvents(Array.from({ length: 40 }, () => eventOf('acct_disable')));
+    const claims = await stores[0]!.claimDueDeliveries(T0, 100, 60_000);
+    // The first failure starts the run; the others come after disableAfterMs.
+    const first = claims.shift()!;
+    const failure = (claim: typeof first, at: number) => ({
+      claim,
+      attempt: {
+        id: newId.attempt(), deliveryId: claim.deliveryId, eventId: claim.event.id, endpointId: endpoint.id, accountId: 'acct_disable', mode: 'test' as const,
+        kind: claim.kind, attemptNumber: 1, url: endpoint.url, created: at, durationMs: 1, outcome: 'failed' as const, failureKind: 'http_error' as const,
+        failureMessage: 'HTTP 500', httpStatus: 500, requestHeaders: {}, responseHeaders: null, responseBody: null, nextRetryAt: at + 1000,
+      },
+      next: { state: 'pending' as const, at: at + 1000, scheduleStep: 1 },
+    });
+    await stores[0]!.recordAttempts([failure(first, T0)], { disableAfterMs: 1000 });
+    const outcomes = await Promise.all(claims.map((c, i) => stores[i % 4]!.recordAttempts([failure(c, T0 + 5000 + i)], { disableAfterMs: 1000 })));
+    assert.equal(outcomes.flatMap((o) => o.disabled).length, 1, 'one process reports the disabling');
+    assert.equal((await stores[1]!.getEndpoint('acct_disable', 'test', endpoint.id))!.status, 'disabled');
+    await Promise.all(stores.map((s) => s.close()));
+  });
+
+  test('publishing in one process wakes watchers in another (LISTEN/NOTIFY)', async () => {
+    const url = await server.createDatabase();
+    const [publisher, worker] = await openProcesses(2, url);
+    let wakes = 0;
+    const unsubscribe = worker!.watchForWork(() => wakes++);
+    await waitFor(() => wakes >= 1, { message: 'the first wake-up after LISTEN' });
+    const before = wakes;
+    await publisher!.createEndpoint(endpointOf('acct_wake'), { secret: 'whsec_0', created: T0, expiresAt: null }, 10);
+    await publisher!.publishEvents([eventOf('acct_wake')]);
+    await waitFor(() => wakes > before, { message: 'a NOTIFY after publishing' });
+    unsubscribe();
+    await Promise.all([publisher!.close(), worker!.close()]);
+  });
+
+  test('the pool size comes from the URL', async () => {
+    const url = await server.createDatabase();
+    await assert.rejects(PostgresStore.open(`${url}?pool_size=zero`), /pool_size/);
+    const store = await PostgresStore.open(`${url}?pool_size=3`);
+    await store.close();
+  });
+});
+
+
