@@ -1,6 +1,6 @@
 // Synchronous verification with node:crypto (Node, Bun, Deno's node compat). The fastest path:
 // one HMAC per secret, compared with crypto.timingSafeEqual.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import {
   assertWithinTolerance,
   detectScheme,
@@ -22,7 +22,20 @@ import { base64ToBytes } from './encoding.js';
 const HEX_64 = /^[0-9a-fA-F]{64}$/;
 const hexToBuffer = (hex: string): Buffer | null => (HEX_64.test(hex) ? Buffer.from(hex, 'hex') : null);
 
-function hmac(key: string | Uint8Array, prefix: string, body: Uint8Array | string): Buffer {
+// A KeyObject per secret spares the key schedule on every call: a measurable part of a 1 KB verify.
+const keyObjects = new Map<string, KeyObject>();
+function keyObject(scheme: 'stripe' | 'standard', secret: string): KeyObject {
+  const cacheKey = scheme === 'stripe' ? `s:${secret}` : `w:${secret}`;
+  let key = keyObjects.get(cacheKey);
+  if (!key) {
+    key = createSecretKey(scheme === 'stripe' ? Buffer.from(secret, 'utf8') : standardWebhooksKey(secret));
+    if (keyObjects.size >= 64) keyObjects.clear();
+    keyObjects.set(cacheKey, key);
+  }
+  return key;
+}
+
+function hmac(key: KeyObject, prefix: string, body: Uint8Array | string): Buffer {
   const mac = createHmac('sha256', key).update(prefix, 'utf8');
   return (typeof body === 'string' ? mac.update(body, 'utf8') : mac.update(body)).digest();
 }
@@ -44,9 +57,9 @@ export function constructEvent<T = WebhookEvent>(rawBody: unknown, signatureHead
   resolveTolerance(options);
   const { timestamp, signatures } = parseStripeSignatureHeader(signatureHeader);
   const candidates = signatures.map(hexToBuffer);
-  if (!secrets.some((s) => anyMatches(hmac(s, `${timestamp}.`, body), candidates))) throw new WebhookVerificationError('signature_mismatch');
+  if (!secrets.some((s) => anyMatches(hmac(keyObject('stripe', s), `${timestamp}.`, body), candidates))) throw new WebhookVerificationError('signature_mismatch');
   assertWithinTolerance(timestamp, options);
-  return parseEventJson<T>(body);
+  return parseEventJson<T>(Buffer.isBuffer(body) ? body.toString('utf8') : body);
 }
 
 /** Verifies a Standard Webhooks request (`webhook-id`/`-timestamp`/`-signature`) and returns the parsed body. */
@@ -56,9 +69,9 @@ export function verifyStandardWebhook<T = WebhookEvent>(rawBody: unknown, header
   resolveTolerance(options);
   const { id, timestamp, signatures } = parseStandardHeaders(headers);
   const candidates = signatures.map(base64ToBytes);
-  if (!secrets.some((s) => anyMatches(hmac(standardWebhooksKey(s), `${id}.${timestamp}.`, body), candidates))) throw new WebhookVerificationError('signature_mismatch');
+  if (!secrets.some((s) => anyMatches(hmac(keyObject('standard', s), `${id}.${timestamp}.`, body), candidates))) throw new WebhookVerificationError('signature_mismatch');
   assertWithinTolerance(timestamp, options);
-  return parseEventJson<T>(body);
+  return parseEventJson<T>(Buffer.isBuffer(body) ? body.toString('utf8') : body);
 }
 
 /** Verifies whichever scheme signed the request (`Stripe-Signature` or Standard Webhooks). */
