@@ -104,10 +104,18 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
   const pruneTimer = setInterval(() => void prune(), PRUNE_INTERVAL_MS);
   pruneTimer.unref();
 
+  // Work committed by other processes (PostgreSQL NOTIFY) wakes this process's idle worker and
+  // listen streams at once; their polling stays the fallback.
+  const stopWatching = store.watchForWork?.(() => {
+    worker?.wake();
+    listen?.notify();
+  });
+
   let stopping: Promise<void> | null = null;
   const stop = () =>
     (stopping ??= (async () => {
       clearInterval(pruneTimer);
+      stopWatching?.();
       listen?.closeAll(); // open `herald listen` streams end; the CLIs reconnect and catch up
       if (server) {
         const closed = new Promise<void>((resolve) => server!.close(() => resolve()));

@@ -67,6 +67,12 @@ export interface Store {
   releaseDeliveries(claims: { deliveryId: string; leaseToken: string }[], now: Millis): Promise<void>;
   /** The earliest time a delivery becomes due, or null when none is waiting. */
   nextDueTime(): Promise<Millis | null>;
+  /**
+   * Optional: calls `onWork` when another process commits work that may be due now (published
+   * events, resends, recoveries, released leases); returns the unsubscribe function. Stores shared
+   * by several processes implement it (PostgreSQL: LISTEN/NOTIFY); a one-process store need not.
+   */
+  watchForWork?(onWork: () => void): () => void;
   /** Queues a one-off manual delivery (resend) due now. Automatic retries are untouched. */
   enqueueManualDelivery(eventId: string, endpoint: WebhookEndpoint, now: Millis): Promise<void>;
   /**

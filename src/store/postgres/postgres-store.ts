@@ -382,8 +382,9 @@ export class PostgresStore implements Store {
            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS d(id, event_id, endpoint_id, account_id, mode, created)`,
           [deliveries.map((d) => d.id), deliveries.map((d) => d.eventId), deliveries.map((d) => d.endpointId), deliveries.map((d) => d.accountId), deliveries.map((d) => d.mode), deliveries.map((d) => d.created)],
         );
-        await notifyWork(c);
       }
+      // Listen streams want every new event, not only those with deliveries.
+      await notifyWork(c);
       return stored;
     });
   }
