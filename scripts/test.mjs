@@ -30,6 +30,9 @@ if (!existsSync(chromium)) {
 
 const typecheck = spawnSync('npx', ['tsc', '-p', 'tsconfig.test.json'], { stdio: 'inherit' });
 if (typecheck.status !== 0) process.exit(typecheck.status ?? 1);
+// @herald/webhooks' tests compile with the package's own options (DOM lib for WebCrypto types).
+const typecheckWebhooks = spawnSync('npx', ['tsc', '-p', 'packages/webhooks/tsconfig.test.json'], { stdio: 'inherit' });
+if (typecheckWebhooks.status !== 0) process.exit(typecheckWebhooks.status ?? 1);
 // The browser tests drive the built dashboard: build it from the current source first.
 const dashboardBuild = spawnSync('npx', ['tsc', '-p', 'dashboard/ui'], { stdio: 'inherit' });
 if (dashboardBuild.status !== 0) process.exit(dashboardBuild.status ?? 1);

@@ -223,8 +223,8 @@ export function testHeaderDefaults(options: TestHeaderOptions): { timestamp: num
 }
 
 /** The headers of one Standard Webhooks attempt. */
-export interface StandardWebhooksHeaders {
+export type StandardWebhooksHeaders = {
   'webhook-id': string;
   'webhook-timestamp': string;
   'webhook-signature': string;
-}
+};
