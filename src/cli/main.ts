@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from './args.js';
+import { CLIENT_COMMANDS_HELP, isClientCommand, runClientCommand } from './client-commands.js';
 import { keys, KEYS_HELP } from './keys.js';
 import { serve, SERVE_HELP } from './serve.js';
 
@@ -8,6 +9,7 @@ const HELP = `Usage: herald <command> [flags]
 Commands:
   serve        Run the API and the delivery workers
   keys roll    Replace the default account's secret keys
+${CLIENT_COMMANDS_HELP}
 
 Run 'herald <command> --help' for a command's flags and examples.
 `;
@@ -32,6 +34,7 @@ async function main(argv: string[]): Promise<number> {
       if (flags['--help']) return help(KEYS_HELP);
       return keys(positionals, flags);
     default:
+      if (isClientCommand(command)) return runClientCommand(command, rest);
       process.stderr.write(`herald: unknown command '${command}'\n\n${HELP}`);
       return 2;
   }
