@@ -192,7 +192,7 @@ function renderSignIn(message?: string): void {
       h('p', { class: 'brand brand-large' }, 'Herald'),
       keyForm({
         title: 'Sign in',
-        intro: 'Use a secret key of your account: sk_test_… for test mode, sk_live_… for live mode. `npm start` prints them on first start.',
+        intro: 'Use a secret key of your account: sk_test_… for test mode, sk_live_… for live mode. Herald prints them when it starts for the first time.',
         submitLabel: 'Sign in',
         message,
         onDone: (s) => {

@@ -18,8 +18,9 @@ export function deliveryChart(buckets: Bucket[], bucketSeconds: number): HTMLEle
   const barW = plotW / Math.max(1, buckets.length);
   const y = (v: number) => pad.top + plotH - (v / niceMax) * plotH;
 
-  const root = svg('svg', { viewBox: `0 0 ${width} ${height}`, class: 'chart-svg', role: 'img', 'aria-hidden': 'true', preserveAspectRatio: 'none' });
-  for (const tick of [0, niceMax / 2, niceMax]) {
+  const root = svg('svg', { viewBox: `0 0 ${width} ${height}`, class: 'chart-svg', 'aria-hidden': 'true' });
+  // Counts are whole numbers: the middle line is drawn only when it falls on one.
+  for (const tick of Number.isInteger(niceMax / 2) ? [0, niceMax / 2, niceMax] : [0, niceMax]) {
     root.append(svg('line', { x1: pad.left, x2: width - pad.right, y1: y(tick), y2: y(tick), class: 'chart-grid' }));
     root.append(svg('text', { x: pad.left - 6, y: y(tick) + 4, 'text-anchor': 'end', class: 'chart-label' }, formatCount(tick)));
   }

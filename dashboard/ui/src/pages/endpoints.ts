@@ -11,7 +11,7 @@ interface Health {
 
 export async function endpointsPage(ctx: PageContext): Promise<void> {
   const n = notice();
-  const body = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
+  const body = h('div', { class: 'card' }, h('p', { class: 'muted' }, 'Loading…'));
   replace(
     ctx.main,
     h(

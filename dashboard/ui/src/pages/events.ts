@@ -17,7 +17,7 @@ interface EventObject {
 
 export async function eventsPage(ctx: PageContext): Promise<void> {
   const n = notice();
-  const body = h('div', { 'aria-live': 'polite' });
+  const body = h('div', { class: 'card', 'aria-live': 'polite' });
   const typesListId = uid('types');
   const typeInput = h('input', { type: 'text', name: 'type', list: typesListId, placeholder: 'e.g. invoice.paid or charge.*', autocomplete: 'off' });
   const typesList = h('datalist', { id: typesListId });
@@ -99,7 +99,7 @@ function deliveryChips(ctx: PageContext, deliveries: DeliveryObject[], endpoints
       const where = endpoints.get(d.webhook_endpoint)?.url ?? shortId(d.webhook_endpoint);
       const code = d.last_attempt ? httpStatusText(d.last_attempt.http_status, d.last_attempt.failure_kind) : '';
       const label = `${where}: ${d.status}${code ? ` (${code})` : ''}${d.kind === 'manual' ? ', resend' : ''}`;
-      const inner = [statusBadge(d.status), ' ', h('span', { class: 'chip-url' }, where), code ? h('span', { class: 'muted small' }, ` ${code}`) : null];
+      const inner = [statusBadge(d.status), ' ', h('span', { class: 'chip-url' }, where), code ? h('span', { class: 'muted small' }, ` ${code}`) : null, d.kind === 'manual' ? h('span', { class: 'muted small' }, ' · resend') : null];
       return h('li', {}, d.last_attempt ? h('a', { href: ctx.link(`attempts/${d.last_attempt.id}`), class: 'chip', 'aria-label': label }, inner) : h('span', { class: 'chip', 'aria-label': label }, inner));
     }),
   );
