@@ -1,9 +1,8 @@
 // The receiver the reference guide describes, done once: verify the raw body, answer 2xx at once,
 // skip events already processed, run the handler after the response, log what fails.
-import { readHeader, resolveSecrets, resolveTolerance, type HeaderSource, type SignatureScheme, type WebhookEvent } from './common.js';
+import { readHeader, resolveSecrets, resolveTolerance, type HeaderSource, type SignatureScheme, type VerifyOptions, type WebhookEvent } from './common.js';
 import { MemoryDedupeStore, type DedupeStore } from './dedupe.js';
 import { WebhookVerificationError } from './errors.js';
-import { verifyWebhookAsync } from './web-crypto.js';
 
 export interface WebhookLogger {
   info(message: string, fields?: Record<string, unknown>): void;
@@ -99,8 +98,14 @@ function findHandler<E extends WebhookEvent>(handlers: Record<string, EventHandl
   return handlers['*'];
 }
 
-/** Builds a webhook receiver; the adapters turn it into a route for each framework. */
-export function createWebhookHandler<E extends WebhookEvent = WebhookEvent>(options: WebhookHandlerOptions<E>): WebhookHandler<E> {
+/** Verifies either scheme and returns the parsed body; throws WebhookVerificationError. */
+export type WebhookVerifier = <T>(rawBody: unknown, headers: HeaderSource, secret: readonly string[], options: VerifyOptions) => T | Promise<T>;
+
+/**
+ * Builds a webhook receiver on the given verifier; the adapters turn it into a route for each
+ * framework. Each entry point exports `createWebhookHandler` bound to its fastest verifier.
+ */
+export function createWebhookHandlerWith<E extends WebhookEvent = WebhookEvent>(verifyWebhook: WebhookVerifier, options: WebhookHandlerOptions<E>): WebhookHandler<E> {
   // Misconfiguration fails at start-up, not on the first delivery.
   const secrets = resolveSecrets(options.secret);
   const tolerance = resolveTolerance({ tolerance: options.tolerance });
@@ -142,7 +147,7 @@ export function createWebhookHandler<E extends WebhookEvent = WebhookEvent>(opti
     let scheme: SignatureScheme;
     try {
       scheme = readHeader(request.headers, 'stripe-signature') ? 'stripe' : 'standard';
-      event = await verifyWebhookAsync<E>(request.rawBody, request.headers, secrets, { tolerance, now: now() });
+      event = await verifyWebhook<E>(request.rawBody, request.headers, secrets, { tolerance, now: now() });
     } catch (error) {
       if (error instanceof WebhookVerificationError) {
         logger.warn(`webhook refused: ${error.code}`, { code: error.code, message: error.message });

@@ -27,7 +27,6 @@ export {
 } from './web-crypto.js';
 export { MemoryDedupeStore, type DedupeStore, type MemoryDedupeOptions } from './dedupe.js';
 export {
-  createWebhookHandler,
   honoWebhook,
   nextWebhook,
   type AfterResponse,
@@ -38,4 +37,14 @@ export {
   type WebhookLogger,
   type WebhookRequest,
   type WebhookResponse,
+  type WebhookVerifier,
 } from './handler.js';
+
+import type { WebhookEvent } from './common.js';
+import { createWebhookHandlerWith, type WebhookHandler, type WebhookHandlerOptions } from './handler.js';
+import { verifyWebhookAsync } from './web-crypto.js';
+
+/** Builds a webhook receiver verifying with WebCrypto (see the main entry for the node:crypto one). */
+export function createWebhookHandler<E extends WebhookEvent = WebhookEvent>(options: WebhookHandlerOptions<E>): WebhookHandler<E> {
+  return createWebhookHandlerWith(verifyWebhookAsync, options);
+}

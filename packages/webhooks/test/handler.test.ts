@@ -19,6 +19,7 @@ import {
   type WebhookHandlerOptions,
   type WebhookLogger,
 } from '../src/index.js';
+import { createWebhookHandler as createWebCryptoHandler } from '../src/web.js';
 import { PRIMARY_SECRET } from './vectors.js';
 
 const secret = PRIMARY_SECRET;
@@ -227,15 +228,15 @@ behaviour('Fastify plugin (raw content-type parser scoped to the route)', async 
   return { send: httpSender(`${url}/webhook`), close: () => app.close() };
 }, { routesEveryMethod: false });
 
-behaviour('Hono (app.fetch with real Requests)', async (r) => {
+behaviour('Hono (app.fetch with real Requests; /web entry, WebCrypto)', async (r) => {
   const app = new Hono();
-  app.all('/webhook', honoWebhook(createWebhookHandler(r.options)));
+  app.all('/webhook', honoWebhook(createWebCryptoHandler(r.options)));
   return { send: fetchSender((request) => app.fetch(request)), close: async () => {} };
 });
 
-behaviour('Next.js route handler (Web Request → Response, after() for the work)', async (r) => {
+behaviour('Next.js route handler (Web Request → Response, after() for the work; /web entry)', async (r) => {
   const scheduled: Promise<unknown>[] = [];
-  const POST = nextWebhook(createWebhookHandler(r.options), { after: (work) => void scheduled.push(work) });
+  const POST = nextWebhook(createWebCryptoHandler(r.options), { after: (work) => void scheduled.push(work) });
   return {
     send: async (body, headers, method) => {
       const answer = await fetchSender(POST)(body, headers, method);
