@@ -42,6 +42,7 @@ describe('dashboard in Chromium', { skip: skipWithoutChromium }, () => {
     await failing.stop();
   });
 
+  const activeElement = (property: 'textContent' | 'name') => page.evaluate(`document.activeElement?.${property}`);
   const signInForm = async (key: string) => {
     await page.getByLabel('Secret key').fill(key);
     await page.getByRole('button', { name: /^(Sign in|Show (test|live) mode)$/ }).click();
@@ -66,7 +67,7 @@ describe('dashboard in Chromium', { skip: skipWithoutChromium }, () => {
     await page.getByRole('heading', { name: 'Event destinations' }).waitFor();
     await page.getByText('No event destinations yet').waitFor();
     assert.match(page.url(), /\/dashboard\/test\/endpoints$/);
-    assert.equal(await page.evaluate(() => document.cookie), '', 'the session cookie is not readable by scripts');
+    assert.equal(await page.evaluate('document.cookie'), '', 'the session cookie is not readable by scripts');
     const [cookie] = await context.cookies();
     assert.equal(cookie?.httpOnly, true);
     assert.equal(cookie?.sameSite, 'Strict');
@@ -238,21 +239,15 @@ describe('dashboard in Chromium', { skip: skipWithoutChromium }, () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${h.url}/dashboard/test/endpoints`);
     await page.getByRole('link', { name: `${ok.url}/webhooks` }).waitFor();
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    const overflow = (await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')) as number;
     assert.ok(overflow <= 0, `no horizontal scrolling on a phone (overflow ${overflow}px)`);
     await screenshot(page, 'dashboard-10-phone-endpoints');
     await page.goto(`${h.url}/dashboard/test/endpoints/${okEndpointId}`);
     await page.locator('table.data tbody tr').first().waitFor();
-    const unlabelled = await page.evaluate(() =>
-      [...document.querySelectorAll('input, select, textarea, button')]
-        .filter((el) => {
-          const control = el as HTMLInputElement;
-          if (control.type === 'hidden') return false;
-          const named = (control.labels?.length ?? 0) > 0 || control.getAttribute('aria-label') || (el.tagName === 'BUTTON' && el.textContent?.trim());
-          return !named;
-        })
-        .map((el) => el.outerHTML.slice(0, 80)),
-    );
+    // Scripts run in the page (DOM types are not part of the tests' TypeScript program).
+    const unlabelled = await page.evaluate(`[...document.querySelectorAll('input, select, textarea, button')]
+      .filter((el) => el.type !== 'hidden' && !(el.labels?.length || el.getAttribute('aria-label') || (el.tagName === 'BUTTON' && el.textContent.trim())))
+      .map((el) => el.outerHTML.slice(0, 80))`);
     assert.deepEqual(unlabelled, []);
     await screenshot(page, 'dashboard-11-phone-endpoint-detail');
     await page.setViewportSize({ width: 1366, height: 900 });
@@ -260,15 +255,15 @@ describe('dashboard in Chromium', { skip: skipWithoutChromium }, () => {
     // Keyboard only: a page opens with focus on its heading; Tab and Enter reach and follow links.
     await page.goto(`${h.url}/dashboard/test/endpoints`);
     await page.getByRole('link', { name: `${ok.url}/webhooks` }).waitFor();
-    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Event destinations');
+    assert.equal(await activeElement('textContent'), 'Event destinations');
     await page.keyboard.press('Tab');
-    assert.equal(await page.evaluate(() => document.activeElement?.textContent), '+ Add destination');
+    assert.equal(await activeElement('textContent'), '+ Add destination');
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Add an event destination' }).waitFor();
     await page.keyboard.press('Tab');
-    assert.equal(await page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.name), 'url');
+    assert.equal(await activeElement('name'), 'url');
     await page.keyboard.press('Shift+Tab');
-    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Sign out');
+    assert.equal(await activeElement('textContent'), 'Sign out');
   });
 
   it('deletes an endpoint after confirmation', async () => {
