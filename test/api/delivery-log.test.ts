@@ -185,3 +185,27 @@ describe('delivery log API extensions', () => {
     assert.equal(anonymous.status, 401);
   });
 });
+
+describe('delivery stats of an endpoint Herald disabled', () => {
+  it('gives the automatic-disable reason and when the failures started', async () => {
+    const down = await new TestReceiver(() => ({ status: 500, body: 'down' })).start();
+    // Disabled at the first failure that comes after the threshold: here the second attempt.
+    const h = await startTestHerald({ retrySchedule: [20, 20, 20], disableAfterMs: 1 });
+    try {
+      const created = await h.request('POST', '/v1/webhook_endpoints', { body: `url=${encodeURIComponent(down.url)}&enabled_events[]=*` });
+      await h.publish({ type: 'invoice.paid', data: { object: { id: 'in_1', object: 'invoice' } } });
+      const stats = await waitFor(async () => {
+        const r = await h.request('GET', `/v1/webhook_endpoints/${created.body.id}/delivery_stats`);
+        return r.body.status === 'disabled' ? r.body : null;
+      }, { message: 'the endpoint to be disabled' });
+      assert.match(stats.disabled_reason, /^Disabled automatically: no successful \(2xx\) delivery since /);
+      assert.equal(typeof stats.disabled_at, 'number');
+      assert.equal(typeof stats.failing_since, 'number');
+      assert.equal(stats.last_success_at, null);
+      assert.equal(stats.success_rate, 0);
+    } finally {
+      await h.stop();
+      await down.stop();
+    }
+  });
+});

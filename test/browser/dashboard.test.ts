@@ -173,9 +173,26 @@ describe('dashboard in Chromium', { skip: skipWithoutChromium }, () => {
     assert.equal(stripe.webhooks.constructEvent(delivery!.body, header, oldSecret).type, 'invoice.paid');
   });
 
+  it('edits an endpoint: description and event types', async () => {
+    await page.getByRole('link', { name: 'Edit' }).click();
+    await page.getByRole('heading', { name: 'Edit destination' }).waitFor();
+    assert.equal(await page.getByLabel('Endpoint URL').inputValue(), `${ok.url}/webhooks`);
+    await page.getByText('2 selected').waitFor();
+    await page.getByLabel('Description (optional)').fill('Order service v2');
+    await page.getByLabel('Search event types').fill('charge.refunded');
+    await page.getByLabel('charge.refunded', { exact: true }).check();
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByRole('heading', { name: `${ok.url}/webhooks` }).waitFor();
+    await page.getByText('Order service v2').waitFor();
+    const edited = await h.stripe().webhookEndpoints.retrieve(okEndpointId);
+    assert.equal(edited.description, 'Order service v2');
+    assert.deepEqual([...edited.enabled_events].sort(), ['charge.refunded', 'invoice.paid', 'payment_intent.succeeded']);
+  });
+
   it('disables and re-enables an endpoint', async () => {
     await page.getByRole('button', { name: 'Disable' }).click();
-    await page.getByText('Disabled: no events are sent until you enable it.').waitFor();
+    await page.getByText('Endpoint disabled.').waitFor();
+    await page.getByText('This endpoint is disabled.').waitFor();
     await page.locator('.page-head .badge', { hasText: 'Disabled' }).waitFor();
     assert.equal((await h.stripe().webhookEndpoints.retrieve(okEndpointId)).status, 'disabled');
     const event = await h.publish({ type: 'invoice.paid', data: { object: { id: 'in_3', object: 'invoice' } } });

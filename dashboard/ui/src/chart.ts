@@ -7,8 +7,9 @@ export interface Bucket {
   failed: number;
 }
 
-export function deliveryChart(buckets: Bucket[], bucketSeconds: number): HTMLElement {
-  const width = 720;
+/** `width` is the pixel width available: the SVG is drawn at that size so its text is never scaled. */
+export function deliveryChart(buckets: Bucket[], bucketSeconds: number, availableWidth: number): HTMLElement {
+  const width = Math.max(280, Math.round(availableWidth) || 720);
   const height = 180;
   const pad = { left: 36, right: 8, top: 10, bottom: 24 };
   const plotW = width - pad.left - pad.right;
@@ -18,7 +19,7 @@ export function deliveryChart(buckets: Bucket[], bucketSeconds: number): HTMLEle
   const barW = plotW / Math.max(1, buckets.length);
   const y = (v: number) => pad.top + plotH - (v / niceMax) * plotH;
 
-  const root = svg('svg', { viewBox: `0 0 ${width} ${height}`, class: 'chart-svg', 'aria-hidden': 'true' });
+  const root = svg('svg', { viewBox: `0 0 ${width} ${height}`, width, height, class: 'chart-svg', 'aria-hidden': 'true' });
   // Counts are whole numbers: the middle line is drawn only when it falls on one.
   for (const tick of Number.isInteger(niceMax / 2) ? [0, niceMax / 2, niceMax] : [0, niceMax]) {
     root.append(svg('line', { x1: pad.left, x2: width - pad.right, y1: y(tick), y2: y(tick), class: 'chart-grid' }));
@@ -33,7 +34,7 @@ export function deliveryChart(buckets: Bucket[], bucketSeconds: number): HTMLEle
     if (b.failed > 0) group.append(svg('rect', { x, y: y(b.succeeded + b.failed), width: w, height: y(b.succeeded) - y(b.succeeded + b.failed), class: 'bar-bad' }));
     root.append(group);
   });
-  const labelEvery = Math.ceil(buckets.length / 6);
+  const labelEvery = Math.ceil(buckets.length / Math.max(2, Math.floor(width / 110)));
   buckets.forEach((b, i) => {
     if (i % labelEvery !== 0) return;
     root.append(svg('text', { x: pad.left + i * barW + barW / 2, y: height - 6, 'text-anchor': 'middle', class: 'chart-label' }, labelFor(b.start, bucketSeconds)));

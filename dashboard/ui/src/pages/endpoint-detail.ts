@@ -56,7 +56,7 @@ export async function endpointDetailPage(ctx: PageContext, id: string): Promise<
         n.clear();
         try {
           endpoint = await api<EndpointObject>(ctx.mode, 'POST', `/v1/webhook_endpoints/${id}`, { disabled: endpoint.status === 'enabled' ? 'true' : 'false' });
-          n.success(endpoint.status === 'enabled' ? 'Enabled: new events are delivered again.' : 'Disabled: no events are sent until you enable it.');
+          n.success(endpoint.status === 'enabled' ? 'Enabled: new events are delivered again.' : 'Endpoint disabled.');
           renderHead();
           await refreshStats();
         } catch (err) {
@@ -136,7 +136,7 @@ export async function endpointDetailPage(ctx: PageContext, id: string): Promise<
     replace(
       chartBody,
       h('p', { class: 'chart-summary' }, h('strong', {}, rate), ` · ${stats.succeeded} succeeded, ${stats.failed} failed`),
-      deliveryChart(stats.buckets, stats.bucket_seconds),
+      deliveryChart(stats.buckets, stats.bucket_seconds, chartBody.clientWidth),
       h('p', { class: 'legend' }, h('span', { class: 'swatch swatch-ok' }), 'Succeeded ', h('span', { class: 'swatch swatch-bad' }), 'Failed'),
     );
   };
