@@ -112,11 +112,21 @@ describe('dashboard in Chromium', { skip: skipWithoutChromium }, () => {
     await waitFor(async () => (await rows.count()) === 4, { message: 'four delivery rows' });
     await waitFor(async () => (await page.locator('table.data tbody a.code-ok', { hasText: '200' }).count()) === 4, { message: 'four 200 responses' });
     assert.deepEqual(navigations, [], 'the page was not reloaded');
+
+    // A keyboard user reading the table keeps focus while new deliveries arrive, and hears of them.
+    const oldest = rows.last().getByRole('link').first();
+    await oldest.focus();
+    const focusedHref = await oldest.getAttribute('href');
+    await h.publish({ type: 'invoice.paid', data: { object: { id: 'in_0', object: 'invoice' } } });
+    await waitFor(async () => (await rows.count()) === 5, { message: 'a fifth delivery row' });
+    assert.equal(await page.evaluate('document.activeElement?.getAttribute("href")'), focusedHref);
+    await page.getByRole('status').filter({ hasText: '1 new delivery' }).waitFor({ state: 'attached' });
+    await waitFor(async () => (await page.locator('table.data tbody a.code-ok', { hasText: '200' }).count()) === 5, { message: 'five 200 responses' });
     await page.getByText('100% succeeded').waitFor();
     await page.getByRole('combobox', { name: 'Status' }).selectOption('failed');
     await page.getByText('No delivery matches these filters.').waitFor();
     await page.getByRole('combobox', { name: 'Status' }).selectOption('');
-    await waitFor(async () => (await rows.count()) === 4);
+    await waitFor(async () => (await rows.count()) === 5);
     await screenshot(page, 'dashboard-3-endpoint-detail');
   });
 

@@ -158,3 +158,37 @@ export function prettyJson(text: string | null | undefined): string {
     return text;
   }
 }
+
+/**
+ * Re-renders a region that refreshes on its own (polling) without disturbing the user: nothing
+ * happens when the data did not change, and a link that had keyboard focus keeps it.
+ */
+export function refreshingRegion(): { el: HTMLElement; update(data: unknown, render: () => Child[]): void } {
+  const el = h('div');
+  let last = '';
+  let renderedAt = 0;
+  return {
+    el,
+    update(data, render) {
+      const key = JSON.stringify(data);
+      // Unchanged data is redrawn only now and then, so relative times ("2 min ago") stay right.
+      if (key === last && Date.now() - renderedAt < 30_000) return;
+      last = key;
+      renderedAt = Date.now();
+      const focused = document.activeElement;
+      const focusedHref = focused && el.contains(focused) ? focused.getAttribute('href') : null;
+      const focusedText = focused && el.contains(focused) ? focused.textContent : null;
+      replace(el, ...render());
+      if (focusedHref !== null || focusedText !== null) {
+        const again = [...el.querySelectorAll<HTMLElement>('a, button')].find((c) => (focusedHref !== null ? c.getAttribute('href') === focusedHref : c.textContent === focusedText));
+        again?.focus();
+      }
+    },
+  };
+}
+
+/** A visually hidden live region: short announcements for screen readers ("2 new deliveries"). */
+export function announcer(): { el: HTMLElement; say(text: string): void } {
+  const el = h('p', { class: 'visually-hidden', role: 'status', 'aria-live': 'polite' });
+  return { el, say: (text) => (el.textContent = text) };
+}

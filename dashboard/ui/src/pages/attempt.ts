@@ -2,7 +2,7 @@
 import { api, type List } from '../api.js';
 import type { EndpointObject, PageContext } from '../context.js';
 import { formatTime, h, replace, shortId, timeEl } from '../dom.js';
-import { busy, failureKindText, httpStatusText, notice, pre, prettyJson, statusBadge, table } from '../ui.js';
+import { busy, failureKindText, httpStatusText, notice, pre, prettyJson, refreshingRegion, statusBadge, table } from '../ui.js';
 
 interface AttemptObject {
   id: string;
@@ -32,7 +32,8 @@ export async function attemptPage(ctx: PageContext, id: string): Promise<void> {
   ]);
   if (!ctx.current()) return;
   const n = notice();
-  const history = h('div', { 'aria-live': 'polite' });
+  const historyRegion = refreshingRegion();
+  const history = historyRegion.el;
 
   const resend = h('button', { type: 'button', class: 'button button-primary' }, 'Resend');
   resend.addEventListener('click', () =>
@@ -52,8 +53,7 @@ export async function attemptPage(ctx: PageContext, id: string): Promise<void> {
     const list = await api<List<AttemptObject>>(ctx.mode, 'GET', `/v1/events/${attempt.event}/delivery_attempts`, { limit: 100 });
     if (!ctx.current()) return;
     const mine = list.data.filter((a) => a.webhook_endpoint === attempt.webhook_endpoint);
-    replace(
-      history,
+    historyRegion.update(mine, () => [
       table<AttemptObject>(
         [
           { label: 'Attempt', cell: (a) => (a.id === id ? h('strong', {}, `#${a.attempt_number} (this one)`) : h('a', { href: ctx.link(`attempts/${a.id}`) }, `#${a.attempt_number}`)) },
@@ -66,7 +66,7 @@ export async function attemptPage(ctx: PageContext, id: string): Promise<void> {
         'No attempts.',
         'Attempts of this event to this endpoint',
       ),
-    );
+    ]);
   };
 
   const headersTable = (headers: Record<string, string> | null) =>

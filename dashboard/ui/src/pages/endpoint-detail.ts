@@ -6,7 +6,7 @@ import { api, type List } from '../api.js';
 import { deliveryChart, type Bucket } from '../chart.js';
 import { eventTypes, type EndpointObject, type PageContext } from '../context.js';
 import { formatTime, fromLocalInput, h, replace, shortId, timeEl, toLocalInput, uid } from '../dom.js';
-import { busy, confirmDialog, field, httpStatusText, notice, pager, statusBadge, table } from '../ui.js';
+import { announcer, busy, confirmDialog, field, httpStatusText, notice, pager, refreshingRegion, statusBadge, table } from '../ui.js';
 
 export interface DeliveryObject {
   id: string;
@@ -176,7 +176,9 @@ export async function endpointDetailPage(ctx: PageContext, id: string): Promise<
     h('div', { class: 'filter-actions' }, h('button', { type: 'submit', class: 'button' }, 'Apply filters')),
   );
   statusSelect.addEventListener('change', () => filterForm.requestSubmit());
-  const deliveriesBody = h('div', { 'aria-live': 'polite' });
+  const deliveriesRegion = refreshingRegion();
+  const announce = announcer();
+  let seenDeliveries: Set<string> | null = null;
   const deliveriesNotice = notice();
 
   const refreshDeliveries = async () => {
@@ -203,8 +205,12 @@ export async function endpointDetailPage(ctx: PageContext, id: string): Promise<
     const backwards = cursor.ending_before !== undefined;
     lastPage = { first: list.data[0]?.id, last: list.data.at(-1)?.id, hasMore: list.has_more };
     const onFirstPage = !cursor.starting_after && !(backwards && list.has_more);
-    replace(
-      deliveriesBody,
+    if (onFirstPage && !filters.status && !filters.type && !filters.from && !filters.to) {
+      const fresh = seenDeliveries ? list.data.filter((d) => !seenDeliveries!.has(d.id)).length : 0;
+      if (fresh > 0) announce.say(`${fresh} new ${fresh === 1 ? 'delivery' : 'deliveries'}`);
+      seenDeliveries = new Set([...(seenDeliveries ?? []), ...list.data.map((d) => d.id)]);
+    }
+    deliveriesRegion.update({ data: list.data, cursor, hasMore: list.has_more }, () => [
       table<DeliveryObject>(
         [
           { label: 'Event', cell: (d) => h('div', {}, h('a', { href: ctx.link(`events/${d.event}`), class: 'mono' }, shortId(d.event)), h('div', { class: 'small' }, d.event_type)) },
@@ -236,7 +242,7 @@ export async function endpointDetailPage(ctx: PageContext, id: string): Promise<
           void refreshDeliveries();
         },
       }),
-    );
+    ]);
   };
 
   // Secret, roll, recover ------------------------------------------------------------------------
@@ -251,7 +257,7 @@ export async function endpointDetailPage(ctx: PageContext, id: string): Promise<
     health,
     h('section', { class: 'card', 'aria-labelledby': 'about-h' }, h('h2', { id: 'about-h' }, 'About'), summary),
     h('section', { class: 'card' }, chartArea),
-    h('section', { class: 'card', 'aria-labelledby': 'deliveries-h' }, h('div', { class: 'section-head' }, h('h2', { id: 'deliveries-h' }, 'Deliveries'), h('span', { class: 'live-dot', title: 'Updates every 2 seconds' }, 'Live')), filterForm, deliveriesNotice.el, deliveriesBody),
+    h('section', { class: 'card', 'aria-labelledby': 'deliveries-h' }, h('div', { class: 'section-head' }, h('h2', { id: 'deliveries-h' }, 'Deliveries'), h('span', { class: 'live-dot', title: 'Updates every 2 seconds' }, 'Live')), filterForm, deliveriesNotice.el, announce.el, deliveriesRegion.el),
     h('div', { class: 'two-col' }, secretArea, recoverArea),
   );
   await Promise.all([refreshStats(), refreshDeliveries()]);

@@ -2,7 +2,7 @@
 import { api, type List } from '../api.js';
 import { allEndpoints, eventTypes, type EndpointObject, type PageContext } from '../context.js';
 import { formatTime, fromLocalInput, h, replace, shortId, timeEl, uid } from '../dom.js';
-import { field, httpStatusText, notice, pager, pre, statusBadge, table } from '../ui.js';
+import { field, httpStatusText, notice, pager, pre, refreshingRegion, statusBadge, table } from '../ui.js';
 import type { DeliveryObject } from './endpoint-detail.js';
 
 interface EventObject {
@@ -17,7 +17,8 @@ interface EventObject {
 
 export async function eventsPage(ctx: PageContext): Promise<void> {
   const n = notice();
-  const body = h('div', { class: 'card', 'aria-live': 'polite' });
+  const region = refreshingRegion();
+  const body = h('div', { class: 'card' }, region.el);
   const typesListId = uid('types');
   const typeInput = h('input', { type: 'text', name: 'type', list: typesListId, placeholder: 'e.g. invoice.paid or charge.*', autocomplete: 'off' });
   const typesList = h('datalist', { id: typesListId });
@@ -39,8 +40,7 @@ export async function eventsPage(ctx: PageContext): Promise<void> {
     n.clear();
     const backwards = cursor.ending_before !== undefined;
     const onFirstPage = !cursor.starting_after && !(backwards && list.has_more);
-    replace(
-      body,
+    region.update({ events: list.data, deliveries, cursor }, () => [
       table<[EventObject, DeliveryObject[]]>(
         [
           { label: 'Event', cell: ([e]) => h('div', {}, h('a', { href: ctx.link(`events/${e.id}`), class: 'mono' }, shortId(e.id)), h('div', { class: 'small' }, e.type)) },
@@ -63,7 +63,7 @@ export async function eventsPage(ctx: PageContext): Promise<void> {
           void load().catch((err) => n.error(err));
         },
       }),
-    );
+    ]);
   };
 
   const form = h(
@@ -110,12 +110,12 @@ export async function eventPage(ctx: PageContext, id: string): Promise<void> {
   const endpoints = new Map((await allEndpoints(ctx.mode)).map((e) => [e.id, e]));
   if (!ctx.current()) return;
   const n = notice();
-  const deliveries = h('div', { 'aria-live': 'polite' });
+  const deliveriesRegion = refreshingRegion();
+  const deliveries = deliveriesRegion.el;
   const refresh = async () => {
     const list = await api<List<DeliveryObject>>(ctx.mode, 'GET', `/v1/events/${id}/deliveries`, { limit: 100 });
     if (!ctx.current()) return;
-    replace(
-      deliveries,
+    deliveriesRegion.update(list.data, () => [
       table<DeliveryObject>(
         [
           { label: 'Destination', cell: (d) => h('a', { href: ctx.link(`endpoints/${d.webhook_endpoint}`) }, endpoints.get(d.webhook_endpoint)?.url ?? shortId(d.webhook_endpoint)) },
@@ -128,7 +128,7 @@ export async function eventPage(ctx: PageContext, id: string): Promise<void> {
         'No destination listened to this event when it was published.',
         'Deliveries of this event',
       ),
-    );
+    ]);
   };
   replace(
     ctx.main,
