@@ -213,5 +213,7 @@ export class DeliveryWorker {
     } finally {
       this.flushing = null;
     }
+    // Recorded results change due times (a retry may be due sooner than the next poll).
+    this.wake();
   }
 }
