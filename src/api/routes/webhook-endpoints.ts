@@ -19,7 +19,8 @@ export function webhookEndpointRoutes(router: Router<RequestContext>): void {
     .add('DELETE', '/v1/webhook_endpoints/:id', remove)
     .add('POST', '/v1/webhook_endpoints/:id/roll_secret', rollSecret)
     .add('POST', '/v1/webhook_endpoints/:id/recover', recover)
-    .add('GET', '/v1/webhook_endpoints/:id/delivery_attempts', listAttempts);
+    .add('GET', '/v1/webhook_endpoints/:id/delivery_attempts', listAttempts)
+    .add('GET', '/v1/webhook_endpoints/:id/health', health);
 }
 
 async function create(ctx: RequestContext) {
@@ -129,6 +130,25 @@ async function listAttempts(ctx: RequestContext, path: Record<string, string>) {
   const endpoint = await findEndpoint(ctx, path.id!);
   const page = await ctx.deps.store.listAttempts({ accountId: ctx.account.id, mode: ctx.mode, endpointId: endpoint.id }, request);
   return { body: listObject(page, request, `/v1/webhook_endpoints/${endpoint.id}/delivery_attempts`, 'delivery attempt', deliveryAttemptObject) };
+}
+
+/** Herald's extension: why and since when an endpoint is failing or was disabled automatically. */
+async function health(ctx: RequestContext, path: Record<string, string>) {
+  new Params(ctx.params, []);
+  const endpoint = await findEndpoint(ctx, path.id!);
+  const seconds = (ms: number | null) => (ms === null ? null : Math.floor(ms / 1000));
+  return {
+    body: {
+      object: 'webhook_endpoint_health',
+      webhook_endpoint: endpoint.id,
+      status: endpoint.status,
+      disabled_automatically: endpoint.disabledReason !== null,
+      disabled_reason: endpoint.disabledReason,
+      disabled_at: seconds(endpoint.disabledAt),
+      failing_since: seconds(endpoint.failingSince),
+      last_success_at: seconds(endpoint.lastSuccessAt),
+    },
+  };
 }
 
 export async function findEndpoint(ctx: RequestContext, id: string, param = 'id'): Promise<WebhookEndpoint> {
