@@ -1,6 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { runClientCommand } from '../../src/cli/client-commands.js';
+import type { CliIO } from '../../src/cli/output.js';
 import { waitFor } from '../helpers/herald.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -96,3 +99,20 @@ export async function spawnServe(env: Record<string, string>): Promise<CliProces
 /** Lines `herald listen` prints per event (stripe-cli's formats). */
 export const RECEIVED_LINE = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} {3}--> (connect )?([a-z_.]+) \[(evt_[A-Za-z0-9]+)\]$/;
 export const RESPONSE_LINE = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} {2}<-- {2}\[(\d{3})\] POST (\S+) \[(evt_[A-Za-z0-9]+)\]$/;
+
+/**
+ * Runs a client command inside the test process with captured output: the same code as the binary
+ * minus process start-up, for tests that run many commands on a busy machine.
+ */
+export async function runInProcess(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (c: Buffer) => (out += c.toString()));
+  stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const io: CliIO = { env, stdout, stderr, interrupted: new Promise(() => undefined) };
+  const code = await runClientCommand(args[0]!, args.slice(1), io);
+  // As runCli gives them: without the final newline.
+  return { code, stdout: out.replace(/\n$/, ''), stderr: err.replace(/\n$/, '') };
+}
