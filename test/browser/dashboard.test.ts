@@ -31,7 +31,7 @@ describe('dashboard in Chromium', { skip: skipWithoutChromium }, () => {
     context = await browser.newContext({ viewport: { width: 1366, height: 900 } });
     page = await context.newPage();
     page.on('pageerror', (err) => pageErrors.push(err.message));
-    page.setDefaultTimeout(10_000);
+    page.setDefaultTimeout(15_000);
   });
   // The page as the last test left it, to look at when one fails.
   afterEach(() => screenshot(page, 'dashboard-last-test').catch(() => undefined));

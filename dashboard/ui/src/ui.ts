@@ -163,7 +163,7 @@ export function prettyJson(text: string | null | undefined): string {
  * Re-renders a region that refreshes on its own (polling) without disturbing the user: nothing
  * happens when the data did not change, and a link that had keyboard focus keeps it.
  */
-export function refreshingRegion(): { el: HTMLElement; update(data: unknown, render: () => Child[]): void } {
+export function refreshingRegion(): { el: HTMLElement; update(data: unknown, render: () => Child[]): boolean } {
   const el = h('div');
   let last = '';
   let renderedAt = 0;
@@ -171,8 +171,9 @@ export function refreshingRegion(): { el: HTMLElement; update(data: unknown, ren
     el,
     update(data, render) {
       const key = JSON.stringify(data);
+      const changed = key !== last;
       // Unchanged data is redrawn only now and then, so relative times ("2 min ago") stay right.
-      if (key === last && Date.now() - renderedAt < 30_000) return;
+      if (!changed && Date.now() - renderedAt < 30_000) return false;
       last = key;
       renderedAt = Date.now();
       const focused = document.activeElement;
@@ -183,6 +184,7 @@ export function refreshingRegion(): { el: HTMLElement; update(data: unknown, ren
         const again = [...el.querySelectorAll<HTMLElement>('a, button')].find((c) => (focusedHref !== null ? c.getAttribute('href') === focusedHref : c.textContent === focusedText));
         again?.focus();
       }
+      return changed;
     },
   };
 }

@@ -181,7 +181,8 @@ export async function endpointDetailPage(ctx: PageContext, id: string): Promise<
   let seenDeliveries: Set<string> | null = null;
   const deliveriesNotice = notice();
 
-  const refreshDeliveries = async () => {
+  /** Fetches the deliveries page; true when it changed since the last look. */
+  const refreshDeliveries = async (): Promise<boolean> => {
     const created: Record<string, number> = {};
     const from = fromInput.value ? fromLocalInput(filters.from) : undefined;
     const to = toInput.value ? fromLocalInput(filters.to) : undefined;
@@ -199,9 +200,9 @@ export async function endpointDetailPage(ctx: PageContext, id: string): Promise<
       deliveriesNotice.clear();
     } catch (err) {
       deliveriesNotice.error(err);
-      return;
+      return false;
     }
-    if (!ctx.current()) return;
+    if (!ctx.current()) return false;
     const backwards = cursor.ending_before !== undefined;
     lastPage = { first: list.data[0]?.id, last: list.data.at(-1)?.id, hasMore: list.has_more };
     const onFirstPage = !cursor.starting_after && !(backwards && list.has_more);
@@ -210,7 +211,7 @@ export async function endpointDetailPage(ctx: PageContext, id: string): Promise<
       if (fresh > 0) announce.say(`${fresh} new ${fresh === 1 ? 'delivery' : 'deliveries'}`);
       seenDeliveries = new Set([...(seenDeliveries ?? []), ...list.data.map((d) => d.id)]);
     }
-    deliveriesRegion.update({ data: list.data, cursor, hasMore: list.has_more }, () => [
+    return deliveriesRegion.update({ data: list.data, cursor, hasMore: list.has_more }, () => [
       table<DeliveryObject>(
         [
           { label: 'Event', cell: (d) => h('div', {}, h('a', { href: ctx.link(`events/${d.event}`), class: 'mono' }, shortId(d.event)), h('div', { class: 'small' }, d.event_type)) },
@@ -263,7 +264,8 @@ export async function endpointDetailPage(ctx: PageContext, id: string): Promise<
   await Promise.all([refreshStats(), refreshDeliveries()]);
   // New deliveries appear without a reload: the first page is fetched again every 2 s.
   ctx.every(2000, async () => {
-    if (!cursor.starting_after && !cursor.ending_before) await refreshDeliveries();
+    // The chart follows the table: when deliveries changed, their counts did too.
+    if (!cursor.starting_after && !cursor.ending_before && (await refreshDeliveries())) await refreshStats().catch(() => undefined);
   });
   ctx.every(10_000, () => refreshStats().catch(() => undefined));
 }
