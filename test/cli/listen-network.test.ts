@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { startTestHerald, waitFor, type TestHerald } from '../helpers/herald.js';
+import { TestReceiver } from '../helpers/receiver.js';
+import { RECEIVED_LINE, startListen } from './cli-process.js';
+
+/**
+ * A TCP proxy to Herald that can go silent without closing anything: packets are dropped, as when
+ * a laptop changes network or a NAT forgets the connection. Only a heartbeat notices that.
+ */
+class SilenceableProxy {
+  private server: Server | null = null;
+  private readonly sockets = new Set<Socket>();
+  silent = false;
+  port = 0;
+
+  constructor(private readonly targetPort: number) {}
+
+  async start(): Promise<this> {
+    this.server = createServer((client) => {
+      this.sockets.add(client);
+      client.on('close', () => this.sockets.delete(client));
+      client.on('error', () => undefined);
+      if (this.silent) return; // accepted, never answered
+      const upstream = connect(this.targetPort, '127.0.0.1');
+      this.sockets.add(upstream);
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+      client.on('close', () => upstream.destroy());
+      client.on('data', (chunk) => {
+        if (!this.silent) upstream.write(chunk);
+      });
+      upstream.on('data', (chunk) => {
+        if (!this.silent) client.write(chunk);
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as { port: number }).port;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise((resolve) => this.server?.close(resolve));
+  }
+}
+
+describe('herald listen on a bad network', () => {
+  let h: TestHerald;
+  before(async () => {
+    h = await startTestHerald();
+  });
+  after(() => h.stop());
+
+  test('a connection that goes silent is detected by the heartbeat; events published meanwhile arrive once after it returns', async () => {
+    const proxy = await new SilenceableProxy(h.port).start();
+    const local = await new TestReceiver().start();
+    const { cli } = await startListen(['--forward-to', local.url, '--events', 'coupon.created'], { HERALD_API_KEY: h.keys.test, HERALD_API_BASE: `http://127.0.0.1:${proxy.port}` });
+    try {
+      const first = await h.publish({ type: 'coupon.created', data: { object: { id: 'SUMMER', object: 'coupon' } } });
+      await waitFor(() => local.events().some((e) => e.id === first.id));
+
+      proxy.silent = true;
+      const during: Record<string, any>[] = [];
+      for (let i = 0; i < 3; i++) during.push(await h.publish({ type: 'coupon.created', data: { object: { id: `C${i}`, object: 'coupon' } } }));
+      const lost = await cli.waitForLine(/Lost connection to Herald \(no heartbeat from the server\)/, { stream: 'stderr', timeoutMs: 20_000 });
+      assert.ok(lost);
+      proxy.silent = false;
+      // A reconnection attempt made while silent waits out its own timeout before the next one.
+      await cli.waitForLine(/Reconnected to /, { stream: 'stderr', timeoutMs: 60_000 });
+      await waitFor(() => during.every((e) => local.events().some((r) => r.id === e.id)), { timeoutMs: 20_000 });
+      const sentinel = await h.publish({ type: 'coupon.created', data: { object: { id: 'LAST', object: 'coupon' } } });
+      await waitFor(() => local.events().some((e) => e.id === sentinel.id));
+      const ids = local.events().map((e) => e.id);
+      assert.deepEqual(ids.sort(), [first.id, ...during.map((e) => e.id), sentinel.id].sort(), 'each event once');
+    } finally {
+      await cli.kill('SIGKILL');
+      await proxy.stop();
+      await local.stop();
+    }
+  });
+
+  test('without --forward-to, --format JSON prints each event as one JSON line and acknowledges it', async () => {
+    const env = { HERALD_API_KEY: h.keys.test, HERALD_API_BASE: h.url };
+    const { cli } = await startListen(['--format', 'JSON', '--events', 'payout.paid'], env);
+    const event = await h.publish({ type: 'payout.paid', data: { object: { id: 'po_1', object: 'payout' } } });
+    const line = await cli.waitForLine(/^\{"id":"evt_/);
+    const parsed = JSON.parse(line);
+    assert.equal(parsed.id, event.id);
+    assert.equal(parsed.type, 'payout.paid');
+    assert.ok(cli.stdout.every((l) => !RECEIVED_LINE.test(l)), 'only JSON on stdout');
+    await cli.kill();
+
+    // Acknowledged: a new listener does not get it again.
+    const again = await startListen(['--format', 'JSON', '--events', 'payout.paid'], env);
+    const next = await h.publish({ type: 'payout.paid', data: { object: { id: 'po_2', object: 'payout' } } });
+    await again.cli.waitForLine(new RegExp(`"id":"${next.id}"`));
+    assert.equal(again.cli.stdout.filter((l) => l.includes(event.id)).length, 0);
+    await again.cli.kill();
+  });
+});
