@@ -101,3 +101,25 @@ describe('herald listen on a bad network', () => {
     await again.cli.kill();
   });
 });
+
+describe('herald listen forwarding rules', () => {
+  test('a bare port means localhost; redirects are not followed and count as failures', async () => {
+    const h = await startTestHerald();
+    const local = await new TestReceiver(() => ({ status: 302, headers: { location: '/elsewhere' } })).start();
+    const { cli } = await startListen(['--forward-to', String(local.port), '--events', 'customer.created', '-H', 'X-Env: dev, X-Team:billing'], { HERALD_API_KEY: h.keys.test, HERALD_API_BASE: h.url });
+    try {
+      const event = await h.publish({ type: 'customer.created', data: { object: { id: 'cus_r', object: 'customer' } } });
+      const line = await cli.waitForLine(/<-- {2}\[302\] POST /);
+      assert.ok(line.endsWith(`POST http://localhost:${local.port} [${event.id}]`), line);
+      const attempt = await waitFor(async () => (await h.request('GET', `/v1/events/${event.id}/delivery_attempts`)).body.data[0]);
+      assert.equal(attempt.failure_kind, 'redirect');
+      assert.equal(local.requests.length, 1, 'the redirect was not followed');
+      assert.equal(local.requests[0]!.headers['x-env'], 'dev');
+      assert.equal(local.requests[0]!.headers['x-team'], 'billing');
+    } finally {
+      await cli.kill();
+      await local.stop();
+      await h.stop();
+    }
+  });
+});
