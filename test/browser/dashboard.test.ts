@@ -314,3 +314,36 @@ describe('dashboard in Chromium', { skip: skipWithoutChromium }, () => {
     assert.deepEqual(pageErrors, [], 'no script errors in the page');
   });
 });
+
+describe('dashboard in Chromium: an endpoint Herald disabled', { skip: skipWithoutChromium }, () => {
+  it('shows the automatic-disable reason, and enabling clears it', async () => {
+    const down = await new TestReceiver(() => ({ status: 500, body: 'down' })).start();
+    // Disabled at the first failure that comes after the threshold: the second attempt.
+    const h = await startTestHerald({ retrySchedule: [20, 20, 20], disableAfterMs: 1 });
+    const browser = await launchChromium();
+    try {
+      const endpoint = await h.stripe().webhookEndpoints.create({ url: `${down.url}/hook`, enabled_events: ['*'] });
+      await h.publish({ type: 'invoice.paid', data: { object: { id: 'in_1', object: 'invoice' } } });
+      await waitFor(async () => (await h.stripe().webhookEndpoints.retrieve(endpoint.id)).status === 'disabled', { message: 'Herald to disable the endpoint' });
+      const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+      page.setDefaultTimeout(15_000);
+      await page.goto(`${h.url}/dashboard/test/endpoints/${endpoint.id}`);
+      await page.getByLabel('Secret key').fill(h.keys.test);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      // Sign-in leads back to the page that was asked for.
+      await page.getByRole('heading', { name: `${down.url}/hook` }).waitFor();
+      assert.match(page.url(), new RegExp(`/dashboard/test/endpoints/${endpoint.id}$`));
+      await page.getByText('Herald disabled this endpoint.').waitFor();
+      await page.getByText(/Disabled automatically: no successful \(2xx\) delivery since/).waitFor();
+      await page.getByText('0% succeeded').waitFor();
+      await screenshot(page, 'dashboard-13-disabled-automatically');
+      await page.getByRole('button', { name: 'Enable' }).click();
+      await page.getByText('Enabled: new events are delivered again.').waitFor();
+      assert.equal(await page.getByText('Herald disabled this endpoint.').count(), 0);
+    } finally {
+      await browser.close();
+      await h.stop();
+      await down.stop();
+    }
+  });
+});

@@ -183,7 +183,10 @@ function keyForm(options: { title: string; intro: string; submitLabel: string; m
 }
 
 function renderSignIn(message?: string): void {
-  if (appPath() !== '/signin') history.replaceState(null, '', `${BASE}/signin`);
+  // A deep link opened while signed out is where sign-in leads back to.
+  const wanted = appPath();
+  const returnTo = /^\/(test|live)\//.test(wanted) ? wanted : null;
+  if (wanted !== '/signin') history.replaceState(null, '', `${BASE}/signin`);
   replace(
     root,
     h(
@@ -197,7 +200,7 @@ function renderSignIn(message?: string): void {
         message,
         onDone: (s) => {
           session = s;
-          navigate(`/${s.modes[0] ?? 'test'}/endpoints`, true);
+          navigate(returnTo && s.modes.some((m) => returnTo.startsWith(`/${m}/`)) ? returnTo : `/${s.modes[0] ?? 'test'}/endpoints`, true);
         },
       }),
     ),

@@ -96,8 +96,8 @@ async function retrieveAttempt(ctx: RequestContext, path: Record<string, string>
 }
 
 /**
- * Attempts counted by outcome over a window (default: the last 24 hours by hour), the success rate
- * over that window, and the endpoint's health: why Herald disabled it, since when it has failed.
+ * Attempts counted by outcome over a window (default: the last 24 hours by hour) and the success
+ * rate over that window. Why an endpoint was disabled is `GET /v1/webhook_endpoints/:id/health`.
  */
 async function deliveryStats(ctx: RequestContext, path: Record<string, string>) {
   const p = new Params(ctx.params, ['since', 'until', 'bucket_seconds']);
@@ -123,7 +123,6 @@ async function deliveryStats(ctx: RequestContext, path: Record<string, string>) 
   });
   const succeeded = buckets.reduce((n, b) => n + b.succeeded, 0);
   const failed = buckets.reduce((n, b) => n + b.failed, 0);
-  const seconds = (ms: number | null) => (ms === null ? null : toUnixSeconds(ms));
   return {
     body: {
       object: 'webhook_endpoint_delivery_stats',
@@ -135,11 +134,6 @@ async function deliveryStats(ctx: RequestContext, path: Record<string, string>) 
       failed,
       success_rate: succeeded + failed === 0 ? null : succeeded / (succeeded + failed),
       buckets,
-      status: endpoint.status,
-      disabled_reason: endpoint.disabledReason,
-      disabled_at: seconds(endpoint.disabledAt),
-      failing_since: seconds(endpoint.failingSince),
-      last_success_at: seconds(endpoint.lastSuccessAt),
       livemode: ctx.mode === 'live',
     },
   };

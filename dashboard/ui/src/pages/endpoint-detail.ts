@@ -27,6 +27,9 @@ interface Stats {
   success_rate: number | null;
   buckets: Bucket[];
   bucket_seconds: number;
+}
+
+interface Health {
   disabled_reason: string | null;
   disabled_at: number | null;
   failing_since: number | null;
@@ -92,7 +95,7 @@ export async function endpointDetailPage(ctx: PageContext, id: string): Promise<
     );
   };
 
-  const renderHealth = (stats: Stats) => {
+  const renderHealth = (stats: Health) => {
     if (endpoint.status === 'disabled') {
       replace(
         health,
@@ -129,9 +132,12 @@ export async function endpointDetailPage(ctx: PageContext, id: string): Promise<
   const refreshStats = async () => {
     const w = WINDOWS[windowIndex]!;
     const until = Math.floor(Date.now() / 1000) + 1;
-    const stats = await api<Stats>(ctx.mode, 'GET', `/v1/webhook_endpoints/${id}/delivery_stats`, { since: until - w.seconds, until, bucket_seconds: w.bucket });
+    const [stats, health] = await Promise.all([
+      api<Stats>(ctx.mode, 'GET', `/v1/webhook_endpoints/${id}/delivery_stats`, { since: until - w.seconds, until, bucket_seconds: w.bucket }),
+      api<Health>(ctx.mode, 'GET', `/v1/webhook_endpoints/${id}/health`),
+    ]);
     if (!ctx.current()) return;
-    renderHealth(stats);
+    renderHealth(health);
     const rate = stats.success_rate === null ? 'no attempts' : `${Math.floor(stats.success_rate * 1000) / 10}% succeeded`;
     replace(
       chartBody,

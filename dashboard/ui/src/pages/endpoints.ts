@@ -5,7 +5,7 @@ import { h, replace, timeEl } from '../dom.js';
 import { httpStatusText, notice, statusBadge, table } from '../ui.js';
 
 interface Health {
-  stats: { success_rate: number | null; succeeded: number; failed: number; disabled_reason: string | null } | null;
+  stats: { success_rate: number | null; succeeded: number; failed: number } | null;
   last: { created: number; last_attempt: { created: number; http_status: number | null; failure_kind: string | null; outcome: string } | null; status: string } | null;
 }
 
