@@ -85,6 +85,12 @@ describe('dashboard in Chromium', { skip: skipWithoutChromium }, () => {
   it('creates an endpoint through the guided form, with event types from the catalog', async () => {
     await page.getByRole('link', { name: '+ Add destination' }).click();
     await page.getByRole('heading', { name: 'Add an event destination' }).waitFor();
+    // The API's errors reach the user in its own plain words, next to the form.
+    await page.getByLabel('Endpoint URL').fill('ftp://example.com/hook');
+    await page.getByLabel('All events').check();
+    await page.getByRole('button', { name: 'Add destination' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Invalid URL: ftp://example.com/hook. It must be an absolute http:// or https:// URL.' }).waitFor();
+    await page.getByLabel('Selected events').check();
     await page.getByLabel('Endpoint URL').fill(`${ok.url}/webhooks`);
     await page.getByLabel('Description (optional)').fill('Order service');
     await page.getByLabel('Search event types').fill('payment_intent.succ');
