@@ -16,7 +16,7 @@ export const CLIENT_COMMANDS_HELP = [
   '  listen       Forward events to a local handler (like stripe listen)',
   '  trigger      Publish a realistic scenario of events (like stripe trigger)',
   '  fixtures     Run a fixture file of events',
-  ...resourcesHelpLines().map((line) => line.replace(/^ {2}(\S+)\s+/, (_m, name: string) => `  ${name.padEnd(12)} `)),
+  ...resourcesHelpLines(),
 ].join('\n');
 
 export function isClientCommand(command: string): boolean {

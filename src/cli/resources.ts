@@ -1,4 +1,4 @@
-import { clientFrom, dataPairs, type HeraldClient } from './client.js';
+import { clientFrom, dataPairs } from './client.js';
 import { COMMON_FLAGS, flagsHelp, parseFlags, type FlagSpec, type ParsedFlags } from './flags.js';
 import { CliError, formatUnix, Palette, printJson, table, type CliIO } from './output.js';
 
@@ -194,7 +194,7 @@ const RESOURCES: Record<string, { summary: string; operations: Record<string, Op
 export const RESOURCE_NAMES = Object.keys(RESOURCES);
 
 export function resourcesHelpLines(): string[] {
-  return Object.entries(RESOURCES).map(([name, r]) => `  ${name.padEnd(18)} ${r.summary}: ${Object.keys(r.operations).join('|')}`);
+  return Object.entries(RESOURCES).map(([name, r]) => `  ${name}  ${Object.keys(r.operations).join('|')}\n${' '.repeat(15)}${r.summary}`);
 }
 
 function resourceHelp(name: string): string {
@@ -267,4 +267,3 @@ function paramPairs(params: readonly ParamFlag[], flags: ParsedFlags): [string, 
   return pairs;
 }
 
-export type { HeraldClient };
