@@ -26,6 +26,11 @@ export interface StreamedEvent {
 }
 
 const BACKLOG_BATCH = 200;
+/**
+ * Most events sent and not yet acknowledged on one stream: after a long absence the backlog reaches
+ * the local handler at the pace it answers, not all at once.
+ */
+const MAX_UNACKNOWLEDGED = 32;
 
 /**
  * The server side of `herald listen`. Each account and mode has one durable session; its open
@@ -144,7 +149,9 @@ class ListenStream {
     let scanned = cursor;
     while (!this.closed) {
       this.woken = false;
-      const batch = await store.listenBacklog(session.id, scanned, BACKLOG_BATCH);
+      const room = MAX_UNACKNOWLEDGED - this.outstanding.size;
+      const limit = Math.min(BACKLOG_BATCH, Math.max(room, 0));
+      const batch = limit > 0 ? await store.listenBacklog(session.id, scanned, limit) : [];
       for (const event of batch) {
         if (this.closed) return;
         scanned = event.seq;
@@ -162,7 +169,7 @@ class ListenStream {
         await store.advanceListenCursor(session.id, done);
         cursor = done;
       }
-      if (batch.length === BACKLOG_BATCH) {
+      if (limit > 0 && batch.length === limit && this.outstanding.size < MAX_UNACKNOWLEDGED) {
         await this.drained();
         continue;
       }
