@@ -19,6 +19,30 @@ export function httpStatusText(status: number | null | undefined, failureKind: s
   return '—';
 }
 
+interface AttemptOutcome {
+  id: string;
+  outcome: string;
+  http_status: number | null;
+  failure_kind: string | null;
+}
+
+/** An attempt's result as a green or red code: `200`, `503`, `Timed out`. */
+export function responsePill(attempt: Omit<AttemptOutcome, 'id'>): HTMLElement {
+  return h('span', { class: attempt.outcome === 'succeeded' ? 'code-pill code-ok' : 'code-pill code-bad' }, httpStatusText(attempt.http_status, attempt.failure_kind));
+}
+
+/** The same, as a link to the attempt's page; "Not tried yet" when there is none. */
+export function responseLink(ctx: { link(path: string): string }, attempt: AttemptOutcome | null): HTMLElement {
+  if (!attempt) return h('span', { class: 'muted' }, 'Not tried yet');
+  const text = httpStatusText(attempt.http_status, attempt.failure_kind);
+  return h('a', { href: ctx.link(`attempts/${attempt.id}`), class: attempt.outcome === 'succeeded' ? 'code-pill code-ok' : 'code-pill code-bad', 'aria-label': `Attempt details: ${text}` }, text);
+}
+
+/** One row of a definition list. */
+export function fact(label: string, value: Node | string): HTMLElement[] {
+  return [h('dt', {}, label), h('dd', {}, value)];
+}
+
 export function failureKindText(kind: string): string {
   const words: Record<string, string> = {
     http_error: 'HTTP error (non-2xx)',

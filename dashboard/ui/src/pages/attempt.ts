@@ -2,7 +2,7 @@
 import { api, type List } from '../api.js';
 import type { EndpointObject, PageContext } from '../context.js';
 import { formatTime, h, replace, shortId, timeEl } from '../dom.js';
-import { busy, failureKindText, httpStatusText, notice, pre, prettyJson, refreshingRegion, statusBadge, table } from '../ui.js';
+import { busy, fact, failureKindText, httpStatusText, notice, pre, prettyJson, refreshingRegion, responsePill, statusBadge, table } from '../ui.js';
 
 interface AttemptObject {
   id: string;
@@ -58,7 +58,7 @@ export async function attemptPage(ctx: PageContext, id: string): Promise<void> {
         [
           { label: 'Attempt', cell: (a) => (a.id === id ? h('strong', {}, `#${a.attempt_number} (this one)`) : h('a', { href: ctx.link(`attempts/${a.id}`) }, `#${a.attempt_number}`)) },
           { label: 'Kind', cell: (a) => (a.kind === 'manual' ? 'Resend' : 'Automatic') },
-          { label: 'Result', cell: (a) => h('span', { class: a.outcome === 'succeeded' ? 'code-pill code-ok' : 'code-pill code-bad' }, httpStatusText(a.http_status, a.failure_kind)) },
+          { label: 'Result', cell: (a) => responsePill(a) },
           { label: 'Duration', cell: (a) => `${a.duration_ms} ms`, className: 'num' },
           { label: 'Time', cell: (a) => timeEl(a.created) },
         ],
@@ -136,8 +136,4 @@ export async function attemptPage(ctx: PageContext, id: string): Promise<void> {
   );
   await refreshHistory();
   ctx.every(2000, refreshHistory);
-}
-
-function fact(label: string, value: Node | string): HTMLElement[] {
-  return [h('dt', {}, label), h('dd', {}, value)];
 }

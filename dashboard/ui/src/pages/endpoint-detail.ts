@@ -4,9 +4,10 @@
  */
 import { api, type List } from '../api.js';
 import { deliveryChart, type Bucket } from '../chart.js';
-import { eventTypes, type EndpointObject, type PageContext } from '../context.js';
-import { formatTime, fromLocalInput, h, replace, shortId, timeEl, toLocalInput, uid } from '../dom.js';
-import { announcer, busy, confirmDialog, field, httpStatusText, notice, pager, refreshingRegion, statusBadge, table } from '../ui.js';
+import type { EndpointObject, PageContext } from '../context.js';
+import { typeAndTimeFields, type TypeAndTimeFilter } from '../filters.js';
+import { formatTime, fromLocalInput, h, replace, shortId, timeEl, toLocalInput } from '../dom.js';
+import { announcer, busy, confirmDialog, fact, field, notice, pager, refreshingRegion, responseLink, statusBadge, table } from '../ui.js';
 
 export interface DeliveryObject {
   id: string;
@@ -50,7 +51,6 @@ export async function endpointDetailPage(ctx: PageContext, id: string): Promise<
   const health = h('div');
   const summary = h('div');
   const chartArea = h('div', { class: 'chart-area' });
-  const deliveries = h('div');
 
   const renderHead = () => {
     const toggle = h('button', { type: 'button', class: 'button' }, endpoint.status === 'enabled' ? 'Disable' : 'Enable');
@@ -149,7 +149,8 @@ export async function endpointDetailPage(ctx: PageContext, id: string): Promise<
   replace(chartArea, h('div', { class: 'section-head' }, h('h2', {}, 'Delivery attempts over time'), field('Period', windowSelect)), chartBody);
 
   // Deliveries ---------------------------------------------------------------------------------
-  const filters = { status: '', type: '', from: '', to: '' };
+  let status = '';
+  let applied: TypeAndTimeFilter = {};
   let cursor: { starting_after?: string; ending_before?: string } = {};
   let lastPage: { first?: string; last?: string; hasMore: boolean } = { hasMore: false };
   const statusSelect = h(
@@ -157,28 +158,21 @@ export async function endpointDetailPage(ctx: PageContext, id: string): Promise<
     { name: 'status' },
     [['', 'All'], ['succeeded', 'Succeeded'], ['failed', 'Failed'], ['pending', 'Pending']].map(([v, l]) => h('option', { value: v }, l)),
   );
-  const typesListId = uid('types');
-  const typeInput = h('input', { type: 'text', name: 'type', list: typesListId, placeholder: 'Any type', autocomplete: 'off' });
-  const typesList = h('datalist', { id: typesListId });
-  void eventTypes(ctx.mode).then((types) => replace(typesList, types.map((t) => h('option', { value: t }))));
-  const fromInput = h('input', { type: 'datetime-local', name: 'from' });
-  const toInput = h('input', { type: 'datetime-local', name: 'to' });
+  const typeAndTime = typeAndTimeFields(ctx.mode, 'Any type');
   const filterForm = h(
     'form',
     {
       class: 'filters',
       onsubmit: (e: Event) => {
         e.preventDefault();
-        Object.assign(filters, { status: statusSelect.value, type: typeInput.value.trim(), from: fromInput.value, to: toInput.value });
+        status = statusSelect.value;
+        applied = typeAndTime.read();
         cursor = {};
         void refreshDeliveries();
       },
     },
     field('Status', statusSelect),
-    field('Event type', typeInput),
-    typesList,
-    field('From', fromInput),
-    field('To', toInput),
+    typeAndTime.fields,
     h('div', { class: 'filter-actions' }, h('button', { type: 'submit', class: 'button' }, 'Apply filters')),
   );
   statusSelect.addEventListener('change', () => filterForm.requestSubmit());
@@ -189,18 +183,12 @@ export async function endpointDetailPage(ctx: PageContext, id: string): Promise<
 
   /** Fetches the deliveries page; true when it changed since the last look. */
   const refreshDeliveries = async (): Promise<boolean> => {
-    const created: Record<string, number> = {};
-    const from = fromInput.value ? fromLocalInput(filters.from) : undefined;
-    const to = toInput.value ? fromLocalInput(filters.to) : undefined;
-    if (from !== undefined) created.gte = from;
-    if (to !== undefined) created.lt = to;
     let list: List<DeliveryObject>;
     try {
       list = await api<List<DeliveryObject>>(ctx.mode, 'GET', `/v1/webhook_endpoints/${id}/deliveries`, {
         limit: 20,
-        status: filters.status || undefined,
-        type: filters.type || undefined,
-        created: Object.keys(created).length ? created : undefined,
+        status: status || undefined,
+        ...applied,
         ...cursor,
       });
       deliveriesNotice.clear();
@@ -212,7 +200,8 @@ export async function endpointDetailPage(ctx: PageContext, id: string): Promise<
     const backwards = cursor.ending_before !== undefined;
     lastPage = { first: list.data[0]?.id, last: list.data.at(-1)?.id, hasMore: list.has_more };
     const onFirstPage = !cursor.starting_after && !(backwards && list.has_more);
-    if (onFirstPage && !filters.status && !filters.type && !filters.from && !filters.to) {
+    const filtered = Boolean(status || applied.type || applied.created);
+    if (onFirstPage && !filtered) {
       const fresh = seenDeliveries ? list.data.filter((d) => !seenDeliveries!.has(d.id)).length : 0;
       if (fresh > 0) announce.say(`${fresh} new ${fresh === 1 ? 'delivery' : 'deliveries'}`);
       seenDeliveries = new Set([...(seenDeliveries ?? []), ...list.data.map((d) => d.id)]);
@@ -224,17 +213,14 @@ export async function endpointDetailPage(ctx: PageContext, id: string): Promise<
           { label: 'Status', cell: (d) => h('span', {}, statusBadge(d.status), d.kind === 'manual' ? h('span', { class: 'muted small' }, ' resend') : null) },
           {
             label: 'Last response',
-            cell: (d) =>
-              d.last_attempt
-                ? h('a', { href: ctx.link(`attempts/${d.last_attempt.id}`), class: d.last_attempt.outcome === 'succeeded' ? 'code-pill code-ok' : 'code-pill code-bad', 'aria-label': `Attempt details: ${httpStatusText(d.last_attempt.http_status, d.last_attempt.failure_kind)}` }, httpStatusText(d.last_attempt.http_status, d.last_attempt.failure_kind))
-                : h('span', { class: 'muted' }, 'Not tried yet'),
+            cell: (d) => responseLink(ctx, d.last_attempt),
           },
           { label: 'Attempts', cell: (d) => String(d.attempt_count), className: 'num' },
           { label: 'Next retry', cell: (d) => (d.next_attempt_at && d.status === 'failed' ? timeEl(d.next_attempt_at) : h('span', { class: 'muted' }, '—')) },
           { label: 'Time', cell: (d) => timeEl(d.last_attempt?.created ?? d.created) },
         ],
         list.data,
-        filters.status || filters.type || filters.from || filters.to ? 'No delivery matches these filters.' : 'No deliveries yet. Events this endpoint listens to appear here as they are sent.',
+        filtered ? 'No delivery matches these filters.' : 'No deliveries yet. Events this endpoint listens to appear here as they are sent.',
         'Deliveries',
       ),
       pager({
@@ -274,10 +260,6 @@ export async function endpointDetailPage(ctx: PageContext, id: string): Promise<
     if (!cursor.starting_after && !cursor.ending_before && (await refreshDeliveries())) await refreshStats().catch(() => undefined);
   });
   ctx.every(10_000, () => refreshStats().catch(() => undefined));
-}
-
-function fact(label: string, value: Node | string): HTMLElement[] {
-  return [h('dt', {}, label), h('dd', {}, value)];
 }
 
 interface SecretInfo {

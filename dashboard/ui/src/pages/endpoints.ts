@@ -2,7 +2,7 @@
 import { api, type List } from '../api.js';
 import { allEndpoints, describeEvents, type EndpointObject, type PageContext } from '../context.js';
 import { h, replace, timeEl } from '../dom.js';
-import { httpStatusText, notice, statusBadge, table } from '../ui.js';
+import { notice, responsePill, statusBadge, table } from '../ui.js';
 
 interface Health {
   stats: { success_rate: number | null; succeeded: number; failed: number } | null;
@@ -52,7 +52,7 @@ export async function endpointsPage(ctx: PageContext): Promise<void> {
               const last = byId.get(e.id)?.last;
               if (!last) return h('span', { class: 'muted' }, 'None yet');
               const a = last.last_attempt;
-              return h('span', {}, timeEl(a ? a.created : last.created), ' ', a ? statusBadgeSmall(a.outcome, httpStatusText(a.http_status, a.failure_kind)) : statusBadge(last.status));
+              return h('span', {}, timeEl(a ? a.created : last.created), ' ', a ? responsePill(a) : statusBadge(last.status));
             },
           },
         ],
@@ -69,10 +69,6 @@ export async function endpointsPage(ctx: PageContext): Promise<void> {
     replace(body);
   }
   ctx.every(5000, () => load().catch((err) => n.error(err)));
-}
-
-function statusBadgeSmall(outcome: string, text: string): HTMLElement {
-  return h('span', { class: outcome === 'succeeded' ? 'code-pill code-ok' : 'code-pill code-bad' }, text);
 }
 
 async function loadHealth(ctx: PageContext, endpoint: EndpointObject): Promise<Health> {

@@ -1,8 +1,9 @@
 /** Events: the list with type and date filters and each event's delivery state per endpoint; one event's JSON. */
 import { api, type List } from '../api.js';
-import { allEndpoints, eventTypes, type EndpointObject, type PageContext } from '../context.js';
-import { formatTime, fromLocalInput, h, replace, shortId, timeEl, uid } from '../dom.js';
-import { field, httpStatusText, notice, pager, pre, refreshingRegion, statusBadge, table } from '../ui.js';
+import { allEndpoints, type EndpointObject, type PageContext } from '../context.js';
+import { typeAndTimeFields, type TypeAndTimeFilter } from '../filters.js';
+import { formatTime, h, replace, shortId, timeEl } from '../dom.js';
+import { fact, httpStatusText, notice, pager, pre, refreshingRegion, responseLink, statusBadge, table } from '../ui.js';
 import type { DeliveryObject } from './endpoint-detail.js';
 
 interface EventObject {
@@ -19,22 +20,13 @@ export async function eventsPage(ctx: PageContext): Promise<void> {
   const n = notice();
   const region = refreshingRegion();
   const body = h('div', { class: 'card' }, region.el);
-  const typesListId = uid('types');
-  const typeInput = h('input', { type: 'text', name: 'type', list: typesListId, placeholder: 'e.g. invoice.paid or charge.*', autocomplete: 'off' });
-  const typesList = h('datalist', { id: typesListId });
-  void eventTypes(ctx.mode).then((types) => replace(typesList, types.map((t) => h('option', { value: t }))));
-  const fromInput = h('input', { type: 'datetime-local', name: 'from' });
-  const toInput = h('input', { type: 'datetime-local', name: 'to' });
+  const typeAndTime = typeAndTimeFields(ctx.mode, 'e.g. invoice.paid or charge.*');
+  let applied: TypeAndTimeFilter = {};
   let cursor: { starting_after?: string; ending_before?: string } = {};
   let endpoints = new Map<string, EndpointObject>();
 
   const load = async () => {
-    const created: Record<string, number> = {};
-    const from = fromLocalInput(fromInput.value);
-    const to = fromLocalInput(toInput.value);
-    if (from !== undefined) created.gte = from;
-    if (to !== undefined) created.lt = to;
-    const list = await api<List<EventObject>>(ctx.mode, 'GET', '/v1/events', { limit: 15, type: typeInput.value.trim() || undefined, created: Object.keys(created).length ? created : undefined, ...cursor });
+    const list = await api<List<EventObject>>(ctx.mode, 'GET', '/v1/events', { limit: 15, ...applied, ...cursor });
     const deliveries = await Promise.all(list.data.map((e) => api<List<DeliveryObject>>(ctx.mode, 'GET', `/v1/events/${e.id}/deliveries`, { limit: 20 }).then((l) => l.data).catch(() => [])));
     if (!ctx.current()) return;
     n.clear();
@@ -48,7 +40,7 @@ export async function eventsPage(ctx: PageContext): Promise<void> {
           { label: 'Deliveries', cell: ([, ds]) => deliveryChips(ctx, ds, endpoints) },
         ],
         list.data.map((e, i) => [e, deliveries[i]!] as [EventObject, DeliveryObject[]]),
-        typeInput.value || fromInput.value || toInput.value ? 'No event matches these filters.' : 'No events in the last 30 days. Publish one with POST /v1/events.',
+        applied.type || applied.created ? 'No event matches these filters.' : 'No events in the last 30 days. Publish one with POST /v1/events.',
         'Events',
       ),
       pager({
@@ -72,14 +64,12 @@ export async function eventsPage(ctx: PageContext): Promise<void> {
       class: 'filters',
       onsubmit: (e: Event) => {
         e.preventDefault();
+        applied = typeAndTime.read();
         cursor = {};
         void load().catch((err) => n.error(err));
       },
     },
-    field('Event type', typeInput),
-    typesList,
-    field('From', fromInput),
-    field('To', toInput),
+    typeAndTime.fields,
     h('div', { class: 'filter-actions' }, h('button', { type: 'submit', class: 'button' }, 'Apply filters')),
   );
   replace(ctx.main, h('div', { class: 'page-head' }, h('h1', {}, 'Events'), h('span', { class: 'live-dot', title: 'Updates every 3 seconds' }, 'Live')), h('p', { class: 'lead' }, 'Events published in ', ctx.mode, ' mode over the last 30 days, and where each one went.'), form, n.el, body);
@@ -120,7 +110,7 @@ export async function eventPage(ctx: PageContext, id: string): Promise<void> {
         [
           { label: 'Destination', cell: (d) => h('a', { href: ctx.link(`endpoints/${d.webhook_endpoint}`) }, endpoints.get(d.webhook_endpoint)?.url ?? shortId(d.webhook_endpoint)) },
           { label: 'Status', cell: (d) => h('span', {}, statusBadge(d.status), d.kind === 'manual' ? h('span', { class: 'muted small' }, ' resend') : null) },
-          { label: 'Last response', cell: (d) => (d.last_attempt ? h('a', { href: ctx.link(`attempts/${d.last_attempt.id}`), class: d.last_attempt.outcome === 'succeeded' ? 'code-pill code-ok' : 'code-pill code-bad' }, httpStatusText(d.last_attempt.http_status, d.last_attempt.failure_kind)) : h('span', { class: 'muted' }, 'Not tried yet')) },
+          { label: 'Last response', cell: (d) => responseLink(ctx, d.last_attempt) },
           { label: 'Attempts', cell: (d) => String(d.attempt_count), className: 'num' },
           { label: 'Next retry', cell: (d) => (d.next_attempt_at && d.status === 'failed' ? timeEl(d.next_attempt_at) : h('span', { class: 'muted' }, '—')) },
         ],
@@ -141,13 +131,11 @@ export async function eventPage(ctx: PageContext, id: string): Promise<void> {
       h(
         'dl',
         { class: 'facts' },
-        [
-          ['ID', h('code', {}, event.id)],
-          ['Created', formatTime(event.created)],
-          ['API version', event.api_version],
-          ['Connected account', event.account ?? '—'],
-          ['Destinations still pending', String(event.pending_webhooks)],
-        ].map(([k, v]) => [h('dt', {}, k as string), h('dd', {}, v as Node | string)]),
+        fact('ID', h('code', {}, event.id)),
+        fact('Created', formatTime(event.created)),
+        fact('API version', event.api_version),
+        fact('Connected account', event.account ?? '—'),
+        fact('Destinations still pending', String(event.pending_webhooks)),
       ),
     ),
     h('section', { class: 'card', 'aria-labelledby': 'ev-del-h' }, h('h2', { id: 'ev-del-h' }, 'Deliveries'), deliveries),
