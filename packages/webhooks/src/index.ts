@@ -4,7 +4,15 @@
  * everything in `@herald/webhooks/web`.
  */
 export * from './web.js';
-export { computeStandardSignature, computeStripeSignature, generateTestHeaderString, standardWebhooksHeaders, stripeSignatureHeader } from './signing.js';
+export {
+  computeStandardSignature,
+  computeStripeSignature,
+  deliverySignatureHeaders,
+  generateTestHeaderString,
+  standardWebhooksHeaders,
+  stripeSignatureHeader,
+  type DeliverySigningInput,
+} from './signing.js';
 export { constructEvent, verifyStandardWebhook, verifyWebhook } from './verify.js';
 export { DEFAULT_MAX_BODY_BYTES, expressWebhook, fastifyWebhook, nodeWebhook, type NodeAdapterOptions } from './node-adapters.js';
 

@@ -47,3 +47,26 @@ export function standardWebhooksHeaders(payload: string, secrets: readonly strin
     'webhook-signature': secrets.map((secret) => `v1,${computeStandardSignature(secret, id, t, payload)}`).join(' '),
   };
 }
+
+export interface DeliverySigningInput {
+  /** The endpoint's active secrets (several during a roll); one signature each per scheme. */
+  secrets: readonly string[];
+  /** The event id: Standard Webhooks' `webhook-id`, stable across retries. */
+  eventId: string;
+  /** Unix seconds of this attempt. */
+  timestamp: number;
+  /** Which schemes the endpoint asked for; default `['stripe']`. */
+  schemes?: readonly ('stripe' | 'standard')[];
+}
+
+/**
+ * Every signature header one delivery attempt carries, for the schemes its endpoint chose:
+ * `stripe-signature` and/or `webhook-id`, `webhook-timestamp`, `webhook-signature`.
+ */
+export function deliverySignatureHeaders(payload: string, input: DeliverySigningInput): Record<string, string> {
+  const schemes = input.schemes ?? ['stripe'];
+  const headers: Record<string, string> = {};
+  if (schemes.includes('stripe')) headers['stripe-signature'] = stripeSignatureHeader(payload, input.secrets, input.timestamp);
+  if (schemes.includes('standard')) Object.assign(headers, standardWebhooksHeaders(payload, input.secrets, input.eventId, input.timestamp));
+  return headers;
+}

@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import {
   constructEvent,
   constructEventAsync,
+  deliverySignatureHeaders,
   generateTestHeaderString,
   generateTestHeaderStringAsync,
   standardWebhooksHeaders,
@@ -79,6 +80,21 @@ describe('shared signing vectors', () => {
       const headers = { 'webhook-id': v.id, 'webhook-timestamp': String(v.timestamp), 'webhook-signature': v.expectedStandardSignature };
       assert.equal(verifyStandardWebhook(v.body, headers, secret, at(v.timestamp)).id, v.id);
     }
+  });
+});
+
+describe('deliverySignatureHeaders (what the delivery worker sends per endpoint scheme)', () => {
+  const v = ROLL_VECTOR;
+  const input = { secrets: v.secrets, eventId: v.id, timestamp: v.timestamp };
+  it('signs with Stripe-Signature by default, Standard Webhooks or both on request', () => {
+    assert.deepEqual(deliverySignatureHeaders(v.body, input), { 'stripe-signature': v.expectedStripeSignature });
+    const standard = { 'webhook-id': v.id, 'webhook-timestamp': String(v.timestamp), 'webhook-signature': v.expectedStandardSignature };
+    assert.deepEqual(deliverySignatureHeaders(v.body, { ...input, schemes: ['standard'] }), standard);
+    const both = deliverySignatureHeaders(v.body, { ...input, schemes: ['stripe', 'standard'] });
+    assert.deepEqual(both, { 'stripe-signature': v.expectedStripeSignature, ...standard });
+    // A receiver of both sets of headers verifies with either scheme.
+    assert.equal(verifyWebhook(v.body, both, v.secrets[1], at(v.timestamp)).id, v.id);
+    assert.equal(verifyStandardWebhook(v.body, both, v.secrets[0], at(v.timestamp)).id, v.id);
   });
 });
 
