@@ -77,6 +77,39 @@ for (const example of ['examples/express-webhook.js', 'examples/fastify-webhook.
   });
 }
 
+describe('acknowledge: after-processing with a real Herald', () => {
+  it('a handler that fails once gets a 500 to Herald, whose retry is then processed, once', async () => {
+    const h = await startTestHerald({ retrySchedule: [100, 100, 100] });
+    let calls = 0;
+    const processed: string[] = [];
+    const endpoint = await h.stripe().webhookEndpoints.create({ url: 'http://127.0.0.1:9/placeholder', enabled_events: ['invoice.paid'] });
+    const handler = createWebhookHandler({
+      secret: endpoint.secret!,
+      acknowledge: 'after-processing',
+      logger: false,
+      handlers: {
+        'invoice.paid': (event) => {
+          if (++calls === 1) throw new Error('ledger unavailable');
+          processed.push(event.id);
+        },
+      },
+    });
+    const server = createServer(nodeWebhook(handler));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      await h.stripe().webhookEndpoints.update(endpoint.id, { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhook` });
+      const event = await h.publish({ type: 'invoice.paid', data: { object: { id: 'in_1', object: 'invoice' } } });
+      await waitFor(async () => (await h.stripe().events.retrieve(event.id)).pending_webhooks === 0, { message: 'the retry to succeed' });
+      assert.deepEqual(processed, [event.id]);
+      const attempts = (await h.request('GET', `/v1/events/${event.id}/delivery_attempts`)).body.data as { http_status: number | null }[];
+      assert.deepEqual(attempts.map((a) => a.http_status).sort(), [200, 500]);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      await h.stop();
+    }
+  });
+});
+
 describe('replay protection on a real delivery', () => {
   let h: TestHerald;
   let receiver: TestReceiver;
