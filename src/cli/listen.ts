@@ -266,9 +266,11 @@ class Listener {
   private handle(event: StreamedEvent): void {
     // Replayed after a reconnect while its report is still on its way: report it, do not forward it again.
     if (!event.resend && this.unacknowledged.has(event.event_id)) return;
-    const work = this.forwardAndReport(event).finally(() => {
-      if (this.unacknowledged.get(event.event_id) === work) this.unacknowledged.delete(event.event_id);
-    });
+    const work = this.forwardAndReport(event)
+      .catch((err: unknown) => this.notice(`Could not forward ${event.event_id}: ${(err as Error)?.message ?? String(err)}`))
+      .finally(() => {
+        if (this.unacknowledged.get(event.event_id) === work) this.unacknowledged.delete(event.event_id);
+      });
     if (!event.resend) this.unacknowledged.set(event.event_id, work);
   }
 

@@ -18,11 +18,19 @@ export interface CliIO {
 }
 
 export function processIO(): CliIO {
-  const interrupted = new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
-  return { env: process.env, stdout: process.stdout, stderr: process.stderr, interrupted };
+  let interrupted: Promise<void> | null = null;
+  return {
+    env: process.env,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    // Handlers only for commands that ask (listen): elsewhere ^C keeps its default, exiting at once.
+    get interrupted() {
+      return (interrupted ??= new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      }));
+    },
+  };
 }
 
 /** Colours, only when writing to a terminal and NO_COLOR is not set. */

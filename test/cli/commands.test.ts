@@ -126,7 +126,11 @@ describe('herald API commands', () => {
     assert.equal(noListener.code, 1);
     assert.match(noListener.stderr, /^herald: No herald listen session is connected for this account in test mode/);
 
-    for (const output of [unreachable, badKey, noKey, missing, unknownType, unknownFlag, noListener]) {
+    const liveWithTestKey = await runInProcess(['listen', '--live'], env);
+    assert.equal(liveWithTestKey.code, 2);
+    assert.equal(liveWithTestKey.stderr, 'herald: --live needs a live secret key (sk_live_…) in --api-key');
+
+    for (const output of [unreachable, badKey, noKey, missing, unknownType, unknownFlag, noListener, liveWithTestKey]) {
       assert.equal(output.stderr.split('\n').length, 1, 'one line');
       assert.equal(output.stdout, '');
     }
