@@ -60,6 +60,10 @@ export function nodeWebhook(handler: WebhookHandler<any>, options: NodeAdapterOp
   };
 }
 
+function isEmptyPlainObject(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype && Object.keys(value).length === 0;
+}
+
 /** The parts of an Express request the adapter reads. */
 interface ExpressLikeRequest extends IncomingMessage {
   body?: unknown;
@@ -76,8 +80,10 @@ export function expressWebhook(handler: WebhookHandler<any>, options: NodeAdapte
   return async (req, res, next) => {
     try {
       let rawBody: unknown = req.body;
-      // No body parser ran (Express 5 leaves `undefined`; 4 too): the stream is still unread.
-      if (rawBody === undefined && req.method === 'POST' && !req.readableEnded) {
+      // No body parser consumed the stream: Express 5 leaves `undefined`, Express 4's body-parser
+      // leaves `{}` when the content type did not match its `type`. Read the bytes ourselves.
+      const untouched = rawBody === undefined || (isEmptyPlainObject(rawBody) && !req.readableEnded && req.readableLength === 0 && !req.readableDidRead);
+      if (untouched && req.method === 'POST' && !req.readableEnded) {
         try {
           rawBody = await readBody(req, maxBytes);
         } catch (error) {

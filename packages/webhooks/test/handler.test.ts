@@ -268,6 +268,22 @@ describe('adapters refusing a parsed body', () => {
     }
   });
 
+  it('Express: a raw parser whose type did not match (stream unread, body left as {} like Express 4) still verifies', async () => {
+    const r = recorder();
+    const app = express();
+    // express.raw() defaults to application/octet-stream, so it skips Herald's application/json.
+    app.post('/webhook', express.raw(), (req, _res, next) => ((req.body ??= {}), next()), expressWebhook(createWebhookHandler(r.options)));
+    const server = createServer(app);
+    const url = await listen(server);
+    try {
+      const e = signedEvent();
+      const answer = await httpSender(`${url}/webhook`)(e.body, e.headers);
+      assert.deepEqual([answer.status, answer.json], [200, { received: true }]);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it('Fastify keeps its JSON parser on the app\'s other routes', async () => {
     const app = Fastify();
     await app.register(fastifyWebhook(createWebhookHandler(recorder().options), { path: '/webhook' }));
