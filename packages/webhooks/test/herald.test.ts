@@ -1,49 +1,29 @@
 // The library against a real Herald: real deliveries into the examples, replays, secret rolls.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock } from '../../../src/domain/clock.js';
 import { samplePaymentIntent, startTestHerald, waitFor, type TestHerald } from '../../../test/helpers/herald.js';
 import { TestReceiver, type ReceivedRequest } from '../../../test/helpers/receiver.js';
+import { runReceiver, type RunningReceiver } from './run-receiver.js';
 import { constructEvent, constructEventAsync, createWebhookHandler, nodeWebhook, WebhookVerificationError } from '../src/index.js';
-
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-
-/** Starts an example as its user would (`node examples/x.js`) and collects its output. */
-async function startExample(file: string, secret: string): Promise<{ port: number; output: string[]; child: ChildProcess }> {
-  const child = spawn(process.execPath, [file], { cwd: repoRoot, env: { ...process.env, PORT: '0', HERALD_WEBHOOK_SECRET: secret }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const output: string[] = [];
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => output.push(...chunk.split('\n').filter(Boolean)));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => output.push(...chunk.split('\n').filter(Boolean)));
-  const line = await waitFor(() => output.find((l) => l.startsWith('Listening on')), { message: `${file} to listen`, timeoutMs: 15_000 });
-  return { port: Number(/:(\d+)\//.exec(line)![1]), output, child };
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
-}
 
 for (const example of ['examples/express-webhook.js', 'examples/fastify-webhook.js']) {
   describe(`${example} fed by a real Herald`, () => {
     let h: TestHerald;
-    let running: Awaited<ReturnType<typeof startExample>>;
+    let running: RunningReceiver;
     let endpointId: string;
     before(async () => {
       h = await startTestHerald({ deliveryTimeoutMs: 5000 });
       // The secret exists once the endpoint does; the URL is set when the example has a port.
       const endpoint = await h.stripe().webhookEndpoints.create({ url: 'http://127.0.0.1:9/placeholder', enabled_events: ['*'] });
       endpointId = endpoint.id;
-      running = await startExample(example, endpoint.secret!);
+      running = await runReceiver([example], { PORT: '0', HERALD_WEBHOOK_SECRET: endpoint.secret! });
       await h.stripe().webhookEndpoints.update(endpoint.id, { url: `http://127.0.0.1:${running.port}/my/webhook/url` });
     });
     after(async () => {
-      await stopChild(running.child);
+      await running?.stop();
       await h.stop();
     });
 
