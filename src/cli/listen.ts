@@ -15,6 +15,7 @@ const FLAGS: FlagSpec[] = [
   { name: '--print-json', short: '-j', kind: 'boolean', description: 'Print each event as indented JSON.' },
   { name: '--format', kind: 'string', value: 'JSON', description: 'JSON: print each event as one line of JSON (and nothing else on stdout).' },
   { name: '--live', kind: 'boolean', description: 'Listen to live-mode events (needs a live key in --api-key).' },
+  { name: '--print-secret', kind: 'boolean', description: "Print the session's signing secret and exit (for your app's configuration)." },
 ];
 
 export const LISTEN_HELP = `Usage: herald listen [flags]
@@ -33,6 +34,7 @@ Examples:
   herald listen -f https://localhost:3000/hook --skip-verify -H "X-Env: dev"
   herald listen -f localhost:3000 --load-from-webhooks-api
   herald listen --format JSON | jq .type
+  export STRIPE_WEBHOOK_SECRET=$(herald listen --print-secret)
 `;
 
 interface SessionInfo {
@@ -67,6 +69,13 @@ export async function listen(argv: string[], io: CliIO): Promise<number> {
   const client = clientFrom(flags, io);
   if (flags.booleans.has('--live') !== (client.mode === 'live')) {
     throw new CliError(flags.booleans.has('--live') ? '--live needs a live secret key (sk_live_…) in --api-key' : `this is a live key: pass --live to listen to live-mode events`, 2);
+  }
+  if (flags.booleans.has('--print-secret')) {
+    // The secret belongs to the account and mode, whatever the filter: reopening keeps the stored one.
+    const session = await client.request<SessionInfo>('POST', '/v1/listen/sessions', { json: {} });
+    io.stdout.write(`${session.secret}\n`);
+    await client.close();
+    return 0;
   }
   const events = (flags.strings['--events'] ?? '*').split(',').map((t) => t.trim()).filter(Boolean);
   const routes = await buildRoutes(client, {

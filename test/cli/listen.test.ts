@@ -8,7 +8,7 @@ import { newApiKey } from '../../src/domain/ids.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { startTestHerald, waitFor, type TestHerald } from '../helpers/herald.js';
 import { TestReceiver } from '../helpers/receiver.js';
-import { freePort, RECEIVED_LINE, RESPONSE_LINE, runCli, spawnServe, startListen, type CliProcess } from './cli-process.js';
+import { freePort, RECEIVED_LINE, RESPONSE_LINE, runCli, runInProcess, spawnServe, startListen, type CliProcess } from './cli-process.js';
 
 const verifier = new Stripe('sk_test_unused');
 
@@ -191,6 +191,8 @@ describe('herald listen', () => {
     for (let i = 0; i < 75; i++) whileAway.push(await h.publish({ type: 'product.created', data: { object: { id: `prod_away_${i}`, object: 'product' } } }));
     const second = await listen(['--forward-to', local.url, '--events', 'product.created']);
     assert.equal(second.secret, first.secret);
+    const printed = await runInProcess(['listen', '--print-secret'], env);
+    assert.equal(printed.stdout, first.secret);
     await local.waitForRequests(76);
     const ids = verifiedEvents(local, second.secret).map((e) => e.id);
     assert.deepEqual([...ids].sort(), [before.id, ...whileAway.map((e) => e.id)].sort());
