@@ -13,8 +13,8 @@ export type WebhookErrorCode =
   | 'invalid_json';
 
 const RAW_BODY_HELP =
-  'Pass the exact bytes you received: Express `express.raw({ type: "application/json" })` and `req.body`; ' +
-  'Fastify a buffer content-type parser (see `fastifyWebhookPlugin`); Next.js/Hono/Workers `await request.text()`; ' +
+  'Verify the exact bytes received (the adapters of @herald/webhooks do). By hand: Express `express.raw({ type: "application/json" })` then `req.body`; ' +
+  'Fastify a `parseAs: "buffer"` content-type parser (or `fastifyWebhook`); Next.js, Hono, Workers `await request.text()`; ' +
   'node:http the concatenated request chunks.';
 
 /** Fix-it messages, one per code, so every call site says the same thing. */
