@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { systemClock, type Clock } from '../domain/clock.js';
 import { endpointWantsType } from '../domain/event-types.js';
 import type { Logger } from '../domain/logger.js';
 import { renderEventPayload } from '../domain/objects.js';
@@ -8,6 +9,7 @@ import type { ListenEvent, ListenSession, Store } from '../store/store.js';
 export interface ListenHubOptions {
   store: Store;
   logger: Logger;
+  clock?: Clock;
   /** How often an idle stream sends a heartbeat, so both sides notice a dead connection fast. */
   heartbeatMs?: number;
   /** How often a stream looks at the log when nothing woke it (events published by other processes). */
@@ -31,6 +33,14 @@ const BACKLOG_BATCH = 200;
  * the local handler at the pace it answers, not all at once.
  */
 const MAX_UNACKNOWLEDGED = 32;
+/**
+ * With several writers (PostgreSQL) an event's log position is taken before its transaction
+ * commits, so an event can appear after others with higher positions. The cursor therefore stays
+ * behind events younger than this, and the stream looks again from the cursor every RESCAN_MS for
+ * events that appeared behind what it already read.
+ */
+const SETTLE_MS = 10_000;
+const RESCAN_MS = 5_000;
 
 /**
  * The server side of `herald listen`. Each account and mode has one durable session; its open
@@ -43,8 +53,10 @@ export class ListenHub {
   private readonly streams = new Map<string, ListenStream>();
   readonly heartbeatMs: number;
   readonly pollMs: number;
+  readonly clock: Clock;
 
   constructor(readonly options: ListenHubOptions) {
+    this.clock = options.clock ?? systemClock;
     this.heartbeatMs = options.heartbeatMs ?? 2000;
     this.pollMs = options.pollMs ?? 1000;
   }
@@ -144,9 +156,17 @@ class ListenStream {
   /** Sends unacknowledged events after the cursor, then new ones as they come, moving the cursor over acknowledged ones. */
   private async feed(): Promise<void> {
     const { store } = this.hub.options;
+    const { clock } = this.hub;
     const { session } = this;
     let cursor = session.cursor;
     let scanned = cursor;
+    /**
+     * Read events younger than SETTLE_MS, oldest first, each with the position read before it: the
+     * cursor stays there, so a late event in the gap below is still after the cursor.
+     */
+    const unsettled: { before: number; created: number }[] = [];
+    let lastRescan = clock.now();
+    const wanted = (event: ListenEvent) => endpointWantsType(session.enabledEvents, event.type);
     while (!this.closed) {
       this.woken = false;
       const room = MAX_UNACKNOWLEDGED - this.outstanding.size;
@@ -154,17 +174,25 @@ class ListenStream {
       const batch = limit > 0 ? await store.listenBacklog(session.id, scanned, limit) : [];
       for (const event of batch) {
         if (this.closed) return;
+        unsettled.push({ before: scanned, created: event.created });
         scanned = event.seq;
-        if (!endpointWantsType(session.enabledEvents, event.type)) continue;
-        this.outstanding.set(event.id, event.seq);
-        this.send(toStreamed(event, false));
+        if (wanted(event)) this.dispatch(event);
+      }
+      if (room > 0 && clock.now() - lastRescan >= RESCAN_MS) {
+        lastRescan = clock.now();
+        for (const event of await store.listenBacklog(session.id, cursor, BACKLOG_BATCH)) {
+          if (event.seq > scanned || this.closed) break;
+          if (!this.outstanding.has(event.id) && wanted(event)) this.dispatch(event); // appeared late
+        }
       }
       if (this.outstanding.size > 0) {
         const waiting = new Set(await store.listenUnacknowledged(session.id, [...this.outstanding.keys()]));
         for (const id of this.outstanding.keys()) if (!waiting.has(id)) this.outstanding.delete(id);
       }
-      // Everything before the oldest event still waiting for its acknowledgement is done.
-      const done = this.outstanding.size > 0 ? Math.min(...this.outstanding.values()) - 1 : scanned;
+      while (unsettled.length > 0 && unsettled[0]!.created <= clock.now() - SETTLE_MS) unsettled.shift();
+      // Done: everything before the oldest event still waiting for its acknowledgement, and settled.
+      let done = this.outstanding.size > 0 ? Math.min(...this.outstanding.values()) - 1 : scanned;
+      if (unsettled.length > 0) done = Math.min(done, unsettled[0]!.before);
       if (done > cursor) {
         await store.advanceListenCursor(session.id, done);
         cursor = done;
@@ -175,6 +203,11 @@ class ListenStream {
       }
       await this.sleep(this.hub.pollMs);
     }
+  }
+
+  private dispatch(event: ListenEvent): void {
+    this.outstanding.set(event.id, event.seq);
+    this.send(toStreamed(event, false));
   }
 
   private write(chunk: string): void {

@@ -62,7 +62,7 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
   let listen: ListenHub | null = null;
   let url: string | null = null;
   if (config.role !== 'worker') {
-    listen = new ListenHub({ store, logger });
+    listen = new ListenHub({ store, logger, clock });
     const publisher = new EventPublisher(store, () => {
       worker?.wake();
       listen?.notify();
