@@ -192,8 +192,10 @@ class Listener {
         reason = describeStreamError(this.client.apiBase, err);
       }
       if (this.stopped) break;
-      if (connectedBefore && lostAt === 0) lostAt = Date.now();
-      this.notice(`Lost connection to Herald (${reason}); reconnecting in ${(backoff / 1000).toFixed(1)}s…`);
+      const firstFailure = lostAt === 0;
+      if (firstFailure) lostAt = Date.now();
+      const wait = `${(backoff / 1000).toFixed(1)}s`;
+      this.notice(firstFailure ? `Lost connection to Herald (${reason}); reconnecting in ${wait}…` : `Still cannot reach Herald (${reason}); next try in ${wait}…`);
       await this.pause(backoff);
       backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
     }
