@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { startTestHerald, waitFor, type TestHerald } from '../helpers/herald.js';
 import { TestReceiver } from '../helpers/receiver.js';
 import { RECEIVED_LINE, startListen } from './cli-process.js';
@@ -118,6 +121,37 @@ describe('herald listen forwarding rules', () => {
       assert.equal(local.requests[0]!.headers['x-team'], 'billing');
     } finally {
       await cli.kill();
+      await local.stop();
+      await h.stop();
+    }
+  });
+});
+
+describe('herald listen on a terminal', () => {
+  test('colours on a TTY: the "> Ready!" prefix, bold secret and type, status in stripe-cli colours', { skip: !existsSync('/usr/bin/script') && 'needs util-linux script for a pseudo-terminal' }, async () => {
+    const h = await startTestHerald();
+    const local = await new TestReceiver().start();
+    // `script` runs the CLI on a pseudo-terminal, as a user's shell would.
+    const command = `exec ${process.execPath} --import tsx src/cli/main.ts listen --forward-to ${local.url} --events customer.created`;
+    const child = spawn('script', ['-qec', command, '/dev/null'], {
+      cwd: fileURLToPath(new URL('../../', import.meta.url)),
+      env: { ...process.env, HERALD_API_KEY: h.keys.test, HERALD_API_BASE: h.url, TERM: 'xterm' },
+      detached: true,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    try {
+      await waitFor(() => /> Ready! Your webhook signing secret is \x1b\[1mwhsec_\S+\x1b\[0m \(\^C to quit\)/.test(output), { timeoutMs: 20_000, message: `the Ready line (${JSON.stringify(output)})` });
+      const event = await h.publish({ type: 'customer.created', data: { object: { id: 'cus_tty', object: 'customer' } } });
+      await waitFor(() => output.includes(`<--  [\x1b[32m200\x1b[0m] POST ${local.url} [${event.id}]`), { message: `the coloured status (${JSON.stringify(output)})` });
+      assert.ok(output.includes(`--> \x1b[1mcustomer.created\x1b[0m [${event.id}]`));
+    } finally {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
       await local.stop();
       await h.stop();
     }
