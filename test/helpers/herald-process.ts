@@ -1,0 +1,68 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** A `herald serve` running as a separate operating-system process, as in a deployment. */
+export interface HeraldProcess {
+  child: ChildProcess;
+  /** The API's base URL (null for `--role worker`). */
+  url: string | null;
+  /** What the process wrote to stderr (its log), for diagnosing a failure. */
+  log(): string;
+  /** SIGTERM, and waits for the graceful stop. */
+  stop(): Promise<void>;
+  /** SIGKILL: the process dies at once, mid-work, as in a crash. */
+  kill(): Promise<void>;
+}
+
+/**
+ * Spawns `herald serve` from the TypeScript sources (no build needed) with `args` and extra `env`,
+ * and waits until it says it is running.
+ */
+export async function spawnHerald(args: string[], env: Record<string, string> = {}): Promise<HeraldProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', ...args], {
+    cwd: ROOT,
+    env: { ...withoutHeraldSettings(process.env), HERALD_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-20_000);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = await new Promise<string | null>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`herald serve did not start within 60 s:\n${stderr}`)), 60_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (!stdout.includes('Herald is running.') || !stdout.includes('Account:')) return;
+      clearTimeout(timer);
+      resolve(/API:\s+(http:\/\/\S+?)\/v1/.exec(stdout)?.[1] ?? null);
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`herald serve exited with ${code} before it started:\n${stderr}`));
+    });
+  });
+  return {
+    child,
+    url,
+    log: () => stderr,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** The test runner's own HERALD_* settings must not leak into the processes it starts. */
+function withoutHeraldSettings(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) if (value !== undefined && !name.startsWith('HERALD_')) out[name] = value;
+  return out;
+}
