@@ -144,10 +144,10 @@ describe('dashboard in Chromium', { skip: skipWithoutChromium }, () => {
     const endpoint = await h.stripe().webhookEndpoints.create({ url: `${failing.url}/hook`, enabled_events: ['*'], description: 'Flaky receiver' });
     failingEndpointId = endpoint.id;
     await page.getByRole('link', { name: 'Event destinations' }).first().click();
-    await page.getByRole('link', { name: `${failing.url}/hook` }).waitFor();
+    await page.getByRole('link', { name: `${failing.url}/hook`, exact: true }).waitFor();
     await h.publish({ type: 'customer.created', data: { object: { id: 'cus_1', object: 'customer' } } });
     await failing.waitForRequests(1);
-    await page.getByRole('link', { name: `${failing.url}/hook` }).click();
+    await page.getByRole('link', { name: `${failing.url}/hook`, exact: true }).click();
     const failedRow = page.locator('table.data tbody tr', { has: page.locator('.badge-bad', { hasText: 'Failed' }) });
     await failedRow.locator('a.code-bad', { hasText: '503' }).waitFor();
     const nextRetry = await failedRow.locator('td[data-label="Next retry"]').innerText();
@@ -260,13 +260,13 @@ describe('dashboard in Chromium', { skip: skipWithoutChromium }, () => {
     await signInForm(h.keys.live);
     await page.getByRole('heading', { name: 'Events' }).waitFor(); // the switch keeps the section
     await page.getByRole('link', { name: 'Event destinations' }).click();
-    await page.getByRole('link', { name: 'https://live.example.com/hook' }).waitFor();
-    assert.equal(await page.getByRole('link', { name: `${ok.url}/webhooks` }).count(), 0);
+    await page.getByRole('link', { name: 'https://live.example.com/hook', exact: true }).waitFor();
+    assert.equal(await page.getByRole('link', { name: `${ok.url}/webhooks`, exact: true }).count(), 0);
     assert.equal(await page.locator('.mode-bar-live').count(), 1);
     await screenshot(page, 'dashboard-9-live-mode');
     await page.getByRole('button', { name: 'Test' }).click();
-    await page.getByRole('link', { name: `${ok.url}/webhooks` }).waitFor();
-    assert.equal(await page.getByRole('link', { name: 'https://live.example.com/hook' }).count(), 0);
+    await page.getByRole('link', { name: `${ok.url}/webhooks`, exact: true }).waitFor();
+    assert.equal(await page.getByRole('link', { name: 'https://live.example.com/hook', exact: true }).count(), 0);
     // A live id under the test mode path is not found, in plain words.
     await page.goto(`${h.url}/dashboard/test/endpoints/${liveEndpoint.id}`);
     await page.getByRole('alert').filter({ hasText: 'exists in live mode' }).waitFor();
@@ -275,7 +275,7 @@ describe('dashboard in Chromium', { skip: skipWithoutChromium }, () => {
   it('works on a phone-sized screen, with labelled controls and keyboard navigation', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${h.url}/dashboard/test/endpoints`);
-    await page.getByRole('link', { name: `${ok.url}/webhooks` }).waitFor();
+    await page.getByRole('link', { name: `${ok.url}/webhooks`, exact: true }).waitFor();
     const overflow = (await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')) as number;
     assert.ok(overflow <= 0, `no horizontal scrolling on a phone (overflow ${overflow}px)`);
     await screenshot(page, 'dashboard-10-phone-endpoints');
@@ -291,7 +291,7 @@ describe('dashboard in Chromium', { skip: skipWithoutChromium }, () => {
 
     // Keyboard only: a page opens with focus on its heading; Tab and Enter reach and follow links.
     await page.goto(`${h.url}/dashboard/test/endpoints`);
-    await page.getByRole('link', { name: `${ok.url}/webhooks` }).waitFor();
+    await page.getByRole('link', { name: `${ok.url}/webhooks`, exact: true }).waitFor();
     assert.equal(await activeElement('textContent'), 'Event destinations');
     await page.keyboard.press('Tab');
     assert.equal(await activeElement('textContent'), '+ Add destination');
@@ -303,15 +303,15 @@ describe('dashboard in Chromium', { skip: skipWithoutChromium }, () => {
     assert.equal(await activeElement('textContent'), 'Sign out');
   });
 
-  it('deletes an endpoint after confirmation', async () => {
-    await page.goto(`${h.url}/dashboard/test/endpoints/${failingEndpointId}`);
-    await page.getByRole('button', { name: 'Delete' }).click();
+  it('deletes an endpoint from the list, after confirmation', async () => {
+    await page.goto(`${h.url}/dashboard/test/endpoints`);
+    const row = page.locator('table.data tbody tr', { has: page.getByRole('link', { name: `${failing.url}/hook`, exact: true }) });
+    await row.getByRole('button', { name: 'Delete' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
     assert.equal((await h.stripe().webhookEndpoints.retrieve(failingEndpointId)).deleted, undefined);
-    await page.getByRole('button', { name: 'Delete' }).click();
+    await row.getByRole('button', { name: 'Delete' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Delete destination' }).click();
-    await page.getByRole('heading', { name: 'Event destinations' }).waitFor();
-    assert.equal(await page.getByRole('link', { name: `${failing.url}/hook` }).count(), 0);
+    await waitFor(async () => (await page.getByRole('link', { name: `${failing.url}/hook`, exact: true }).count()) === 0, { message: 'the row to go' });
     await assert.rejects(h.stripe().webhookEndpoints.retrieve(failingEndpointId), /No such webhook endpoint/);
     await screenshot(page, 'dashboard-12-endpoints');
   });

@@ -5,6 +5,7 @@
 import { api, type List } from '../api.js';
 import { deliveryChart, type Bucket } from '../chart.js';
 import type { EndpointObject, PageContext } from '../context.js';
+import { endpointActions } from './endpoint-actions.js';
 import { typeAndTimeFields, type TypeAndTimeFilter } from '../filters.js';
 import { formatTime, fromLocalInput, h, replace, shortId, timeEl, toLocalInput } from '../dom.js';
 import { announcer, busy, confirmDialog, fact, field, notice, pager, refreshingRegion, responseLink, statusBadge, table } from '../ui.js';
@@ -53,35 +54,13 @@ export async function endpointDetailPage(ctx: PageContext, id: string): Promise<
   const chartArea = h('div', { class: 'chart-area' });
 
   const renderHead = () => {
-    const toggle = h('button', { type: 'button', class: 'button' }, endpoint.status === 'enabled' ? 'Disable' : 'Enable');
-    toggle.addEventListener('click', () =>
-      busy(toggle, async () => {
-        n.clear();
-        try {
-          endpoint = await api<EndpointObject>(ctx.mode, 'POST', `/v1/webhook_endpoints/${id}`, { disabled: endpoint.status === 'enabled' ? 'true' : 'false' });
-          n.success(endpoint.status === 'enabled' ? 'Enabled: new events are delivered again.' : 'Endpoint disabled.');
-          renderHead();
-          await refreshStats();
-        } catch (err) {
-          n.error(err);
-        }
-      }),
-    );
-    const remove = h('button', { type: 'button', class: 'button button-danger' }, 'Delete');
-    remove.addEventListener('click', async () => {
-      const ok = await confirmDialog({
-        title: 'Delete this destination?',
-        body: h('p', {}, 'Herald stops sending events to ', h('strong', {}, endpoint.url), ' at once and drops its pending deliveries. This cannot be undone.'),
-        confirm: 'Delete destination',
-        danger: true,
-      });
-      if (!ok) return;
-      try {
-        await api(ctx.mode, 'DELETE', `/v1/webhook_endpoints/${id}`);
-        ctx.navigate(ctx.link('endpoints'));
-      } catch (err) {
-        n.error(err);
-      }
+    const actions = endpointActions(ctx, endpoint, n, {
+      toggled: async (updated) => {
+        endpoint = updated;
+        renderHead();
+        await refreshStats();
+      },
+      deleted: () => ctx.navigate(ctx.link('endpoints')),
     });
     replace(
       head,
@@ -90,7 +69,7 @@ export async function endpointDetailPage(ctx: PageContext, id: string): Promise<
         'div',
         { class: 'page-head' },
         h('div', { class: 'title-block' }, h('h1', { class: 'url-title' }, endpoint.url), h('div', {}, statusBadge(endpoint.status), ' ', endpoint.description ? h('span', { class: 'muted' }, endpoint.description) : null)),
-        h('div', { class: 'actions' }, h('a', { class: 'button', href: ctx.link(`endpoints/${id}/edit`) }, 'Edit'), toggle, remove),
+        actions,
       ),
     );
   };

@@ -2,7 +2,8 @@
 import { api, type List } from '../api.js';
 import { allEndpoints, describeEvents, type EndpointObject, type PageContext } from '../context.js';
 import { h, replace, timeEl } from '../dom.js';
-import { notice, responsePill, statusBadge, table } from '../ui.js';
+import { endpointActions } from './endpoint-actions.js';
+import { notice, refreshingRegion, responsePill, statusBadge, table } from '../ui.js';
 
 interface Health {
   stats: { success_rate: number | null; succeeded: number; failed: number } | null;
@@ -11,7 +12,9 @@ interface Health {
 
 export async function endpointsPage(ctx: PageContext): Promise<void> {
   const n = notice();
-  const body = h('div', { class: 'card' }, h('p', { class: 'muted' }, 'Loading…'));
+  const region = refreshingRegion();
+  replace(region.el, h('p', { class: 'muted' }, 'Loading…'));
+  const body = h('div', { class: 'card' }, region.el);
   replace(
     ctx.main,
     h(
@@ -30,8 +33,7 @@ export async function endpointsPage(ctx: PageContext): Promise<void> {
     const health = await Promise.all(endpoints.map((e) => loadHealth(ctx, e)));
     if (!ctx.current()) return;
     const byId = new Map(endpoints.map((e, i) => [e.id, health[i]!]));
-    replace(
-      body,
+    region.update({ endpoints, health }, () => [
       table<EndpointObject>(
         [
           { label: 'URL', cell: (e) => h('div', {}, h('a', { href: ctx.link(`endpoints/${e.id}`), class: 'url' }, e.url), e.description ? h('div', { class: 'muted small' }, e.description) : null) },
@@ -55,18 +57,19 @@ export async function endpointsPage(ctx: PageContext): Promise<void> {
               return h('span', {}, timeEl(a ? a.created : last.created), ' ', a ? responsePill(a) : statusBadge(last.status));
             },
           },
+          { label: 'Actions', cell: (e) => endpointActions(ctx, e, n, { toggled: () => load(), deleted: () => void load() }) },
         ],
         endpoints,
         'No event destinations yet. Add one to start receiving events.',
         'Event destinations',
       ),
-    );
+    ]);
   };
   try {
     await load();
   } catch (err) {
     n.error(err);
-    replace(body);
+    region.el.replaceChildren();
   }
   ctx.every(5000, () => load().catch((err) => n.error(err)));
 }
