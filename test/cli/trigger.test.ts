@@ -207,6 +207,11 @@ describe('herald trigger', () => {
     const invalid = await runCli(['fixtures', file], env);
     assert.equal(invalid.code, 2);
     assert.match(invalid.stderr, /fixture step 'x': unknown object 'spaceship'/);
+
+    writeFileSync(file, JSON.stringify({ _meta: { template_version: 0 }, fixtures: [{ name: 'customer', path: '/v1/customers', method: 'post', params: {} }] }));
+    const stripeCliFixture = await runInProcess(['fixtures', file], env);
+    assert.equal(stripeCliFixture.code, 2);
+    assert.match(stripeCliFixture.stderr, /looks like a stripe-cli fixture/);
   });
 
   test('--show prints a scenario as a fixture file that herald fixtures runs', async () => {
