@@ -77,7 +77,7 @@ export class DeliveryWorker {
     this.running = false;
     this.wake();
     await this.loop;
-    while (this.inFlight > 0) await this.sleep(50);
+    while (this.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 20));
     await this.flush();
   }
 
