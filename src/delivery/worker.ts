@@ -1,4 +1,4 @@
-import { stripeSignatureHeader } from '@herald/webhooks';
+import { deliverySignatureHeaders } from '@herald/webhooks';
 import type { Clock } from '../domain/clock.js';
 import { newId } from '../domain/ids.js';
 import { renderEventPayload } from '../domain/objects.js';
@@ -142,7 +142,10 @@ export class DeliveryWorker {
     const payload = renderEventPayload(claim.event);
     const started = clock.now();
     // A fresh timestamp and signature on every attempt, one v1 per active secret.
-    const headers = { ...DELIVERY_HEADERS, 'stripe-signature': stripeSignatureHeader(payload, claim.secrets, Math.floor(started / 1000)) };
+    const headers = {
+      ...DELIVERY_HEADERS,
+      ...deliverySignatureHeaders(payload, { secrets: claim.secrets, eventId: claim.event.id, timestamp: Math.floor(started / 1000), schemes: claim.endpoint.signatureSchemes }),
+    };
     const result = await sender.send({ url: claim.endpoint.url, headers, body: payload, timeoutMs });
     const verdict = classify(result);
     const finished = clock.now();

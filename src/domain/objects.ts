@@ -29,6 +29,9 @@ export function webhookEndpointObject(endpoint: WebhookEndpoint, applicationId: 
     metadata: endpoint.metadata,
   };
   if (secret !== undefined) object.secret = secret;
+  // Herald's extension, shown only when the endpoint does not use the default (Stripe's scheme alone),
+  // so the object keeps exactly Stripe's fields for everyone who did not ask for more.
+  if (endpoint.signatureSchemes.length !== 1 || endpoint.signatureSchemes[0] !== 'stripe') object.signature_schemes = endpoint.signatureSchemes;
   object.status = endpoint.status;
   object.url = endpoint.url;
   return object;

@@ -34,6 +34,10 @@ export interface ApiKeyOwner {
 
 export type EndpointStatus = 'enabled' | 'disabled';
 
+/** How deliveries are signed: Stripe's `Stripe-Signature`, Standard Webhooks' `webhook-*` headers, or both. */
+export type SignatureScheme = 'stripe' | 'standard';
+export const SIGNATURE_SCHEMES: readonly SignatureScheme[] = ['stripe', 'standard'];
+
 export interface WebhookEndpoint {
   id: string;
   accountId: string;
@@ -44,6 +48,8 @@ export interface WebhookEndpoint {
   connect: boolean;
   description: string | null;
   metadata: Record<string, string>;
+  /** Herald's extension; `['stripe']` unless the user chose otherwise. */
+  signatureSchemes: SignatureScheme[];
   status: EndpointStatus;
   /** Why Herald disabled it on its own (null when a user disabled it or it is enabled). */
   disabledReason: string | null;

@@ -46,6 +46,34 @@ describe('delivery', () => {
     await receiver.stop();
   });
 
+  it('signs with Standard Webhooks too when the endpoint asks for it (one secret serves both schemes)', async () => {
+    const { Webhook } = await import('standardwebhooks');
+    const receiver = await new TestReceiver().start();
+    const stripe = h.stripe();
+    const we = await stripe.webhookEndpoints.create({ url: receiver.url, enabled_events: ['invoice.created'], signature_schemes: ['stripe', 'standard'] } as any);
+    assert.deepEqual((we as any).signature_schemes, ['stripe', 'standard']);
+    const event = await h.publish({ type: 'invoice.created', data: { object: { id: 'in_sw', object: 'invoice' } } });
+    const [request] = await receiver.waitForRequests(1);
+    assert.equal(request!.headers['webhook-id'], event.id);
+    const verified = new Webhook(we.secret!.slice('whsec_'.length)).verify(request!.body, {
+      'webhook-id': request!.headers['webhook-id'] as string,
+      'webhook-timestamp': request!.headers['webhook-timestamp'] as string,
+      'webhook-signature': request!.headers['webhook-signature'] as string,
+    }) as any;
+    assert.equal(verified.id, event.id);
+    verifier.webhooks.constructEvent(request!.body, request!.headers['stripe-signature'] as string, we.secret!);
+    // standard only: no Stripe-Signature any more
+    const updated = await stripe.webhookEndpoints.update(we.id, { signature_schemes: ['standard'] } as any);
+    assert.deepEqual((updated as any).signature_schemes, ['standard']);
+    await h.publish({ type: 'invoice.created', data: { object: { id: 'in_sw2', object: 'invoice' } } });
+    const requests = await receiver.waitForRequests(2);
+    assert.equal(requests[1]!.headers['stripe-signature'], undefined);
+    assert.ok(requests[1]!.headers['webhook-signature']);
+    await assert.rejects(stripe.webhookEndpoints.update(we.id, { signature_schemes: ['hmac'] } as any), (err: any) => err.param === 'signature_schemes[0]');
+    await stripe.webhookEndpoints.del(we.id);
+    await receiver.stop();
+  });
+
   it('fans out by event type, * and connect', async () => {
     const receiver = await new TestReceiver().start();
     const stripe = h.stripe();

@@ -43,6 +43,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         connect: false,
         description: null,
         metadata: {},
+        signatureSchemes: ['stripe'],
         status: 'enabled',
         disabledReason: null,
         disabledAt: null,

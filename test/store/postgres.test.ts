@@ -25,7 +25,7 @@ const T0 = 1_800_000_000_000;
 function endpointOf(accountId: string): WebhookEndpoint {
   return {
     id: newId.endpoint(), accountId, mode: 'test', url: 'https://example.com/hook', enabledEvents: ['*'], apiVersion: null, connect: false,
-    description: null, metadata: {}, status: 'enabled', disabledReason: null, disabledAt: null, failingSince: null, lastSuccessAt: null, created: T0,
+    description: null, metadata: {}, signatureSchemes: ['stripe'], status: 'enabled', disabledReason: null, disabledAt: null, failingSince: null, lastSuccessAt: null, created: T0,
   };
 }
 

@@ -1,7 +1,7 @@
 import { deliveryAttemptObject, webhookEndpointObject } from '../../domain/objects.js';
 import { errors } from '../../domain/errors.js';
 import { newId, newSigningSecret } from '../../domain/ids.js';
-import type { WebhookEndpoint } from '../../domain/types.js';
+import { SIGNATURE_SCHEMES, type SignatureScheme, type WebhookEndpoint } from '../../domain/types.js';
 import type { RequestContext } from '../app.js';
 import type { Router } from '../http.js';
 import { applyMetadata, Params } from '../params.js';
@@ -24,7 +24,7 @@ export function webhookEndpointRoutes(router: Router<RequestContext>): void {
 }
 
 async function create(ctx: RequestContext) {
-  const p = new Params(ctx.params, ['url', 'enabled_events', 'api_version', 'connect', 'description', 'metadata']);
+  const p = new Params(ctx.params, ['url', 'enabled_events', 'api_version', 'connect', 'description', 'metadata', 'signature_schemes']);
   const url = validateUrl(ctx, p.requiredString('url'));
   const enabledEvents = validateEnabledEvents(ctx, p.stringArray('enabled_events', { maxItems: 500 }));
   const apiVersion = p.string('api_version') ?? null;
@@ -41,6 +41,7 @@ async function create(ctx: RequestContext) {
     connect: p.boolean('connect') ?? false,
     description: p.string('description', { maxLength: 5000 }) ?? null,
     metadata: applyMetadata({}, p.metadata()),
+    signatureSchemes: readSignatureSchemes(p) ?? ['stripe'],
     status: 'enabled',
     disabledReason: null,
     disabledAt: null,
@@ -69,7 +70,7 @@ async function retrieve(ctx: RequestContext, path: Record<string, string>) {
 }
 
 async function update(ctx: RequestContext, path: Record<string, string>) {
-  const p = new Params(ctx.params, ['url', 'enabled_events', 'disabled', 'description', 'metadata']);
+  const p = new Params(ctx.params, ['url', 'enabled_events', 'disabled', 'description', 'metadata', 'signature_schemes']);
   const endpoint = await findEndpoint(ctx, path.id!);
   const next: WebhookEndpoint = { ...endpoint };
   if (p.has('url')) next.url = validateUrl(ctx, p.requiredString('url'));
@@ -77,6 +78,7 @@ async function update(ctx: RequestContext, path: Record<string, string>) {
   const description = p.string('description', { maxLength: 5000 });
   if (description !== undefined) next.description = description;
   next.metadata = applyMetadata(endpoint.metadata, p.metadata());
+  next.signatureSchemes = readSignatureSchemes(p) ?? endpoint.signatureSchemes;
   const disabled = p.boolean('disabled');
   if (disabled === true && endpoint.status === 'enabled') {
     Object.assign(next, { status: 'disabled', disabledReason: null, disabledAt: ctx.now });
@@ -170,6 +172,19 @@ function validateUrl(ctx: RequestContext, url: string): string {
   if (parsed.username || parsed.password) throw errors.urlInvalid(url, 'Credentials in the URL are not allowed.');
   if (ctx.mode === 'live' && parsed.protocol !== 'https:') throw errors.liveModeHttps(url);
   return url;
+}
+
+/** Herald's extension: `signature_schemes[]=stripe&signature_schemes[]=standard`. */
+function readSignatureSchemes(p: Params): SignatureScheme[] | undefined {
+  const schemes = p.stringArray('signature_schemes', { maxItems: 2 });
+  if (schemes === undefined) return undefined;
+  if (schemes.length === 0) throw errors.parameterMissing('signature_schemes');
+  schemes.forEach((scheme, i) => {
+    if (!SIGNATURE_SCHEMES.includes(scheme as SignatureScheme)) {
+      throw errors.parameterInvalid(`signature_schemes[${i}]`, `Invalid signature_schemes[${i}]: '${scheme}'; use stripe (Stripe-Signature) or standard (Standard Webhooks).`);
+    }
+  });
+  return [...new Set(schemes)] as SignatureScheme[];
 }
 
 function validateEnabledEvents(ctx: RequestContext, events: string[] | undefined): string[] {

@@ -266,12 +266,12 @@ export class PostgresStore implements Store {
       if ((rows[0].n as number) >= max) return 'limit_reached' as const;
       await c.query(
         `INSERT INTO endpoints (id, account_id, mode, url, enabled_events, api_version, connect, description, metadata, status,
-           disabled_reason, disabled_at, failing_since, last_success_at, created)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+           disabled_reason, disabled_at, failing_since, last_success_at, created, signature_schemes)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
         [
           endpoint.id, endpoint.accountId, endpoint.mode, endpoint.url, endpoint.enabledEvents, endpoint.apiVersion, endpoint.connect,
           endpoint.description, JSON.stringify(endpoint.metadata), endpoint.status, endpoint.disabledReason, endpoint.disabledAt,
-          endpoint.failingSince, endpoint.lastSuccessAt, endpoint.created,
+          endpoint.failingSince, endpoint.lastSuccessAt, endpoint.created, endpoint.signatureSchemes.join(','),
         ],
       );
       await c.query('INSERT INTO endpoint_secrets (endpoint_id, secret, created, expires_at) VALUES ($1, $2, $3, $4)', [endpoint.id, secret.secret, secret.created, secret.expiresAt]);
@@ -292,11 +292,12 @@ export class PostgresStore implements Store {
   async updateEndpoint(endpoint: WebhookEndpoint): Promise<boolean> {
     const result = await this.pool.query(
       `UPDATE endpoints SET url = $4, enabled_events = $5, description = $6, metadata = $7, status = $8, disabled_reason = $9,
-         disabled_at = $10, failing_since = $11
+         disabled_at = $10, failing_since = $11, signature_schemes = $12
        WHERE id = $1 AND account_id = $2 AND mode = $3 AND status != 'deleted'`,
       [
         endpoint.id, endpoint.accountId, endpoint.mode, endpoint.url, endpoint.enabledEvents, endpoint.description,
         JSON.stringify(endpoint.metadata), endpoint.status, endpoint.disabledReason, endpoint.disabledAt, endpoint.failingSince,
+        endpoint.signatureSchemes.join(','),
       ],
     );
     return result.rowCount === 1;
@@ -946,6 +947,7 @@ function toEndpoint(row: Row): WebhookEndpoint {
     connect: row.connect,
     description: row.description ?? null,
     metadata: row.metadata,
+    signatureSchemes: typeof row.signature_schemes === 'string' && row.signature_schemes ? (row.signature_schemes.split(',') as WebhookEndpoint['signatureSchemes']) : ['stripe'],
     status: row.status === 'disabled' ? 'disabled' : 'enabled',
     disabledReason: row.disabled_reason ?? null,
     disabledAt: row.disabled_at ?? null,

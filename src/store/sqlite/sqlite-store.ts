@@ -12,6 +12,7 @@ import type {
   Mode,
   Page,
   PageRequest,
+  SignatureScheme,
   StoredEvent,
   WebhookEndpoint,
 } from '../../domain/types.js';
@@ -124,9 +125,9 @@ export class SqliteStore implements Store {
       this.db
         .prepare(
           `INSERT INTO endpoints (id, account_id, mode, url, enabled_events, api_version, connect, description, metadata, status,
-             disabled_reason, disabled_at, failing_since, last_success_at, created)
+             disabled_reason, disabled_at, failing_since, last_success_at, created, signature_schemes)
            VALUES (@id, @account_id, @mode, @url, @enabled_events, @api_version, @connect, @description, @metadata, @status,
-             @disabled_reason, @disabled_at, @failing_since, @last_success_at, @created)`,
+             @disabled_reason, @disabled_at, @failing_since, @last_success_at, @created, @signature_schemes)`,
         )
         .run(endpointParams(endpoint));
       this.db
@@ -155,6 +156,7 @@ export class SqliteStore implements Store {
     const result = this.db
       .prepare(
         `UPDATE endpoints SET url = @url, enabled_events = @enabled_events, description = @description, metadata = @metadata,
+           signature_schemes = @signature_schemes,
            status = @status, disabled_reason = @disabled_reason, disabled_at = @disabled_at, failing_since = @failing_since
          WHERE id = @id AND account_id = @account_id AND mode = @mode AND status != 'deleted'`,
       )
@@ -680,6 +682,7 @@ function endpointParams(e: WebhookEndpoint): Params {
     connect: e.connect ? 1 : 0,
     description: e.description,
     metadata: JSON.stringify(e.metadata),
+    signature_schemes: e.signatureSchemes.join(','),
     status: e.status,
     disabled_reason: e.disabledReason,
     disabled_at: e.disabledAt,
@@ -700,6 +703,7 @@ function toEndpoint(row: Row): WebhookEndpoint {
     connect: row.connect === 1,
     description: (row.description as string | null) ?? null,
     metadata: JSON.parse(row.metadata as string) as Record<string, string>,
+    signatureSchemes: parseSchemes(row.signature_schemes),
     status: row.status === 'disabled' ? 'disabled' : 'enabled',
     disabledReason: (row.disabled_reason as string | null) ?? null,
     disabledAt: (row.disabled_at as number | null) ?? null,
@@ -811,4 +815,8 @@ function toListenSession(row: Row): ListenSession {
     cursor: row.cursor_seq as number,
     created: row.created as number,
   };
+}
+
+function parseSchemes(value: unknown): SignatureScheme[] {
+  return typeof value === 'string' && value ? (value.split(',') as SignatureScheme[]) : ['stripe'];
 }
