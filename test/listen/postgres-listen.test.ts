@@ -20,11 +20,12 @@ test('on PostgreSQL with two Herald servers (own pools, one database): a listene
   let second: TestHerald | null = null;
   const local = await new TestReceiver().start();
   try {
-    second = await startTestHerald({ database: { kind: 'postgres', url }, testSecretKey: first.keys.test, liveSecretKey: first.keys.live });
+    const other = await startTestHerald({ database: { kind: 'postgres', url }, testSecretKey: first.keys.test, liveSecretKey: first.keys.live });
+    second = other;
     const { cli, secret } = await startListen(['--forward-to', local.url], { HERALD_API_KEY: first.keys.test, HERALD_API_BASE: first.url });
     const published: string[] = [];
     for (let i = 0; i < 20; i++) {
-      const response = await second.request('POST', '/v1/events', {
+      const response = await other.request('POST', '/v1/events', {
         key: first.keys.test,
         body: JSON.stringify({ type: 'checkout.session.completed', data: { object: { id: `cs_test_${i}`, object: 'checkout.session' } } }),
         contentType: 'application/json',
@@ -37,7 +38,7 @@ test('on PostgreSQL with two Herald servers (own pools, one database): a listene
     const ids = local.requests.map((r) => verifier.webhooks.constructEvent(r.body, r.headers['stripe-signature'] as string, secret).id);
     assert.deepEqual([...ids].sort(), [...published].sort());
     // Recorded in the shared delivery log, visible from either process.
-    await waitFor(async () => (await second!.request('GET', `/v1/events/${published[0]}/delivery_attempts`, { key: first.keys.test })).body.data.length === 1);
+    await waitFor(async () => (await other.request('GET', `/v1/events/${published[0]}/delivery_attempts`, { key: first.keys.test })).body.data.length === 1);
     await cli.kill();
   } finally {
     await local.stop();
