@@ -248,6 +248,12 @@ describe('dashboard in Chromium', { skip: skipWithoutChromium }, () => {
     await page.getByRole('heading', { name: 'customer.created' }).waitFor();
     const json = JSON.parse(await page.getByLabel('Event JSON').innerText());
     assert.equal(json.data.object.id, 'cus_1');
+    // Resend from the event page, to one endpoint.
+    const before = failing.requests.length;
+    await page.getByRole('button', { name: `Resend to ${failing.url}/hook` }).click();
+    await failing.waitForRequests(before + 1);
+    assert.equal(JSON.parse(failing.requests.at(-1)!.body).id, json.id);
+    await waitFor(async () => (await page.locator('table.data tbody td[data-label="Status"]', { hasText: 'resend' }).count()) === 2, { message: 'two resend rows' });
     await screenshot(page, 'dashboard-8-event');
   });
 

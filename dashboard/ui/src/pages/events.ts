@@ -3,7 +3,7 @@ import { api, type List } from '../api.js';
 import { allEndpoints, type EndpointObject, type PageContext } from '../context.js';
 import { typeAndTimeFields, type TypeAndTimeFilter } from '../filters.js';
 import { formatTime, h, replace, shortId, timeEl } from '../dom.js';
-import { fact, httpStatusText, notice, pager, pre, refreshingRegion, responseLink, statusBadge, table } from '../ui.js';
+import { busy, fact, httpStatusText, notice, pager, pre, refreshingRegion, responseLink, statusBadge, table } from '../ui.js';
 import type { DeliveryObject } from './endpoint-detail.js';
 
 interface EventObject {
@@ -113,12 +113,31 @@ export async function eventPage(ctx: PageContext, id: string): Promise<void> {
           { label: 'Last response', cell: (d) => responseLink(ctx, d.last_attempt) },
           { label: 'Attempts', cell: (d) => String(d.attempt_count), className: 'num' },
           { label: 'Next retry', cell: (d) => (d.next_attempt_at && d.status === 'failed' ? timeEl(d.next_attempt_at) : h('span', { class: 'muted' }, '—')) },
+          { label: 'Resend', cell: (d) => (d.kind === 'automatic' && endpoints.has(d.webhook_endpoint) ? resendButton(d) : null) },
         ],
         list.data,
         'No destination listened to this event when it was published.',
         'Deliveries of this event',
       ),
     ]);
+  };
+  /** Sends the event again to one endpoint now; automatic retries carry on. */
+  const resendButton = (d: DeliveryObject) => {
+    const where = endpoints.get(d.webhook_endpoint)?.url ?? d.webhook_endpoint;
+    const button = h('button', { type: 'button', class: 'button', 'aria-label': `Resend to ${where}` }, 'Resend');
+    button.addEventListener('click', () =>
+      busy(button, async () => {
+        n.clear();
+        try {
+          await api(ctx.mode, 'POST', `/v1/events/${id}/retry`, { webhook_endpoint: d.webhook_endpoint });
+          n.success(`Resend to ${where} queued: the new delivery appears in this table.`);
+          await refresh();
+        } catch (err) {
+          n.error(err);
+        }
+      }),
+    );
+    return button;
   };
   replace(
     ctx.main,
