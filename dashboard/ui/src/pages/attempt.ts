@@ -117,7 +117,7 @@ export async function attemptPage(ctx: PageContext, id: string): Promise<void> {
         h('h3', {}, 'Headers (as sent)'),
         headersTable(attempt.request_headers),
         h('h3', {}, 'Body'),
-        h('p', { class: 'small muted' }, 'The Event object, sent as compact JSON; shown indented. pending_webhooks is its current value.'),
+        h('p', { class: 'small muted' }, bodyNote(event as { api_version?: string } | null, endpoint)),
         pre(event ? JSON.stringify(event, null, 2) : '(the event is no longer stored)', 'Request body'),
       ),
       h(
@@ -136,4 +136,16 @@ export async function attemptPage(ctx: PageContext, id: string): Promise<void> {
   );
   await refreshHistory();
   ctx.every(2000, refreshHistory);
+}
+
+/**
+ * What the body panel shows, said plainly: attempts keep their headers, not their bodies, so the
+ * body is the stored event (compact JSON when sent, indented here), possibly in another version.
+ */
+function bodyNote(event: { api_version?: string } | null, endpoint: EndpointObject | null): string {
+  const base = 'The Event object as stored, indented here (it is sent as compact JSON); pending_webhooks shows its current value.';
+  if (event?.api_version && endpoint?.api_version && endpoint.api_version !== event.api_version) {
+    return `${base} This endpoint receives API version ${endpoint.api_version}: when Herald has changes for that version, the body it was sent was translated from ${event.api_version}.`;
+  }
+  return base;
 }
