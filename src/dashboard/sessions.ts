@@ -12,8 +12,12 @@ export interface DashboardSession {
   keys: Partial<Record<Mode, string>>;
   /** Sent back by the page on every mutating call; a cross-site request cannot read it. */
   csrfToken: string;
+  created: number;
   lastSeen: number;
 }
+
+/** However active, a session ends after this long: an open tab that polls does not sign in forever. */
+const MAX_SESSION_MS = 7 * 86_400_000;
 
 /** Sessions in memory: a restart signs everyone out, which is the safe default for keys. */
 export class SessionStore {
@@ -24,6 +28,10 @@ export class SessionStore {
     private readonly idleMs: number,
     private readonly maxSessions = 10_000,
   ) {}
+
+  private expired(session: DashboardSession, now: number): boolean {
+    return now - session.lastSeen > this.idleMs || now - session.created > MAX_SESSION_MS;
+  }
 
   create(accountId: string, mode: Mode, key: string): DashboardSession {
     this.evictExpired();
@@ -37,6 +45,7 @@ export class SessionStore {
       accountId,
       keys: { [mode]: key },
       csrfToken: randomBytes(32).toString('base64url'),
+      created: this.clock.now(),
       lastSeen: this.clock.now(),
     };
     this.sessions.set(session.id, session);
@@ -49,7 +58,7 @@ export class SessionStore {
     const session = this.sessions.get(id);
     if (!session) return null;
     const now = this.clock.now();
-    if (now - session.lastSeen > this.idleMs) {
+    if (this.expired(session, now)) {
       this.sessions.delete(id);
       return null;
     }
@@ -63,7 +72,7 @@ export class SessionStore {
 
   private evictExpired(): void {
     const now = this.clock.now();
-    for (const [id, session] of this.sessions) if (now - session.lastSeen > this.idleMs) this.sessions.delete(id);
+    for (const [id, session] of this.sessions) if (this.expired(session, now)) this.sessions.delete(id);
   }
 }
 
