@@ -17,16 +17,22 @@ Examples:
 
 export async function serve(flags: Record<string, string>): Promise<number> {
   let config;
+  let herald;
   try {
     config = resolveConfig(process.env, flags);
+    herald = await startHerald(config);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`herald: ${err.message}\n`);
       return 2;
     }
+    const code = (err as { code?: string }).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES') {
+      process.stderr.write(`herald: cannot listen on ${config?.host}:${config?.port} (${code}); choose another --port / HERALD_PORT\n`);
+      return 2;
+    }
     throw err;
   }
-  const herald = await startHerald(config);
   const out = (line: string) => process.stdout.write(`${line}\n`);
   out(`Herald is running.`);
   if (herald.url) out(`  API:        ${herald.url}/v1  (Stripe-compatible; point the stripe SDK at host ${new URL(herald.url).hostname}, port ${new URL(herald.url).port}, protocol http)`);

@@ -8,6 +8,7 @@ import type { AttemptResult, ClaimedDelivery, Store } from '../store/store.js';
 import { classify } from './outcome.js';
 import { retryDelay } from './retry-policy.js';
 import type { HttpSender } from './sender.js';
+import type { VersionTranslator } from './versions.js';
 
 export interface WorkerOptions {
   store: Store;
@@ -22,6 +23,10 @@ export interface WorkerOptions {
   /** Longest sleep between looks at the queue when nothing wakes the worker. */
   pollIntervalMs?: number;
   random?: () => number;
+  /** Renders payloads in each endpoint's API version, when the operator supplied version changes. */
+  versions?: VersionTranslator;
+  /** The version of endpoints that name none (HERALD_API_VERSION). */
+  defaultApiVersion?: string;
 }
 
 /** Headers of every delivery, as Stripe sends them; the signature is added per attempt. */
@@ -139,7 +144,7 @@ export class DeliveryWorker {
 
   private async attempt(claim: ClaimedDelivery): Promise<void> {
     const { clock, sender, timeoutMs, retryOverride } = this.options;
-    const payload = renderEventPayload(claim.event);
+    const payload = this.render(claim);
     const started = clock.now();
     // A fresh timestamp and signature on every attempt, one v1 per active secret.
     const headers = {
@@ -183,6 +188,31 @@ export class DeliveryWorker {
     };
     this.results.push({ claim, attempt, next });
     this.scheduleFlush();
+  }
+
+  private readonly rendered = new Map<string, string>();
+
+  /** The body for this endpoint: the event in the endpoint's API version when it can be translated. */
+  private render(claim: ClaimedDelivery): string {
+    const { event, endpoint } = claim;
+    const target = endpoint.apiVersion ?? this.options.defaultApiVersion;
+    const versions = this.options.versions;
+    if (!target || target === event.apiVersion || !versions || versions.empty) return renderEventPayload(event);
+    const key = `${event.id} ${target}`;
+    let payload = this.rendered.get(key);
+    if (payload === undefined) {
+      try {
+        const data = versions.translate(JSON.parse(event.dataJson), event.apiVersion, target);
+        payload = data ? renderEventPayload({ ...event, apiVersion: target, dataJson: JSON.stringify(data) }) : renderEventPayload(event);
+      } catch (err) {
+        this.options.logger.error('a version change failed; delivering the event as published', { event: event.id, version: target, error: String(err) });
+        payload = renderEventPayload(event);
+      }
+      // Every attempt and retry of this event for this version gets the same bytes.
+      if (this.rendered.size >= 2000) this.rendered.delete(this.rendered.keys().next().value!);
+      this.rendered.set(key, payload);
+    }
+    return payload;
   }
 
   private scheduleFlush(): void {

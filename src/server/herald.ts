@@ -4,7 +4,8 @@ import { createApiHandler } from '../api/app.js';
 import { EventPublisher } from '../api/publisher.js';
 import { createDashboardHandler } from '../dashboard/server.js';
 import { ListenHub } from '../listen/hub.js';
-import type { HeraldConfig } from '../config/config.js';
+import { ConfigError, type HeraldConfig } from '../config/config.js';
+import { loadVersionChanges, VersionTranslator } from '../delivery/versions.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import { EventTypeCatalog } from '../domain/event-types.js';
 import { hashApiKey, newApiKey, newId } from '../domain/ids.js';
@@ -42,6 +43,14 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
 
   const { account, newKeys } = await bootstrapAccount(store, config, clock);
 
+  let versions: VersionTranslator | undefined;
+  if (config.versionTransforms) {
+    try {
+      versions = new VersionTranslator(await loadVersionChanges(config.versionTransforms), logger);
+    } catch (err) {
+      throw new ConfigError('HERALD_VERSION_TRANSFORMS', (err as Error).message);
+    }
+  }
   const sender = new HttpSender();
   const worker =
     config.role === 'api'
@@ -55,6 +64,8 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
           timeoutMs: config.deliveryTimeoutMs,
           retryOverride: config.retrySchedule,
           disableAfterMs: config.disableAfterMs,
+          versions,
+          defaultApiVersion: config.apiVersion,
         });
   worker?.start();
 
