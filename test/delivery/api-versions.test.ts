@@ -14,7 +14,7 @@ describe('payloads in the endpoint\'s API version', () => {
     const h = await startTestHerald({ versionTransforms: changes });
     const receiver = await new TestReceiver().start();
     const stripe = h.stripe();
-    const pinned = await stripe.webhookEndpoints.create({ url: `${receiver.url}/old`, enabled_events: ['charge.succeeded'], api_version: '2025-01-15.acacia' });
+    const pinned = await stripe.webhookEndpoints.create({ url: `${receiver.url}/old`, enabled_events: ['charge.succeeded'], api_version: '2025-01-15.acacia' as Stripe.WebhookEndpointCreateParams['api_version'] });
     const current = await stripe.webhookEndpoints.create({ url: `${receiver.url}/new`, enabled_events: ['charge.succeeded'] });
     assert.equal(pinned.api_version, '2025-01-15.acacia');
     const event = await h.publish({ type: 'charge.succeeded', data: { object: { id: 'ch_1', object: 'charge', amount: 2000 } } });
