@@ -39,7 +39,8 @@ function decode(text: string): string {
 /** `a[b][0][]` → `['a', 'b', '0', '']`. */
 function parseKey(key: string): string[] {
   const open = key.indexOf('[');
-  if (open <= 0) return [key];
+  if (open === 0 || (open === -1 && key.includes(']'))) throw errors.malformedBody(`'${key.slice(0, 80)}' is not a valid parameter name (unbalanced brackets)`);
+  if (open === -1) return [key];
   const segments = [key.slice(0, open)];
   const rest = key.slice(open);
   const re = /\[([^\[\]]*)\]/gy;
