@@ -172,12 +172,17 @@ class ListenStream {
       const room = MAX_UNACKNOWLEDGED - this.outstanding.size;
       const limit = Math.min(BACKLOG_BATCH, Math.max(room, 0));
       const batch = limit > 0 ? await store.listenBacklog(session.id, scanned, limit) : [];
+      const skipped: string[] = [];
       for (const event of batch) {
         if (this.closed) return;
         unsettled.push({ before: scanned, created: event.created });
         scanned = event.seq;
         if (wanted(event)) this.dispatch(event);
+        else if (event.created > clock.now() - SETTLE_MS) skipped.push(event.id);
       }
+      // The cursor stays behind young events, so a listener reconnecting with a wider filter would
+      // see these again: acknowledge them as filtered out. Older ones the cursor simply passes.
+      await Promise.all(skipped.map((id) => store.recordListenAttempts(session.id, id, [])));
       if (room > 0 && clock.now() - lastRescan >= RESCAN_MS) {
         lastRescan = clock.now();
         for (const event of await store.listenBacklog(session.id, cursor, BACKLOG_BATCH)) {
