@@ -50,3 +50,8 @@ export function modeOfApiKey(key: string): Mode | null {
   if (key.startsWith('sk_live_')) return 'live';
   return null;
 }
+
+/** An API version: a date, optionally named (`2026-10-28.endive`). */
+export function isApiVersion(text: string): boolean {
+  return /^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$/.test(text);
+}

@@ -1,6 +1,6 @@
 import { deliveryAttemptObject, webhookEndpointObject } from '../../domain/objects.js';
 import { errors } from '../../domain/errors.js';
-import { newId, newSigningSecret } from '../../domain/ids.js';
+import { isApiVersion, newId, newSigningSecret } from '../../domain/ids.js';
 import { SIGNATURE_SCHEMES, type SignatureScheme, type WebhookEndpoint } from '../../domain/types.js';
 import type { RequestContext } from '../app.js';
 import type { Router } from '../http.js';
@@ -8,7 +8,6 @@ import { applyMetadata, Params } from '../params.js';
 import { listObject, PAGE_PARAMS, readPage } from './lists.js';
 
 const MAX_URL_LENGTH = 2048;
-const API_VERSION = /^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$/;
 
 export function webhookEndpointRoutes(router: Router<RequestContext>): void {
   router
@@ -28,7 +27,7 @@ async function create(ctx: RequestContext) {
   const url = validateUrl(ctx, p.requiredString('url'));
   const enabledEvents = validateEnabledEvents(ctx, p.stringArray('enabled_events', { maxItems: 500 }));
   const apiVersion = p.string('api_version') ?? null;
-  if (apiVersion !== null && !API_VERSION.test(apiVersion)) {
+  if (apiVersion !== null && !isApiVersion(apiVersion)) {
     throw errors.parameterInvalid('api_version', `Invalid api_version: '${apiVersion}' is not an API version (e.g. ${ctx.deps.config.apiVersion}).`);
   }
   const endpoint: WebhookEndpoint = {
