@@ -269,6 +269,23 @@ describe('dashboard in Chromium', { skip: skipWithoutChromium }, () => {
     await page.getByRole('link', { name: 'https://live.example.com/hook', exact: true }).waitFor();
     assert.equal(await page.getByRole('link', { name: `${ok.url}/webhooks`, exact: true }).count(), 0);
     assert.equal(await page.locator('.mode-bar-live').count(), 1);
+    // A live destination for connected accounts, on a pinned API version, through the form.
+    await page.getByRole('link', { name: '+ Add destination' }).click();
+    await page.getByLabel('Endpoint URL').fill('https://connect.example.com/hook');
+    await page.getByLabel('Events on connected accounts').check();
+    await page.getByLabel('All events').check();
+    await page.getByLabel('API version (optional)').fill('2025-01-27.acacia');
+    await page.getByRole('button', { name: 'Add destination' }).click();
+    await page.getByRole('heading', { name: 'https://connect.example.com/hook' }).waitFor();
+    const connectId = /endpoints\/(we_[A-Za-z0-9]+)$/.exec(page.url())![1]!;
+    const connect = await h.stripe('live').webhookEndpoints.retrieve(connectId);
+    assert.notEqual(connect.application, null);
+    assert.equal(connect.api_version, '2025-01-27.acacia');
+    assert.deepEqual(connect.enabled_events, ['*']);
+    assert.equal(connect.livemode, true);
+    await page.getByText('Connected accounts').waitFor();
+    await page.getByRole('link', { name: 'Event destinations' }).first().click();
+    await page.getByRole('link', { name: 'https://connect.example.com/hook', exact: true }).waitFor();
     await screenshot(page, 'dashboard-9-live-mode');
     await page.getByRole('button', { name: 'Test' }).click();
     await page.getByRole('link', { name: `${ok.url}/webhooks`, exact: true }).waitFor();
