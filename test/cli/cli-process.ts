@@ -55,7 +55,7 @@ export function spawnCli(args: string[], env: Record<string, string> = {}): CliP
       const lines = options.stream === 'stderr' ? stderr : stdout;
       const from = options.from ?? 0;
       return waitFor(() => lines.slice(from).find((l) => pattern.test(l)), {
-        timeoutMs: options.timeoutMs ?? 20_000,
+        timeoutMs: options.timeoutMs ?? 30_000, // generous: the machine running the tests may be busy
         message: `a line matching ${pattern} on ${options.stream ?? 'stdout'} (stdout: ${JSON.stringify(stdout.slice(-5))}, stderr: ${JSON.stringify(stderr.slice(-5))})`,
       });
     },
@@ -76,7 +76,7 @@ export async function runCli(args: string[], env: Record<string, string> = {}): 
 /** `herald listen …` started and ready: its signing secret from the Ready line. */
 export async function startListen(args: string[], env: Record<string, string>): Promise<{ cli: CliProcess; secret: string }> {
   const cli = spawnCli(['listen', ...args], env);
-  const ready = await cli.waitForLine(/Ready! Your webhook signing secret is whsec_\S+ \(\^C to quit\)/, { stream: 'stderr' });
+  const ready = await cli.waitForLine(/Ready! Your webhook signing secret is whsec_\S+ \(\^C to quit\)/, { stream: 'stderr', timeoutMs: 60_000 });
   return { cli, secret: /(whsec_\S+)/.exec(ready)![1]! };
 }
 

@@ -63,7 +63,7 @@ describe('herald listen on a bad network', () => {
     const { cli } = await startListen(['--forward-to', local.url, '--events', 'coupon.created'], { HERALD_API_KEY: h.keys.test, HERALD_API_BASE: `http://127.0.0.1:${proxy.port}` });
     try {
       const first = await h.publish({ type: 'coupon.created', data: { object: { id: 'SUMMER', object: 'coupon' } } });
-      await waitFor(() => local.events().some((e) => e.id === first.id));
+      await waitFor(() => local.events().some((e) => e.id === first.id), { timeoutMs: 30_000 });
 
       proxy.silent = true;
       const during: Record<string, any>[] = [];
@@ -75,7 +75,7 @@ describe('herald listen on a bad network', () => {
       await cli.waitForLine(/Reconnected to /, { stream: 'stderr', timeoutMs: 60_000 });
       await waitFor(() => during.every((e) => local.events().some((r) => r.id === e.id)), { timeoutMs: 20_000 });
       const sentinel = await h.publish({ type: 'coupon.created', data: { object: { id: 'LAST', object: 'coupon' } } });
-      await waitFor(() => local.events().some((e) => e.id === sentinel.id));
+      await waitFor(() => local.events().some((e) => e.id === sentinel.id), { timeoutMs: 30_000 });
       const ids = local.events().map((e) => e.id);
       assert.deepEqual(ids.sort(), [first.id, ...during.map((e) => e.id), sentinel.id].sort(), 'each event once');
     } finally {

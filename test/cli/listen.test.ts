@@ -56,7 +56,7 @@ describe('herald listen', () => {
     const triggered = [...trigger.stdout.matchAll(/^ {2}(\S+)\s+(evt_\w+)$/gm)].map((m) => ({ type: m[1]!, id: m[2]! }));
     assert.deepEqual(triggered.map((e) => e.type), ['payment_intent.created', 'charge.succeeded', 'payment_intent.succeeded']);
 
-    await local.waitForRequests(3);
+    await local.waitForRequests(3, 30_000);
     const events = verifiedEvents(local, secret);
     assert.deepEqual(events.map((e) => e.id).sort(), triggered.map((e) => e.id).sort());
     for (const request of local.requests) {
@@ -71,7 +71,7 @@ describe('herald listen', () => {
     assert.equal(intent.latest_charge, charge.id);
 
     // Two lines per event on stdout, no colour off a terminal.
-    await waitFor(() => cli.stdout.filter((l) => RESPONSE_LINE.test(l)).length === 3);
+    await waitFor(() => cli.stdout.filter((l) => RESPONSE_LINE.test(l)).length === 3, { timeoutMs: 30_000 });
     for (const { id, type } of triggered) {
       const received = cli.stdout.find((l) => l.includes(id) && RECEIVED_LINE.test(l))!;
       assert.equal(RECEIVED_LINE.exec(received)![2], type);
@@ -94,7 +94,7 @@ describe('herald listen', () => {
     // `herald events resend evt_…` without an endpoint replays to this listener.
     const resend = await runCli(['events', 'resend', triggered[2]!.id], env);
     assert.equal(resend.code, 0, resend.stderr);
-    await local.waitForRequests(4);
+    await local.waitForRequests(4, 30_000);
     assert.equal(verifiedEvents(local, secret)[3]!.id, triggered[2]!.id);
     await cli.kill();
   });
@@ -128,8 +128,8 @@ describe('herald listen', () => {
     assert.equal(trigger.code, 0, trigger.stderr);
     // A later matching event: the stream is in log order, so once it is forwarded the trigger's are past.
     const sentinel = await h.publish({ type: 'charge.succeeded', data: { object: { id: 'ch_sentinel', object: 'charge' } } });
-    await waitFor(() => local.events().some((e) => e.id === sentinel.id));
-    await waitFor(() => cli.stdout.filter((l) => RESPONSE_LINE.test(l)).length === 2);
+    await waitFor(() => local.events().some((e) => e.id === sentinel.id), { timeoutMs: 30_000 });
+    await waitFor(() => cli.stdout.filter((l) => RESPONSE_LINE.test(l)).length === 2, { timeoutMs: 30_000 });
     assert.deepEqual(local.events().map((e) => e.type), ['charge.succeeded', 'charge.succeeded']);
     await cli.kill();
   });
@@ -142,8 +142,8 @@ describe('herald listen', () => {
     assert.equal(viaConnect.code, 0, viaConnect.stderr);
     const own = await runCli(['trigger', 'customer.created'], env);
     assert.equal(own.code, 0, own.stderr);
-    await connected.waitForRequests(1);
-    await platform.waitForRequests(1);
+    await connected.waitForRequests(1, 30_000);
+    await platform.waitForRequests(1, 30_000);
     const [connectEvent] = verifiedEvents(connected, secret);
     assert.equal(connectEvent!.account, 'acct_1032D82eZvKYlo2C');
     assert.equal(connected.requests[0]!.path, '/connect');
@@ -164,13 +164,13 @@ describe('herald listen', () => {
       const { cli, secret } = await listen(['--forward-to', `${local.url}/local`, '--load-from-webhooks-api']);
       assert.equal((await runCli(['trigger', 'payment_intent.succeeded'], env)).code, 0);
       assert.equal((await runCli(['trigger', 'customer.created'], env)).code, 0);
-      await local.waitForRequests(2);
+      await local.waitForRequests(2, 30_000);
       const byPath = Object.fromEntries(local.requests.map((r) => [r.path, JSON.parse(r.body).type]));
       assert.deepEqual(byPath, { '/local/hooks/payments': 'payment_intent.succeeded', '/local/hooks/customers?source=herald': 'customer.created' });
       verifiedEvents(local, secret);
       // The other events of the scenarios matched no endpoint: acknowledged, not forwarded.
       const sentinel = await h.publish({ type: 'customer.created', data: { object: { id: 'cus_s', object: 'customer' } } });
-      await waitFor(() => local.events().some((e) => e.id === sentinel.id));
+      await waitFor(() => local.events().some((e) => e.id === sentinel.id), { timeoutMs: 30_000 });
       assert.equal(local.requests.length, 3);
       await cli.kill();
     } finally {
@@ -182,7 +182,7 @@ describe('herald listen', () => {
     const local = await receiver();
     const first = await listen(['--forward-to', local.url, '--events', 'product.created']);
     const before = await h.publish({ type: 'product.created', data: { object: { id: 'prod_1', object: 'product' } } });
-    await local.waitForRequests(1);
+    await local.waitForRequests(1, 30_000);
     await waitFor(async () => (await h.request('GET', `/v1/events/${before.id}/delivery_attempts`)).body.data.length === 1);
     assert.equal(await first.cli.kill('SIGKILL'), null);
 
@@ -193,11 +193,11 @@ describe('herald listen', () => {
     assert.equal(second.secret, first.secret);
     const printed = await runInProcess(['listen', '--print-secret'], env);
     assert.equal(printed.stdout, first.secret);
-    await local.waitForRequests(76);
+    await local.waitForRequests(76, 30_000);
     const ids = verifiedEvents(local, second.secret).map((e) => e.id);
     assert.deepEqual([...ids].sort(), [before.id, ...whileAway.map((e) => e.id)].sort());
     const sentinel = await h.publish({ type: 'product.created', data: { object: { id: 'prod_last', object: 'product' } } });
-    await waitFor(() => local.events().some((e) => e.id === sentinel.id));
+    await waitFor(() => local.events().some((e) => e.id === sentinel.id), { timeoutMs: 30_000 });
     assert.equal(local.requests.length, 77, 'nothing forwarded twice');
     await second.cli.kill();
   });
@@ -226,7 +226,7 @@ describe('herald listen across a server crash', () => {
     try {
       const expected: string[] = [];
       for (let i = 0; i < 3; i++) expected.push(await publish(i));
-      await local.waitForRequests(3);
+      await local.waitForRequests(3, 30_000);
 
       await server.kill('SIGKILL');
       await cli.waitForLine(/Lost connection to Herald/, { stream: 'stderr' });
