@@ -344,50 +344,54 @@ export class PostgresStore implements Store {
 
   async publishEvents(events: PublishedEvent[]): Promise<StoredEvent[]> {
     if (events.length === 0) return [];
-    return this.transaction(async (c) => {
-      // Events of one account and mode commit in the order of their seq (publishers from several
-      // processes take turns), so a reader following the log by seq — a listen session's cursor —
-      // never steps past an event that commits later with a lower seq.
-      const owners = [...new Set(events.map((e) => `${e.accountId}/${e.mode}`))].sort();
-      for (const owner of owners) await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_NAMESPACE_EVENT_LOG, owner]);
-      const endpointsByOwner = new Map<string, { id: string; enabledEvents: string[]; connect: boolean }[]>();
-      const stored: StoredEvent[] = [];
-      const deliveries: { id: string; eventId: string; endpointId: string; accountId: string; mode: Mode; created: Millis }[] = [];
-      for (const event of events) {
-        const owner = `${event.accountId}/${event.mode}`;
-        let endpoints = endpointsByOwner.get(owner);
-        if (!endpoints) {
-          const { rows } = await c.query("SELECT id, enabled_events, connect FROM endpoints WHERE account_id = $1 AND mode = $2 AND status = 'enabled'", [event.accountId, event.mode]);
-          endpoints = rows.map((r: Row) => ({ id: r.id as string, enabledEvents: r.enabled_events as string[], connect: r.connect as boolean }));
-          endpointsByOwner.set(owner, endpoints);
-        }
-        const targets = endpoints.filter((e) => e.connect === (event.account !== null) && endpointWantsType(e.enabledEvents, event.type));
-        for (const target of targets) {
-          deliveries.push({ id: newId.delivery(), eventId: event.id, endpointId: target.id, accountId: event.accountId, mode: event.mode, created: event.created });
-        }
-        stored.push({ ...event, pendingWebhooks: targets.length });
+    const owners = [...new Set(events.map((e) => `${e.accountId}/${e.mode}`))].sort();
+    const endpointsByOwner = new Map<string, { id: string; enabledEvents: string[]; connect: boolean }[]>();
+    for (const owner of owners) {
+      const [accountId, mode] = [owner.slice(0, owner.lastIndexOf('/')), owner.slice(owner.lastIndexOf('/') + 1)];
+      const { rows } = await this.pool.query("SELECT id, enabled_events, connect FROM endpoints WHERE account_id = $1 AND mode = $2 AND status = 'enabled'", [accountId, mode]);
+      endpointsByOwner.set(owner, rows.map((r: Row) => ({ id: r.id as string, enabledEvents: r.enabled_events as string[], connect: r.connect as boolean })));
+    }
+    const stored: StoredEvent[] = [];
+    const deliveries: { id: string; eventId: string; endpointId: string; accountId: string; mode: Mode; created: Millis }[] = [];
+    for (const event of events) {
+      const endpoints = endpointsByOwner.get(`${event.accountId}/${event.mode}`) ?? [];
+      const targets = endpoints.filter((e) => e.connect === (event.account !== null) && endpointWantsType(e.enabledEvents, event.type));
+      for (const target of targets) {
+        deliveries.push({ id: newId.delivery(), eventId: event.id, endpointId: target.id, accountId: event.accountId, mode: event.mode, created: event.created });
       }
-      await c.query(
-        `INSERT INTO events (id, account_id, mode, type, connected_account, api_version, created, data, request_id, request_idempotency_key)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[])`,
-        [
-          stored.map((e) => e.id), stored.map((e) => e.accountId), stored.map((e) => e.mode), stored.map((e) => e.type), stored.map((e) => e.account),
-          stored.map((e) => e.apiVersion), stored.map((e) => e.created), stored.map((e) => JSON.stringify(e.data)), stored.map((e) => e.request.id),
-          stored.map((e) => e.request.idempotency_key),
-        ],
-      );
-      if (deliveries.length > 0) {
-        await c.query(
-          `INSERT INTO deliveries (id, event_id, endpoint_id, account_id, mode, kind, state, next_attempt_at, created)
-           SELECT id, event_id, endpoint_id, account_id, mode, 'automatic', 'pending', created, created
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS d(id, event_id, endpoint_id, account_id, mode, created)`,
-          [deliveries.map((d) => d.id), deliveries.map((d) => d.eventId), deliveries.map((d) => d.endpointId), deliveries.map((d) => d.accountId), deliveries.map((d) => d.mode), deliveries.map((d) => d.created)],
-        );
-      }
-      // Listen streams want every new event, not only those with deliveries.
-      await notifyWork(c);
-      return stored;
-    });
+      stored.push({ ...event, pendingWebhooks: targets.length });
+    }
+    // One statement, so one implicit transaction and one round trip. Events of one account and mode
+    // take the event-log lock before they get their seq and keep it until commit: publishers in
+    // several processes take turns, and a reader following the log by seq (a listen session's
+    // cursor) never steps past an event that commits later with a lower seq. NOTIFY is delivered
+    // at commit; listen streams want every new event, not only those with deliveries.
+    await this.pool.query(
+      `WITH locked AS (
+         SELECT count(*) AS owners FROM (
+           SELECT pg_advisory_xact_lock($11, hashtext(owner)) FROM unnest($12::text[]) AS o(owner) ORDER BY owner
+         ) l
+       ),
+       new_events AS (
+         INSERT INTO events (id, account_id, mode, type, connected_account, api_version, created, data, request_id, request_idempotency_key)
+         SELECT e.* FROM locked, unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[])
+           AS e(id, account_id, mode, type, connected_account, api_version, created, data, request_id, request_idempotency_key)
+       ),
+       new_deliveries AS (
+         INSERT INTO deliveries (id, event_id, endpoint_id, account_id, mode, kind, state, next_attempt_at, created)
+         SELECT id, event_id, endpoint_id, account_id, mode, 'automatic', 'pending', created, created
+         FROM unnest($13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::bigint[]) AS d(id, event_id, endpoint_id, account_id, mode, created)
+       )
+       SELECT pg_notify('${WORK_CHANNEL}', '') FROM locked`,
+      [
+        stored.map((e) => e.id), stored.map((e) => e.accountId), stored.map((e) => e.mode), stored.map((e) => e.type), stored.map((e) => e.account),
+        stored.map((e) => e.apiVersion), stored.map((e) => e.created), stored.map((e) => JSON.stringify(e.data)), stored.map((e) => e.request.id),
+        stored.map((e) => e.request.idempotency_key), LOCK_NAMESPACE_EVENT_LOG, owners,
+        deliveries.map((d) => d.id), deliveries.map((d) => d.eventId), deliveries.map((d) => d.endpointId), deliveries.map((d) => d.accountId),
+        deliveries.map((d) => d.mode), deliveries.map((d) => d.created),
+      ],
+    );
+    return stored;
   }
 
   async getEvent(accountId: string, mode: Mode, id: string): Promise<StoredEvent | null> {
@@ -485,12 +489,23 @@ export class PostgresStore implements Store {
   async recordAttempts(results: AttemptResult[], policy: HealthPolicy): Promise<RecordOutcome> {
     if (results.length === 0) return { disabled: [] };
     const attempts = results.map((r) => r.attempt);
-    // Most batches leave endpoint health as it was (healthy endpoints succeeding again): those are
-    // recorded in one statement, locking no endpoint row, so workers never queue behind each other.
+    // Most batches change no endpoint's health state (healthy endpoints succeeding again, failing
+    // ones failing again): they are recorded without waiting on any endpoint row, so workers never
+    // queue behind each other. Moving `lastSuccessAt` forward commutes, so it is done on the rows
+    // nobody else holds at this moment (SKIP LOCKED); whoever holds one is writing a success too.
     const endpointIds = [...new Set(attempts.map((a) => a.endpointId))].sort();
     const seen = await this.pool.query(`SELECT ${HEALTH_COLUMNS} FROM endpoints WHERE id = ANY($1)`, [endpointIds]);
-    if (replayHealth(seen.rows, attempts, policy).changed.length === 0) {
+    const preview = replayHealth(seen.rows, attempts, policy);
+    if (!preview.transitions) {
       await this.recordResults(this.pool, results);
+      if (preview.changed.length > 0) {
+        await this.pool.query(
+          `UPDATE endpoints e SET last_success_at = GREATEST(COALESCE(e.last_success_at, 0), u.at)
+           FROM unnest($1::text[], $2::bigint[]) AS u(id, at)
+           WHERE e.id = ANY(ARRAY(SELECT id FROM endpoints WHERE id = ANY($1) FOR UPDATE SKIP LOCKED)) AND e.id = u.id`,
+          [preview.changed.map((h) => h.id), preview.changed.map((h) => h.last_success_at)],
+        );
+      }
       return { disabled: [] };
     }
     return this.transaction(async (c) => {
@@ -856,17 +871,23 @@ const HEALTH_COLUMNS = 'id, status, failing_since, last_success_at, disabled_rea
 /**
  * Replays outcomes, in order, on endpoint health rows: a success ends a run of failures; a failure
  * starts one, and disables the endpoint once it has lasted `disableAfterMs`. Answers the rows that
- * changed and the endpoints disabled.
+ * changed (as they are now), whether any change is more than `lastSuccessAt` moving forward, and
+ * the endpoints disabled.
  */
-function replayHealth(rows: Row[], attempts: DeliveryAttempt[], policy: HealthPolicy): { changed: Row[]; disabled: RecordOutcome['disabled'] } {
+function replayHealth(rows: Row[], attempts: DeliveryAttempt[], policy: HealthPolicy): { changed: Row[]; transitions: boolean; disabled: RecordOutcome['disabled'] } {
   const health = new Map<string, Row>(rows.map((r) => [r.id as string, { ...r }]));
   const changed = new Set<Row>();
   const disabled: RecordOutcome['disabled'] = [];
+  // A transition: a run of failures starts or ends, or an endpoint is disabled.
+  let transitions = false;
   for (const a of attempts) {
     const h = health.get(a.endpointId);
     if (!h) continue;
     if (a.outcome === 'succeeded') {
-      if (h.failing_since !== null) changed.add(h);
+      if (h.failing_since !== null) {
+        changed.add(h);
+        transitions = true;
+      }
       h.failing_since = null;
       if (h.last_success_at === null || a.created - h.last_success_at >= LAST_SUCCESS_PRECISION_MS) changed.add(h);
       h.last_success_at = Math.max(h.last_success_at ?? 0, a.created);
@@ -875,15 +896,17 @@ function replayHealth(rows: Row[], attempts: DeliveryAttempt[], policy: HealthPo
     if (h.failing_since === null) {
       h.failing_since = a.created;
       changed.add(h);
+      transitions = true;
     }
     if (h.status === 'enabled' && a.created - h.failing_since >= policy.disableAfterMs) {
       const reason = disableReason(h.failing_since, a.created);
       Object.assign(h, { status: 'disabled', disabled_reason: reason, disabled_at: a.created });
       changed.add(h);
+      transitions = true;
       disabled.push({ endpointId: a.endpointId, reason });
     }
   }
-  return { changed: [...changed], disabled };
+  return { changed: [...changed], transitions, disabled };
 }
 
 /** Wakes idle workers of every process once the transaction commits (NOTIFY is transactional). */
