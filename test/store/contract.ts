@@ -643,6 +643,49 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
       ]);
     });
 
+    // Listen sessions -------------------------------------------------------------------------
+
+    test('a listen session follows the event log from its cursor, skipping what it acknowledged', async () => {
+      const store = await open();
+      const a = await account(store);
+      const [before] = await store.publishEvents([event(a)]);
+      const init = { id: 'lsn_contract1', accountId: a, mode: 'test' as Mode, secret: 'whsec_listen', enabledEvents: ['*'], created: T0 };
+      const session = await store.openListenSession(init);
+      assert.equal(session.id, init.id);
+      const [e1, e2, e3] = await store.publishEvents([event(a), event(a, { type: 'charge.failed' }), event(a)]);
+      await store.publishEvents([event(a, { mode: 'live' }), event(await account(store))]);
+      const backlog = await store.listenBacklog(session.id, session.cursor, 10);
+      assert.deepEqual(backlog.map((e) => e.id), [e1!.id, e2!.id, e3!.id], 'only this account and mode, from the cursor on, oldest first');
+      assert.ok(!backlog.some((e) => e.id === before!.id));
+      assert.equal(backlog[1]!.dataJson, JSON.stringify(e2!.data));
+      assert.ok(backlog[0]!.seq < backlog[1]!.seq && backlog[1]!.seq < backlog[2]!.seq);
+
+      // Reopening keeps id, secret and cursor and takes the new filter.
+      const reopened = await store.openListenSession({ ...init, id: 'lsn_other', secret: 'whsec_other', enabledEvents: ['charge.failed'] });
+      assert.deepEqual(reopened, { ...session, enabledEvents: ['charge.failed'] });
+      assert.deepEqual(await store.getListenSession(a, 'test', session.id), reopened);
+      assert.equal(await store.getListenSession(a, 'live', session.id), null);
+
+      const attempt: DeliveryAttempt = {
+        id: newId.attempt(), deliveryId: session.id, eventId: e2!.id, endpointId: session.id, accountId: a, mode: 'test', kind: 'automatic',
+        attemptNumber: 1, url: 'http://localhost:4242/webhook', created: T0 + 5, durationMs: 3, outcome: 'succeeded', failureKind: null,
+        failureMessage: null, httpStatus: 200, requestHeaders: { 'stripe-signature': 't=1,v1=x' }, responseHeaders: {}, responseBody: 'ok', nextRetryAt: null,
+      };
+      await store.recordListenAttempts(session.id, e2!.id, [attempt]);
+      await store.recordListenAttempts(session.id, e2!.id, []); // acknowledging twice is harmless
+      await store.recordListenAttempts(session.id, e3!.id, []);
+      assert.deepEqual(await store.listenUnacknowledged(session.id, [e1!.id, e2!.id, e3!.id]), [e1!.id]);
+      assert.deepEqual((await store.listenBacklog(session.id, session.cursor, 10)).map((e) => e.id), [e1!.id]);
+      const logged = await store.getAttempt(a, 'test', attempt.id);
+      assert.deepEqual({ ...logged!, deliveryId: attempt.deliveryId }, attempt, 'forwarding attempts join the delivery log');
+
+      await store.advanceListenCursor(session.id, backlog[2]!.seq);
+      await store.advanceListenCursor(session.id, backlog[0]!.seq); // never moves back
+      assert.equal((await store.getListenSession(a, 'test', session.id))!.cursor, backlog[2]!.seq);
+      assert.deepEqual(await store.listenBacklog(session.id, backlog[2]!.seq, 10), []);
+      assert.deepEqual(await store.listenUnacknowledged(session.id, []), []);
+    });
+
     // Idempotency ----------------------------------------------------------------------------
 
     test('idempotency keys: proceed, in progress, replay, mismatch, abandon and expiry', async () => {
