@@ -111,7 +111,7 @@ function readAttempt(ctx: RequestContext, p: Params, sessionId: string, eventId:
   const defaultFailure: FailureKind = status !== null && status >= 300 && status < 400 ? 'redirect' : 'http_error';
   return {
     id: `whatt_${randomAlphanumeric(24)}`,
-    deliveryId: sessionId,
+    deliveryId: '', // the store groups one report's attempts into one delivery and sets its id
     eventId,
     endpointId: sessionId,
     accountId: ctx.account.id,

@@ -103,7 +103,8 @@ export interface Store {
   listenUnacknowledged(sessionId: string, eventIds: string[]): Promise<string[]>;
   /**
    * Acknowledges an event for the session and records the CLI's forwarding attempts of it (none
-   * when it only printed the event) in the delivery log, in one transaction.
+   * when it only printed the event) in the delivery log, in one transaction: as one delivery of the
+   * event to the session (see listen-delivery.ts), whose id the store gives the attempts.
    */
   recordListenAttempts(sessionId: string, eventId: string, attempts: DeliveryAttempt[]): Promise<void>;
   /** Moves the cursor forward to `seq` (never back) and forgets acknowledgements it now covers. */

@@ -90,6 +90,11 @@ describe('herald listen', () => {
     assert.equal(attempts[0].outcome, 'succeeded');
     assert.equal(attempts[0].url, `${local.url}/webhook`);
     assert.match(attempts[0].webhook_endpoint, /^lsn_/);
+    const deliveries = (await h.request('GET', `/v1/events/${triggered[0]!.id}/deliveries`)).body.data;
+    assert.equal(deliveries.length, 1, 'shown with the deliveries, like an endpoint’s');
+    assert.equal(deliveries[0].webhook_endpoint, attempts[0].webhook_endpoint);
+    assert.equal(deliveries[0].status, 'succeeded');
+    assert.equal(deliveries[0].last_attempt.id, attempts[0].id);
 
     // `herald events resend evt_…` without an endpoint replays to this listener.
     const resend = await runCli(['events', 'resend', triggered[2]!.id], env);

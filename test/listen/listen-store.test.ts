@@ -85,6 +85,39 @@ function listenSessionContract(name: string, makeStore: () => Promise<Store>): v
       assert.equal((await store.listAttempts({ accountId: a, mode: 'test', eventId: e3.id }, { limit: 10 })).data.length, 0);
     });
 
+    test('reports show as deliveries of the event to the session, like an endpoint’s', async () => {
+      const store = await open();
+      const a = await account(store);
+      const s = await store.openListenSession(session(a));
+      const e = await publish(store, a);
+      const deliveries = async () => (await store.listDeliveries({ accountId: a, mode: 'test', eventId: e.id }, {}, { limit: 10 })).data;
+      const first = attempt(s.id, a, e.id);
+      await store.recordListenAttempts(s.id, e.id, [first]);
+      let [delivery] = await deliveries();
+      assert.equal(delivery!.endpointId, s.id);
+      assert.equal(delivery!.kind, 'automatic');
+      assert.equal(delivery!.status, 'succeeded');
+      assert.equal(delivery!.attemptCount, 1);
+      assert.equal(delivery!.lastAttempt!.id, first.id);
+      assert.equal((await store.getAttempt(a, 'test', first.id))!.deliveryId, delivery!.id);
+
+      // Forwarded again (the report of a restarted listener): the same delivery, failed this time.
+      const again = { ...attempt(s.id, a, e.id), created: T0 + 1000, outcome: 'failed' as const, failureKind: 'http_error' as const, httpStatus: 500 };
+      await store.recordListenAttempts(s.id, e.id, [again]);
+      const afterAgain = await deliveries();
+      assert.equal(afterAgain.length, 1);
+      [delivery] = afterAgain;
+      assert.equal(delivery!.attemptCount, 2);
+      assert.equal(delivery!.status, 'failed');
+      assert.equal(delivery!.lastAttempt!.id, again.id);
+
+      // A resend is a manual delivery of its own; the delivery workers never claim these rows.
+      await store.recordListenAttempts(s.id, e.id, [{ ...attempt(s.id, a, e.id), kind: 'manual' }]);
+      const all = await deliveries();
+      assert.deepEqual(all.map((d) => d.kind).sort(), ['automatic', 'manual']);
+      assert.deepEqual(await store.claimDueDeliveries(T0 + 86_400_000, 100, 30_000), []);
+    });
+
     test('the cursor moves forward only, and survives reopening', async () => {
       const store = await open();
       const a = await account(store);

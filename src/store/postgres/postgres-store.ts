@@ -17,6 +17,7 @@ import type {
 } from '../../domain/types.js';
 import { DELIVERY_STATUS_SQL, deliveryStatus } from '../delivery-status.js';
 import { disableReason } from '../health.js';
+import { LISTEN_DELIVERY_UPSERT_SQL, listenDeliveryValues } from '../listen-delivery.js';
 import type {
   AttemptCountBucket,
   AttemptResult,
@@ -727,7 +728,11 @@ export class PostgresStore implements Store {
 
   async recordListenAttempts(sessionId: string, eventId: string, attempts: DeliveryAttempt[]): Promise<void> {
     await this.transaction(async (c) => {
-      if (attempts.length > 0) await c.query(INSERT_ATTEMPTS_SQL, attemptColumns(attempts));
+      if (attempts.length > 0) {
+        const { rows } = await c.query(LISTEN_DELIVERY_UPSERT_SQL, listenDeliveryValues(sessionId, eventId, attempts));
+        const deliveryId = rows[0].id as string;
+        await c.query(INSERT_ATTEMPTS_SQL, attemptColumns(attempts.map((a) => ({ ...a, deliveryId }))));
+      }
       await c.query(
         `INSERT INTO listen_acks (session_id, event_id, event_seq)
          SELECT s.id, e.id, e.seq FROM listen_sessions s JOIN events e ON e.id = $1 AND e.account_id = s.account_id AND e.mode = s.mode

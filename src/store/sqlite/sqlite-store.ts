@@ -36,6 +36,7 @@ import type {
 } from '../store.js';
 import { DELIVERY_STATUS_SQL, deliveryStatus } from '../delivery-status.js';
 import { disableReason } from '../health.js';
+import { LISTEN_DELIVERY_UPSERT_SQL, listenDeliveryValues } from '../listen-delivery.js';
 
 type Row = Record<string, unknown>;
 type Params = Record<string, unknown>;
@@ -567,8 +568,13 @@ export class SqliteStore implements Store {
       `INSERT OR IGNORE INTO listen_acks (session_id, event_id, event_seq)
        SELECT s.id, e.id, e.seq FROM listen_sessions s JOIN events e ON e.id = ? AND e.account_id = s.account_id AND e.mode = s.mode WHERE s.id = ?`,
     );
+    // Each $n appears once, in order: SQLite's anonymous parameters bind the same values.
+    const upsertDelivery = this.db.prepare(LISTEN_DELIVERY_UPSERT_SQL.replace(/\$\d+/g, '?'));
     this.db.transaction(() => {
-      for (const attempt of attempts) insertAttempt.run(attemptParams(attempt));
+      if (attempts.length > 0) {
+        const deliveryId = (upsertDelivery.pluck().get(...listenDeliveryValues(sessionId, eventId, attempts)) as string) ?? '';
+        for (const attempt of attempts) insertAttempt.run(attemptParams({ ...attempt, deliveryId }));
+      }
       acknowledge.run(eventId, sessionId);
     }).immediate();
   }
