@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { newApiKey } from '../../src/domain/ids.js';
+import { CountingReceiver } from '../helpers/counting-receiver.js';
+import { waitFor } from '../helpers/herald.js';
+import { spawnHerald, type HeraldProcess } from '../helpers/herald-process.js';
+import { createEndpoint, publishEvents } from '../helpers/load.js';
+import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
+
+/**
+ * Scale-out on PostgreSQL, end to end: one API process and three worker processes (real
+ * `herald serve` processes) share one database; 20,000 events fan out to 5 real receivers.
+ */
+const EVENTS = 20_000;
+const ENDPOINTS = 5;
+/** Long enough that no lease expires on a busy 2-core machine unless its worker really died. */
+const DELIVERY_TIMEOUT_MS = 10_000;
+
+let server: TestPostgres;
+const running: Deployment[] = [];
+before(async () => {
+  server = await startTestPostgres();
+});
+after(async () => {
+  // Also after a failed or timed-out test: no process may outlive the file.
+  await Promise.all(running.map((d) => d.stop()));
+  await server?.stop();
+});
+
+interface Deployment {
+  api: HeraldProcess;
+  workers: HeraldProcess[];
+  receivers: CountingReceiver[];
+  db: pg.Client;
+  key: string;
+  stop(): Promise<void>;
+}
+
+async function deploy(): Promise<Deployment> {
+  const url = await server.createDatabase('herald_scale');
+  const key = newApiKey('test');
+  const env = { HERALD_TEST_SECRET_KEY: key, HERALD_RETRY_SCHEDULE: '1s,1s,1s', HERALD_DELIVERY_TIMEOUT: `${DELIVERY_TIMEOUT_MS}ms` };
+  // All four start together: migrations and the default account must come out right anyway.
+  const [api, ...workers] = await Promise.all([
+    spawnHerald(['--role', 'api', '--port', '0', '--database', url], env),
+    ...Array.from({ length: 3 }, () => spawnHerald(['--role', 'worker', '--database', url], env)),
+  ]);
+  const receivers = await Promise.all(Array.from({ length: ENDPOINTS }, () => new CountingReceiver().start()));
+  const db = new pg.Client({ connectionString: url });
+  db.on('error', () => {});
+  await db.connect();
+  let stopped: Promise<void> | null = null;
+  const deployment: Deployment = {
+    api: api!,
+    workers,
+    receivers,
+    db,
+    key,
+    stop: () =>
+      (stopped ??= (async () => {
+        clearInterval(progress);
+        await Promise.all([api!, ...workers].map((p) => p.stop()));
+        await Promise.all(receivers.map((r) => r.stop()));
+        await db.end().catch(() => {});
+      })()),
+  };
+  // A line every 10 s, so a slow machine shows progress rather than silence.
+  const started = Date.now();
+  const progress = setInterval(() => {
+    const received = receivers.reduce((sum, r) => sum + r.total, 0);
+    process.stderr.write(`# ${Math.round((Date.now() - started) / 1000)} s: ${received} deliveries received\n`);
+  }, 10_000);
+  progress.unref();
+  running.push(deployment);
+  return deployment;
+}
+
+async function openDeliveries(db: pg.Client): Promise<number> {
+  const { rows } = await db.query("SELECT count(*)::int AS n FROM deliveries WHERE state IN ('pending', 'in_flight')");
+  return rows[0].n;
+}
+
+describe('scale-out: one API and three worker processes on one PostgreSQL database', () => {
+  test(`${EVENTS} events to ${ENDPOINTS} endpoints: every delivery made, none twice`, { timeout: 240_000 }, async () => {
+    const d = await deploy();
+    try {
+      for (const r of d.receivers) await createEndpoint(d.api.url!, d.key, r.url);
+      const ids = await publishEvents(d.api.url!, d.key, EVENTS);
+      await waitFor(async () => (await openDeliveries(d.db)) === 0, { timeoutMs: 180_000, intervalMs: 500, message: 'every delivery to finish' });
+      for (const r of d.receivers) {
+        assert.equal(r.counts.size, EVENTS, 'every event reached every endpoint');
+        assert.deepEqual(r.duplicates(), [], 'no event arrived twice');
+        assert.equal(r.total, EVENTS);
+        for (const id of ids) assert.equal(r.counts.get(id), 1);
+      }
+      const { rows } = await d.db.query("SELECT count(*)::int AS n FROM deliveries WHERE state = 'succeeded'");
+      assert.equal(rows[0].n, EVENTS * ENDPOINTS);
+      const sample = await fetch(`${d.api.url}/v1/events/${ids[ids.length - 1]}`, { headers: { authorization: `Bearer ${d.key}` } });
+      assert.equal(((await sample.json()) as { pending_webhooks: number }).pending_webhooks, 0, 'pending_webhooks reached 0');
+      const undelivered = await d.db.query("SELECT count(*)::int AS n FROM deliveries WHERE kind = 'automatic' AND delivered_at IS NULL");
+      assert.equal(undelivered.rows[0].n, 0, 'every delivery is marked delivered');
+    } catch (err) {
+      for (const p of [d.api, ...d.workers]) process.stderr.write(p.log());
+      throw err;
+    } finally {
+      await d.stop();
+    }
+  });
+
+  test('a worker SIGKILLed midway: every delivery made at least once, duplicates only from its leased batch', { timeout: 240_000 }, async () => {
+    const d = await deploy();
+    try {
+      for (const r of d.receivers) await createEndpoint(d.api.url!, d.key, r.url);
+      const publishing = publishEvents(d.api.url!, d.key, EVENTS);
+      const received = () => d.receivers.reduce((sum, r) => sum + r.total, 0);
+      await waitFor(() => received() >= (EVENTS * ENDPOINTS) / 4, { timeoutMs: 120_000, intervalMs: 10, message: 'a quarter of the deliveries' });
+      const victim = d.workers[0]!;
+      await victim.kill();
+      // What was leased when the worker died. The survivors' leases among these are recorded by
+      // them; the victim's are never recorded and are taken over once their lease expires.
+      const snapshot = await d.db.query(
+        "SELECT id, event_id, endpoint_id, attempt_count FROM deliveries WHERE state = 'in_flight'",
+      );
+      const ids = await publishing;
+      await waitFor(async () => (await openDeliveries(d.db)) === 0, { timeoutMs: 180_000, intervalMs: 500, message: 'every delivery to finish after the crash' });
+
+      const recorded = await d.db.query('SELECT delivery_id, attempt_number FROM attempts WHERE delivery_id = ANY($1)', [snapshot.rows.map((r) => r.id)]);
+      const recordedAttempts = new Set(recorded.rows.map((r) => `${r.delivery_id}#${r.attempt_number}`));
+      // The victim's batch: leased at the kill and whose attempt was never recorded.
+      const victimBatch = snapshot.rows.filter((r) => !recordedAttempts.has(`${r.id}#${r.attempt_count}`));
+      assert.ok(victimBatch.length > 0, 'the killed worker held leases when it died');
+      assert.ok(victimBatch.length <= 256, 'at most one worker\'s in-flight capacity (its delivery concurrency)');
+      const endpointIds = await d.db.query('SELECT id, url FROM endpoints');
+      const endpointOfUrl = new Map(endpointIds.rows.map((r) => [r.url as string, r.id as string]));
+      const allowed = new Set(victimBatch.map((r) => `${r.event_id} ${r.endpoint_id}`));
+
+      let duplicates = 0;
+      for (const r of d.receivers) {
+        assert.equal(r.counts.size, EVENTS, 'every event reached every endpoint at least once');
+        for (const id of ids) assert.ok((r.counts.get(id) ?? 0) >= 1);
+        const endpointId = endpointOfUrl.get(r.url)!;
+        for (const id of r.duplicates()) {
+          duplicates++;
+          assert.ok(allowed.has(`${id} ${endpointId}`), `duplicate ${id} → ${endpointId} was not in the killed worker's batch`);
+          assert.equal(r.counts.get(id), 2, 'sent at most once more, by the worker that took over');
+        }
+      }
+      const taken = await d.db.query("SELECT count(*)::int AS n FROM deliveries WHERE state = 'succeeded'");
+      assert.equal(taken.rows[0].n, EVENTS * ENDPOINTS);
+      process.stdout.write(`# killed worker's batch: ${victimBatch.length} leased deliveries, ${duplicates} delivered twice\n`);
+    } catch (err) {
+      for (const p of [d.api, ...d.workers]) process.stderr.write(p.log());
+      throw err;
+    } finally {
+      await d.stop();
+    }
+  });
+});
