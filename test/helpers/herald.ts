@@ -7,6 +7,8 @@ import { newApiKey } from '../../src/domain/ids.js';
 import type { Clock } from '../../src/domain/clock.js';
 import { silentLogger } from '../../src/domain/logger.js';
 import { startHerald, type RunningHerald } from '../../src/server/herald.js';
+import { after } from 'node:test';
+import { startTestPostgres, type TestPostgres } from './postgres.js';
 
 export interface TestHerald {
   herald: RunningHerald;
@@ -23,15 +25,27 @@ export interface TestHerald {
   stop(): Promise<void>;
 }
 
-/** A real Herald on 127.0.0.1 with a fresh SQLite file and known keys. */
+/**
+ * TEST_STORE=postgres runs a suite on PostgreSQL instead of SQLite: one embedded server per test
+ * file (started on first use, stopped when the file ends) and a fresh database per Herald.
+ * The `*.postgres.test.ts` files run the API and delivery suites that way.
+ */
+const onPostgres = process.env.TEST_STORE === 'postgres';
+let postgres: Promise<TestPostgres> | null = null;
+if (onPostgres) after(async () => (await postgres)?.stop());
+
+/** A real Herald on 127.0.0.1 with a fresh SQLite file (or PostgreSQL database) and known keys. */
 export async function startTestHerald(overrides: Partial<HeraldConfig> = {}, options: { clock?: Clock } = {}): Promise<TestHerald> {
   const dir = mkdtempSync(join(tmpdir(), 'herald-test-'));
   const dbPath = join(dir, 'herald.db');
   const keys = { test: newApiKey('test'), live: newApiKey('live') };
+  const database: HeraldConfig['database'] = onPostgres
+    ? { kind: 'postgres', url: await (await (postgres ??= startTestPostgres())).createDatabase() }
+    : { kind: 'sqlite', path: dbPath };
   const config = defaultConfig({
     port: 0,
     host: '127.0.0.1',
-    database: { kind: 'sqlite', path: dbPath },
+    database,
     testSecretKey: keys.test,
     liveSecretKey: keys.live,
     logLevel: 'silent',
