@@ -91,7 +91,10 @@ export class DeliveryWorker {
     while (this.running) {
       this.woken = false;
       const capacity = concurrency - this.inFlight;
-      if (capacity > 0) {
+      // Refill in batches, not a slot at a time: every claim is a transaction (a disk sync), and
+      // one per finished attempt would cap a busy worker at the disk's sync rate.
+      const refill = Math.min(CLAIM_BATCH, Math.max(1, Math.floor(concurrency / 4)));
+      if (capacity > 0 && (this.inFlight === 0 || capacity >= refill)) {
         let claims: ClaimedDelivery[] = [];
         try {
           claims = await store.claimDueDeliveries(clock.now(), Math.min(capacity, CLAIM_BATCH), timeoutMs + LEASE_MARGIN_MS);
