@@ -187,6 +187,7 @@ export class DeliveryWorker {
       requestHeaders: headers,
       responseHeaders: result.kind === 'response' ? result.headers : null,
       responseBody: result.kind === 'response' ? result.body : null,
+      requestBody: payload,
       nextRetryAt: next.state === 'pending' ? next.at : null,
     };
     this.results.push({ claim, attempt, next });

@@ -122,6 +122,8 @@ export interface DeliveryAttempt {
   responseHeaders: Record<string, string> | null;
   /** The first 4 KB of the response body. */
   responseBody: string | null;
+  /** The body exactly as sent (signed over); null where a store or a listener did not keep it. */
+  requestBody?: string | null;
   /** When the next automatic attempt is due, if one is scheduled. */
   nextRetryAt: Millis | null;
 }

@@ -120,6 +120,9 @@ describe('delivery', () => {
       [1, 'failed', 500],
     ]);
     assert.equal(attempts[2].failure_kind, 'http_error');
+    // the log keeps each attempt's body exactly as signed and sent
+    assert.deepEqual(attempts.map((a: any) => a.request_body).reverse(), requests.map((r) => r.body));
+    assert.equal(attempts[0].request_headers['stripe-signature'], requests[2]!.headers['stripe-signature']);
     assert.equal(attempts[2].response_body, 'boom');
     assert.ok(attempts[2].next_retry_at !== null);
     assert.equal(attempts[0].next_retry_at, null);

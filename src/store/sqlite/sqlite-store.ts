@@ -345,9 +345,9 @@ export class SqliteStore implements Store {
   async recordAttempts(results: AttemptResult[], policy: HealthPolicy): Promise<RecordOutcome> {
     const insertAttempt = this.db.prepare(
       `INSERT INTO attempts (id, delivery_id, event_id, endpoint_id, account_id, mode, kind, attempt_number, url, created,
-         duration_ms, outcome, failure_kind, failure_message, http_status, request_headers, response_headers, response_body, next_retry_at)
+         duration_ms, outcome, failure_kind, failure_message, http_status, request_headers, response_headers, response_body, next_retry_at, request_body)
        VALUES (@id, @delivery_id, @event_id, @endpoint_id, @account_id, @mode, @kind, @attempt_number, @url, @created,
-         @duration_ms, @outcome, @failure_kind, @failure_message, @http_status, @request_headers, @response_headers, @response_body, @next_retry_at)`,
+         @duration_ms, @outcome, @failure_kind, @failure_message, @http_status, @request_headers, @response_headers, @response_body, @next_retry_at, @request_body)`,
     );
     const moveOn = this.db.prepare(
       `UPDATE deliveries SET state = @state, next_attempt_at = @next_attempt_at, schedule_step = @schedule_step, lease_token = NULL
@@ -560,9 +560,9 @@ export class SqliteStore implements Store {
   async recordListenAttempts(sessionId: string, eventId: string, attempts: DeliveryAttempt[]): Promise<void> {
     const insertAttempt = this.db.prepare(
           `INSERT INTO attempts (id, delivery_id, event_id, endpoint_id, account_id, mode, kind, attempt_number, url, created,
-             duration_ms, outcome, failure_kind, failure_message, http_status, request_headers, response_headers, response_body, next_retry_at)
+             duration_ms, outcome, failure_kind, failure_message, http_status, request_headers, response_headers, response_body, next_retry_at, request_body)
            VALUES (@id, @delivery_id, @event_id, @endpoint_id, @account_id, @mode, @kind, @attempt_number, @url, @created,
-             @duration_ms, @outcome, @failure_kind, @failure_message, @http_status, @request_headers, @response_headers, @response_body, @next_retry_at)`,
+             @duration_ms, @outcome, @failure_kind, @failure_message, @http_status, @request_headers, @response_headers, @response_body, @next_retry_at, @request_body)`,
     );
     const acknowledge = this.db.prepare(
       `INSERT OR IGNORE INTO listen_acks (session_id, event_id, event_seq)
@@ -783,6 +783,7 @@ function attemptParams(a: DeliveryAttempt): Params {
     request_headers: JSON.stringify(a.requestHeaders),
     response_headers: a.responseHeaders ? JSON.stringify(a.responseHeaders) : null,
     response_body: a.responseBody,
+    request_body: a.requestBody ?? null,
     next_retry_at: a.nextRetryAt,
   };
 }
@@ -807,6 +808,7 @@ function toAttempt(row: Row): DeliveryAttempt {
     requestHeaders: JSON.parse(row.request_headers as string) as Record<string, string>,
     responseHeaders: row.response_headers ? (JSON.parse(row.response_headers as string) as Record<string, string>) : null,
     responseBody: (row.response_body as string | null) ?? null,
+    requestBody: (row.request_body as string | null) ?? null,
     nextRetryAt: (row.next_retry_at as number | null) ?? null,
   };
 }
