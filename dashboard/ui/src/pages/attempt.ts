@@ -18,6 +18,7 @@ interface AttemptObject {
   next_retry_at: number | null;
   outcome: 'succeeded' | 'failed';
   request_headers: Record<string, string>;
+  request_body: string | null;
   response_body: string | null;
   response_headers: Record<string, string> | null;
   url: string;
@@ -117,8 +118,8 @@ export async function attemptPage(ctx: PageContext, id: string): Promise<void> {
         h('h3', {}, 'Headers (as sent)'),
         headersTable(attempt.request_headers),
         h('h3', {}, 'Body'),
-        h('p', { class: 'small muted' }, bodyNote(event as { api_version?: string } | null, endpoint)),
-        pre(event ? JSON.stringify(event, null, 2) : '(the event is no longer stored)', 'Request body'),
+        h('p', { class: 'small muted' }, attempt.request_body !== null ? 'Exactly as sent and signed (compact JSON), indented here.' : bodyNote(event as { api_version?: string } | null, endpoint)),
+        pre(attempt.request_body !== null ? prettyJson(attempt.request_body) : event ? JSON.stringify(event, null, 2) : '(the event is no longer stored)', 'Request body'),
       ),
       h(
         'section',
@@ -139,8 +140,8 @@ export async function attemptPage(ctx: PageContext, id: string): Promise<void> {
 }
 
 /**
- * What the body panel shows, said plainly: attempts keep their headers, not their bodies, so the
- * body is the stored event (compact JSON when sent, indented here), possibly in another version.
+ * For attempts recorded without their body (a `herald listen` forward): the body shown is the
+ * stored event (compact JSON when sent, indented here), possibly in another version.
  */
 function bodyNote(event: { api_version?: string } | null, endpoint: EndpointObject | null): string {
   const base = 'The Event object as stored, indented here (it is sent as compact JSON); pending_webhooks shows its current value.';
