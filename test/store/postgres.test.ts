@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import { newId } from '../../src/domain/ids.js';
 import type { WebhookEndpoint } from '../../src/domain/types.js';
 import { openStore } from '../../src/store/index.js';
@@ -177,36 +176,5 @@ describe('PostgreSQL store across processes', () => {
     await assert.rejects(PostgresStore.open(`${url}?pool_size=zero`), /pool_size/);
     const store = await PostgresStore.open(`${url}?pool_size=3`);
     await store.close();
-  });
-});
-
-
-
-describe('PostgreSQL event log order', () => {
-  test('publishers of one account and mode take turns, so events commit in seq order', async () => {
-    const url = await server.createDatabase();
-    const store = await PostgresStore.open(url);
-    const holder = new pg.Client({ connectionString: url });
-    await holder.connect();
-    try {
-      // Another publisher's transaction holds the account's event-log lock…
-      await holder.query('BEGIN');
-      await holder.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [0x48524c44 + 2, 'acct_order/test']);
-      let published = false;
-      const publishing = store.publishEvents([eventOf('acct_order')]).then(() => (published = true));
-      await waitFor(
-        async () => (await holder.query("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = 'advisory'")).rows.length > 0,
-        { message: 'the publish to wait on the event-log lock' },
-      );
-      assert.equal(published, false, 'a publish waits for the publisher before it');
-      // …while another account publishes freely.
-      await store.publishEvents([eventOf('acct_other')]);
-      await holder.query('COMMIT');
-      await publishing;
-      assert.equal(published, true);
-    } finally {
-      await holder.end();
-      await store.close();
-    }
   });
 });

@@ -50,7 +50,6 @@ const LOCK_MIGRATIONS = 1;
 const LOCK_DEFAULT_ACCOUNT = 2;
 /** Per account and mode locks use hashtext(account/mode) as second key, each kind in its own namespace. */
 const LOCK_NAMESPACE_ENDPOINT_LIMIT = LOCK_NAMESPACE + 1;
-const LOCK_NAMESPACE_EVENT_LOG = LOCK_NAMESPACE + 2;
 
 /** Rows deleted per pruning transaction: short enough never to hold up deliveries. */
 const PRUNE_BATCH = 1000;
@@ -362,32 +361,26 @@ export class PostgresStore implements Store {
       }
       stored.push({ ...event, pendingWebhooks: targets.length });
     }
-    // One statement, so one implicit transaction and one round trip. Events of one account and mode
-    // take the event-log lock before they get their seq and keep it until commit: publishers in
-    // several processes take turns, and a reader following the log by seq (a listen session's
-    // cursor) never steps past an event that commits later with a lower seq. NOTIFY is delivered
+    // One statement, so one implicit transaction and one round trip; publishers in several
+    // processes run side by side. A seq is taken at insert and becomes visible at commit, so events
+    // may become visible slightly out of seq order: the listen hub, which follows the log by seq,
+    // keeps its cursor behind young events for that reason (src/listen/hub.ts). NOTIFY is delivered
     // at commit; listen streams want every new event, not only those with deliveries.
     await this.pool.query(
-      `WITH locked AS (
-         SELECT count(*) AS owners FROM (
-           SELECT pg_advisory_xact_lock($11, hashtext(owner)) FROM unnest($12::text[]) AS o(owner) ORDER BY owner
-         ) l
-       ),
-       new_events AS (
+      `WITH new_events AS (
          INSERT INTO events (id, account_id, mode, type, connected_account, api_version, created, data, request_id, request_idempotency_key)
-         SELECT e.* FROM locked, unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[])
-           AS e(id, account_id, mode, type, connected_account, api_version, created, data, request_id, request_idempotency_key)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[])
        ),
        new_deliveries AS (
          INSERT INTO deliveries (id, event_id, endpoint_id, account_id, mode, kind, state, next_attempt_at, created)
          SELECT id, event_id, endpoint_id, account_id, mode, 'automatic', 'pending', created, created
-         FROM unnest($13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::bigint[]) AS d(id, event_id, endpoint_id, account_id, mode, created)
+         FROM unnest($11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::bigint[]) AS d(id, event_id, endpoint_id, account_id, mode, created)
        )
-       SELECT pg_notify('${WORK_CHANNEL}', '') FROM locked`,
+       SELECT pg_notify('${WORK_CHANNEL}', '')`,
       [
         stored.map((e) => e.id), stored.map((e) => e.accountId), stored.map((e) => e.mode), stored.map((e) => e.type), stored.map((e) => e.account),
         stored.map((e) => e.apiVersion), stored.map((e) => e.created), stored.map((e) => JSON.stringify(e.data)), stored.map((e) => e.request.id),
-        stored.map((e) => e.request.idempotency_key), LOCK_NAMESPACE_EVENT_LOG, owners,
+        stored.map((e) => e.request.idempotency_key),
         deliveries.map((d) => d.id), deliveries.map((d) => d.eventId), deliveries.map((d) => d.endpointId), deliveries.map((d) => d.accountId),
         deliveries.map((d) => d.mode), deliveries.map((d) => d.created),
       ],
@@ -687,20 +680,17 @@ export class PostgresStore implements Store {
   // Listen sessions ------------------------------------------------------------------------------
 
   async openListenSession(init: Omit<ListenSession, 'cursor'>): Promise<ListenSession> {
-    return this.transaction(async (c) => {
-      // Under the event-log lock: the starting cursor is the newest committed event, with no
-      // lower-numbered event still to commit.
-      await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_NAMESPACE_EVENT_LOG, `${init.accountId}/${init.mode}`]);
-      const existing = await c.query('UPDATE listen_sessions SET enabled_events = $3 WHERE account_id = $1 AND mode = $2 RETURNING *', [init.accountId, init.mode, init.enabledEvents]);
-      if (existing.rows[0]) return toListenSession(existing.rows[0]);
-      // A new session starts at the newest event: it receives what is published from now on.
-      const { rows } = await c.query('SELECT COALESCE(MAX(seq), 0) AS cursor FROM events WHERE account_id = $1 AND mode = $2', [init.accountId, init.mode]);
-      const cursor = rows[0].cursor as number;
-      await c.query('INSERT INTO listen_sessions (id, account_id, mode, secret, enabled_events, cursor_seq, created) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
-        init.id, init.accountId, init.mode, init.secret, init.enabledEvents, cursor, init.created,
-      ]);
-      return { ...init, cursor };
-    });
+    // One statement, so two processes opening the account's session at once get the same one. A
+    // new session starts at the newest event: it receives what is published from now on; an
+    // existing one keeps its id, secret and cursor and takes the new filter.
+    const { rows } = await this.pool.query(
+      `INSERT INTO listen_sessions (id, account_id, mode, secret, enabled_events, cursor_seq, created)
+       VALUES ($1, $2, $3, $4, $5, (SELECT COALESCE(MAX(seq), 0) FROM events WHERE account_id = $2 AND mode = $3), $6)
+       ON CONFLICT (account_id, mode) DO UPDATE SET enabled_events = EXCLUDED.enabled_events
+       RETURNING *`,
+      [init.id, init.accountId, init.mode, init.secret, init.enabledEvents, init.created],
+    );
+    return toListenSession(rows[0]);
   }
 
   async getListenSession(accountId: string, mode: Mode, id: string): Promise<ListenSession | null> {
