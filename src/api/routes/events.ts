@@ -1,6 +1,6 @@
 import { deliveryAttemptObject, eventObject } from '../../domain/objects.js';
 import { errors } from '../../domain/errors.js';
-import { newId } from '../../domain/ids.js';
+import { isApiVersion, newId } from '../../domain/ids.js';
 import type { StoredEvent } from '../../domain/types.js';
 import type { EventFilter } from '../../store/store.js';
 import type { RequestContext } from '../app.js';
@@ -12,7 +12,6 @@ import { listObject, PAGE_PARAMS, readPage } from './lists.js';
 
 /** Events are listed and retrieved for 30 days, as in Stripe. */
 export const EVENT_WINDOW_MS = 30 * 86_400_000;
-const API_VERSION = /^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$/;
 
 export function eventRoutes(router: Router<RequestContext>): void {
   router
@@ -44,7 +43,7 @@ async function publish(ctx: RequestContext) {
     throw errors.parameterInvalid('account', `Invalid account: '${account}' is not a connected account id (acct_…).`);
   }
   const apiVersion = p.string('api_version') ?? ctx.account.defaultApiVersion;
-  if (!API_VERSION.test(apiVersion)) throw errors.parameterInvalid('api_version', `Invalid api_version: '${apiVersion}' is not an API version.`);
+  if (!isApiVersion(apiVersion)) throw errors.parameterInvalid('api_version', `Invalid api_version: '${apiVersion}' is not an API version.`);
   const request = readRequestInfo(p);
 
   const event: Omit<StoredEvent, 'pendingWebhooks'> = {
