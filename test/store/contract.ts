@@ -97,6 +97,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         requestHeaders: { 'content-type': 'application/json; charset=utf-8', 'stripe-signature': 't=1,v1=abc' },
         responseHeaders: { 'content-type': 'text/plain' },
         responseBody: outcome === 'failed' ? 'boom' : 'ok',
+        requestBody: claim.event.dataJson,
         nextRetryAt,
       };
     }
@@ -669,7 +670,8 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
       const attempt: DeliveryAttempt = {
         id: newId.attempt(), deliveryId: session.id, eventId: e2!.id, endpointId: session.id, accountId: a, mode: 'test', kind: 'automatic',
         attemptNumber: 1, url: 'http://localhost:4242/webhook', created: T0 + 5, durationMs: 3, outcome: 'succeeded', failureKind: null,
-        failureMessage: null, httpStatus: 200, requestHeaders: { 'stripe-signature': 't=1,v1=x' }, responseHeaders: {}, responseBody: 'ok', nextRetryAt: null,
+        failureMessage: null, httpStatus: 200, requestHeaders: { 'stripe-signature': 't=1,v1=x' }, responseHeaders: {}, responseBody: 'ok',
+        requestBody: '{"id":"evt_listen"}', nextRetryAt: null,
       };
       await store.recordListenAttempts(session.id, e2!.id, [attempt]);
       await store.recordListenAttempts(session.id, e2!.id, []); // acknowledging twice is harmless

@@ -533,9 +533,9 @@ export class PostgresStore implements Store {
       `WITH logged AS (${INSERT_ATTEMPTS_SQL} RETURNING 1)
        UPDATE deliveries d SET state = u.state, next_attempt_at = u.next_at, schedule_step = u.step, lease_token = NULL,
          delivered_at = CASE WHEN u.success AND d.kind = 'automatic' THEN COALESCE(d.delivered_at, u.at) ELSE d.delivered_at END
-       FROM unnest($20::text[], $21::text[], $22::text[], $23::bigint[], $24::int[], $25::boolean[], $26::bigint[])
+       FROM unnest($21::text[], $22::text[], $23::text[], $24::bigint[], $25::int[], $26::boolean[], $27::bigint[])
          AS u(id, token, state, next_at, step, success, at)
-       WHERE d.id = ANY($20) AND d.id = u.id AND d.lease_token = u.token
+       WHERE d.id = ANY($21) AND d.id = u.id AND d.lease_token = u.token
        RETURNING d.id, d.kind`,
       [
         ...attemptColumns(attempts),
@@ -910,15 +910,15 @@ async function notifyWork(c: pg.PoolClient): Promise<void> {
 }
 
 const INSERT_ATTEMPTS_SQL = `INSERT INTO attempts (id, delivery_id, event_id, endpoint_id, account_id, mode, kind, attempt_number, url, created,
-    duration_ms, outcome, failure_kind, failure_message, http_status, request_headers, response_headers, response_body, next_retry_at)
+    duration_ms, outcome, failure_kind, failure_message, http_status, request_headers, response_headers, response_body, next_retry_at, request_body)
   SELECT id, delivery_id, event_id, endpoint_id, account_id, mode, kind, attempt_number, url, created,
-    duration_ms, outcome, failure_kind, failure_message, http_status, request_headers::json, response_headers::json, response_body, next_retry_at
+    duration_ms, outcome, failure_kind, failure_message, http_status, request_headers::json, response_headers::json, response_body, next_retry_at, request_body
   FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::text[], $10::bigint[],
-    $11::int[], $12::text[], $13::text[], $14::text[], $15::int[], $16::text[], $17::text[], $18::text[], $19::bigint[])
+    $11::int[], $12::text[], $13::text[], $14::text[], $15::int[], $16::text[], $17::text[], $18::text[], $19::bigint[], $20::text[])
     AS a(id, delivery_id, event_id, endpoint_id, account_id, mode, kind, attempt_number, url, created,
-    duration_ms, outcome, failure_kind, failure_message, http_status, request_headers, response_headers, response_body, next_retry_at)`;
+    duration_ms, outcome, failure_kind, failure_message, http_status, request_headers, response_headers, response_body, next_retry_at, request_body)`;
 
-/** The 19 column arrays (parameters $1 to $19) of INSERT_ATTEMPTS_SQL. */
+/** The 20 column arrays (parameters $1 to $20) of INSERT_ATTEMPTS_SQL. */
 function attemptColumns(attempts: DeliveryAttempt[]): unknown[] {
   return [
     attempts.map((a) => a.id), attempts.map((a) => a.deliveryId), attempts.map((a) => a.eventId), attempts.map((a) => a.endpointId),
@@ -926,7 +926,7 @@ function attemptColumns(attempts: DeliveryAttempt[]): unknown[] {
     attempts.map((a) => a.url), attempts.map((a) => a.created), attempts.map((a) => a.durationMs), attempts.map((a) => a.outcome),
     attempts.map((a) => a.failureKind), attempts.map((a) => a.failureMessage), attempts.map((a) => a.httpStatus),
     attempts.map((a) => JSON.stringify(a.requestHeaders)), attempts.map((a) => (a.responseHeaders ? JSON.stringify(a.responseHeaders) : null)),
-    attempts.map((a) => a.responseBody), attempts.map((a) => a.nextRetryAt),
+    attempts.map((a) => a.responseBody), attempts.map((a) => a.nextRetryAt), attempts.map((a) => a.requestBody ?? null),
   ];
 }
 
@@ -1020,6 +1020,7 @@ function toAttempt(row: Row): DeliveryAttempt {
     requestHeaders: row.request_headers,
     responseHeaders: row.response_headers ?? null,
     responseBody: row.response_body ?? null,
+    requestBody: row.request_body ?? null,
     nextRetryAt: row.next_retry_at ?? null,
   };
 }
