@@ -57,6 +57,21 @@ export class SqliteStore implements Store {
     this.migrate();
   }
 
+  /**
+   * Runs the delivery loop's bookkeeping (claims, results, releases) as one transaction that is not
+   * synced to disk on commit. Losing it in a power cut only means an attempt is made again, which
+   * at-least-once delivery allows; the next durable commit (a publish, any API write) syncs it too.
+   * Everything the API acknowledges stays synchronous=FULL.
+   */
+  private withoutSync<T>(fn: () => T): T {
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      return this.db.transaction(fn).immediate();
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
+  }
+
   private migrate(): void {
     this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
     const applied = new Set(this.db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
@@ -296,7 +311,7 @@ export class SqliteStore implements Store {
 
   async claimDueDeliveries(now: Millis, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
     const leaseToken = randomBytes(12).toString('hex');
-    return this.db.transaction(() => {
+    return this.withoutSync(() => {
       const rows = this.db
         .prepare(
           `UPDATE deliveries SET state = 'in_flight', next_attempt_at = @leaseUntil, lease_token = @leaseToken,
@@ -339,7 +354,7 @@ export class SqliteStore implements Store {
         });
       }
       return claims;
-    }).immediate();
+    });
   }
 
   async recordAttempts(results: AttemptResult[], policy: HealthPolicy): Promise<RecordOutcome> {
@@ -362,7 +377,7 @@ export class SqliteStore implements Store {
     const disable = this.db.prepare(
       "UPDATE endpoints SET status = 'disabled', disabled_reason = ?, disabled_at = ? WHERE id = ? AND status = 'enabled'",
     );
-    return this.db.transaction(() => {
+    return this.withoutSync(() => {
       const outcome: RecordOutcome = { disabled: [] };
       for (const { claim, attempt, next } of results) {
         insertAttempt.run(attemptParams(attempt));
@@ -386,16 +401,16 @@ export class SqliteStore implements Store {
         }
       }
       return outcome;
-    }).immediate();
+    });
   }
 
   async releaseDeliveries(claims: { deliveryId: string; leaseToken: string }[], now: Millis): Promise<void> {
     const release = this.db.prepare(
       "UPDATE deliveries SET state = 'pending', next_attempt_at = ?, lease_token = NULL, attempt_count = attempt_count - 1 WHERE id = ? AND lease_token = ? AND state = 'in_flight'",
     );
-    this.db.transaction(() => {
+    this.withoutSync(() => {
       for (const claim of claims) release.run(now, claim.deliveryId, claim.leaseToken);
-    }).immediate();
+    });
   }
 
   async nextDueTime(): Promise<Millis | null> {
