@@ -63,18 +63,34 @@ export class SqliteStore implements Store {
    * at-least-once delivery allows; the next durable commit (a publish, any API write) syncs it too.
    * Everything the API acknowledges stays synchronous=FULL.
    */
+  private readonly statements = new Map<string, Database.Statement>();
+
+  /** A prepared statement, compiled once per SQL text (preparing costs more than most queries). */
+  private stmt(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      // Lists of variable length make new texts; a bound keeps the cache from growing without limit.
+      if (this.statements.size >= 1000) this.statements.clear();
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    } else if (statement.reader) {
+      statement.pluck(false); // callers that want plucked rows ask for it again
+    }
+    return statement;
+  }
+
   private withoutSync<T>(fn: () => T): T {
-    this.db.pragma('synchronous = NORMAL');
+    this.stmt('PRAGMA synchronous = NORMAL').run();
     try {
       return this.db.transaction(fn).immediate();
     } finally {
-      this.db.pragma('synchronous = FULL');
+      this.stmt('PRAGMA synchronous = FULL').run();
     }
   }
 
   private migrate(): void {
     this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
-    const applied = new Set(this.db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
+    const applied = new Set(this.stmt('SELECT version FROM schema_migrations').pluck().all() as number[]);
     const files = readdirSync(MIGRATIONS_DIR).filter((f) => /^\d+_.*\.sql$/.test(f)).sort();
     for (const file of files) {
       const version = Number.parseInt(file, 10);
@@ -82,7 +98,7 @@ export class SqliteStore implements Store {
       const sql = readFileSync(new URL(file, MIGRATIONS_DIR), 'utf8');
       this.db.transaction(() => {
         this.db.exec(sql);
-        this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(version, file, Date.now());
+        this.stmt('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(version, file, Date.now());
       }).immediate();
     }
   }
@@ -95,7 +111,7 @@ export class SqliteStore implements Store {
 
   async ensureDefaultAccount(init: Account): Promise<{ account: Account; created: boolean }> {
     return this.db.transaction(() => {
-      const row = this.db.prepare('SELECT * FROM accounts WHERE is_default = 1').get() as Row | undefined;
+      const row = this.stmt('SELECT * FROM accounts WHERE is_default = 1').get() as Row | undefined;
       if (row) return { account: toAccount(row), created: false };
       this.insertAccount(init, true);
       return { account: init, created: true };
@@ -107,25 +123,25 @@ export class SqliteStore implements Store {
   }
 
   private insertAccount(account: Account, isDefault: boolean): void {
-    this.db
-      .prepare('INSERT INTO accounts (id, name, application_id, default_api_version, is_default, created) VALUES (?, ?, ?, ?, ?, ?)')
+    this
+      .stmt('INSERT INTO accounts (id, name, application_id, default_api_version, is_default, created) VALUES (?, ?, ?, ?, ?, ?)')
       .run(account.id, account.name, account.applicationId, account.defaultApiVersion, isDefault ? 1 : 0, account.created);
   }
 
   async getAccount(id: string): Promise<Account | null> {
-    const row = this.db.prepare('SELECT * FROM accounts WHERE id = ?').get(id) as Row | undefined;
+    const row = this.stmt('SELECT * FROM accounts WHERE id = ?').get(id) as Row | undefined;
     return row ? toAccount(row) : null;
   }
 
   async setApiKey(accountId: string, mode: Mode, keyHash: string, now: Millis): Promise<void> {
     this.db.transaction(() => {
-      this.db.prepare('DELETE FROM api_keys WHERE account_id = ? AND mode = ?').run(accountId, mode);
-      this.db.prepare('INSERT OR REPLACE INTO api_keys (key_hash, account_id, mode, created) VALUES (?, ?, ?, ?)').run(keyHash, accountId, mode, now);
+      this.stmt('DELETE FROM api_keys WHERE account_id = ? AND mode = ?').run(accountId, mode);
+      this.stmt('INSERT OR REPLACE INTO api_keys (key_hash, account_id, mode, created) VALUES (?, ?, ?, ?)').run(keyHash, accountId, mode, now);
     }).immediate();
   }
 
   async findApiKeyOwner(keyHash: string): Promise<ApiKeyOwner | null> {
-    const row = this.db.prepare('SELECT account_id, mode FROM api_keys WHERE key_hash = ?').get(keyHash) as Row | undefined;
+    const row = this.stmt('SELECT account_id, mode FROM api_keys WHERE key_hash = ?').get(keyHash) as Row | undefined;
     return row ? { accountId: row.account_id as string, mode: row.mode as Mode } : null;
   }
 
@@ -133,44 +149,44 @@ export class SqliteStore implements Store {
 
   async createEndpoint(endpoint: WebhookEndpoint, secret: EndpointSecret, max: number): Promise<'created' | 'limit_reached'> {
     return this.db.transaction(() => {
-      const count = this.db
-        .prepare("SELECT COUNT(*) FROM endpoints WHERE account_id = ? AND mode = ? AND status != 'deleted'")
+      const count = this
+        .stmt("SELECT COUNT(*) FROM endpoints WHERE account_id = ? AND mode = ? AND status != 'deleted'")
         .pluck()
         .get(endpoint.accountId, endpoint.mode) as number;
       if (count >= max) return 'limit_reached' as const;
-      this.db
-        .prepare(
+      this
+        .stmt(
           `INSERT INTO endpoints (id, account_id, mode, url, enabled_events, api_version, connect, description, metadata, status,
              disabled_reason, disabled_at, failing_since, last_success_at, created, signature_schemes)
            VALUES (@id, @account_id, @mode, @url, @enabled_events, @api_version, @connect, @description, @metadata, @status,
              @disabled_reason, @disabled_at, @failing_since, @last_success_at, @created, @signature_schemes)`,
         )
         .run(endpointParams(endpoint));
-      this.db
-        .prepare('INSERT INTO endpoint_secrets (endpoint_id, secret, created, expires_at) VALUES (?, ?, ?, ?)')
+      this
+        .stmt('INSERT INTO endpoint_secrets (endpoint_id, secret, created, expires_at) VALUES (?, ?, ?, ?)')
         .run(endpoint.id, secret.secret, secret.created, secret.expiresAt);
       return 'created' as const;
     }).immediate();
   }
 
   async getEndpoint(accountId: string, mode: Mode, id: string): Promise<WebhookEndpoint | null> {
-    const row = this.db
-      .prepare("SELECT * FROM endpoints WHERE id = ? AND account_id = ? AND mode = ? AND status != 'deleted'")
+    const row = this
+      .stmt("SELECT * FROM endpoints WHERE id = ? AND account_id = ? AND mode = ? AND status != 'deleted'")
       .get(id, accountId, mode) as Row | undefined;
     return row ? toEndpoint(row) : null;
   }
 
   async findEndpointMode(accountId: string, id: string): Promise<Mode | null> {
-    const mode = this.db
-      .prepare("SELECT mode FROM endpoints WHERE id = ? AND account_id = ? AND status != 'deleted'")
+    const mode = this
+      .stmt("SELECT mode FROM endpoints WHERE id = ? AND account_id = ? AND status != 'deleted'")
       .pluck()
       .get(id, accountId) as Mode | undefined;
     return mode ?? null;
   }
 
   async updateEndpoint(endpoint: WebhookEndpoint): Promise<boolean> {
-    const result = this.db
-      .prepare(
+    const result = this
+      .stmt(
         `UPDATE endpoints SET url = @url, enabled_events = @enabled_events, description = @description, metadata = @metadata,
            signature_schemes = @signature_schemes,
            status = @status, disabled_reason = @disabled_reason, disabled_at = @disabled_at, failing_since = @failing_since
@@ -182,13 +198,13 @@ export class SqliteStore implements Store {
 
   async deleteEndpoint(accountId: string, mode: Mode, id: string, now: Millis): Promise<boolean> {
     return this.db.transaction(() => {
-      const result = this.db
-        .prepare("UPDATE endpoints SET status = 'deleted', disabled_at = ? WHERE id = ? AND account_id = ? AND mode = ? AND status != 'deleted'")
+      const result = this
+        .stmt("UPDATE endpoints SET status = 'deleted', disabled_at = ? WHERE id = ? AND account_id = ? AND mode = ? AND status != 'deleted'")
         .run(now, id, accountId, mode);
       if (result.changes === 0) return false;
       // Pending work for a deleted endpoint is dropped; what is in flight finishes and is recorded.
-      this.db.prepare("UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL WHERE endpoint_id = ? AND state = 'pending'").run(id);
-      this.db.prepare('DELETE FROM endpoint_secrets WHERE endpoint_id = ?').run(id);
+      this.stmt("UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL WHERE endpoint_id = ? AND state = 'pending'").run(id);
+      this.stmt('DELETE FROM endpoint_secrets WHERE endpoint_id = ?').run(id);
       return true;
     }).immediate();
   }
@@ -202,8 +218,8 @@ export class SqliteStore implements Store {
   }
 
   private secretsOf(endpointId: string, now: Millis): EndpointSecret[] {
-    const rows = this.db
-      .prepare('SELECT secret, created, expires_at FROM endpoint_secrets WHERE endpoint_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY created DESC, rowid DESC')
+    const rows = this
+      .stmt('SELECT secret, created, expires_at FROM endpoint_secrets WHERE endpoint_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY created DESC, rowid DESC')
       .all(endpointId, now) as Row[];
     return rows.map((r) => ({ secret: r.secret as string, created: r.created as number, expiresAt: (r.expires_at as number | null) ?? null }));
   }
@@ -211,12 +227,12 @@ export class SqliteStore implements Store {
   async rollSecret(endpointId: string, secret: EndpointSecret, oldExpiresAt: Millis): Promise<void> {
     this.db.transaction(() => {
       // Only the current secret gets the new expiry; an older secret keeps its own (earlier) one.
-      this.db
-        .prepare('UPDATE endpoint_secrets SET expires_at = ? WHERE endpoint_id = ? AND expires_at IS NULL')
+      this
+        .stmt('UPDATE endpoint_secrets SET expires_at = ? WHERE endpoint_id = ? AND expires_at IS NULL')
         .run(oldExpiresAt, endpointId);
-      this.db.prepare('DELETE FROM endpoint_secrets WHERE endpoint_id = ? AND expires_at <= ?').run(endpointId, secret.created);
-      this.db
-        .prepare('INSERT INTO endpoint_secrets (endpoint_id, secret, created, expires_at) VALUES (?, ?, ?, NULL)')
+      this.stmt('DELETE FROM endpoint_secrets WHERE endpoint_id = ? AND expires_at <= ?').run(endpointId, secret.created);
+      this
+        .stmt('INSERT INTO endpoint_secrets (endpoint_id, secret, created, expires_at) VALUES (?, ?, ?, NULL)')
         .run(endpointId, secret.secret, secret.created);
     }).immediate();
   }
@@ -224,14 +240,14 @@ export class SqliteStore implements Store {
   // Events -----------------------------------------------------------------------------------
 
   async publishEvents(events: PublishedEvent[]): Promise<StoredEvent[]> {
-    const selectEndpoints = this.db.prepare("SELECT id, enabled_events, connect FROM endpoints WHERE account_id = ? AND mode = ? AND status = 'enabled'");
-    const insertEvent = this.db.prepare(
+    const selectEndpoints = this.stmt("SELECT id, enabled_events, connect FROM endpoints WHERE account_id = ? AND mode = ? AND status = 'enabled'");
+    const insertEvent = this.stmt(
       `INSERT INTO events (id, account_id, mode, type, connected_account, api_version, created, data, request_id,
          request_idempotency_key, pending_webhooks)
        VALUES (@id, @account_id, @mode, @type, @connected_account, @api_version, @created, @data, @request_id,
          @request_idempotency_key, @pending_webhooks)`,
     );
-    const insertDelivery = this.db.prepare(
+    const insertDelivery = this.stmt(
       `INSERT INTO deliveries (id, event_id, endpoint_id, account_id, mode, kind, state, next_attempt_at, created)
        VALUES (?, ?, ?, ?, ?, 'automatic', 'pending', ?, ?)`,
     );
@@ -271,12 +287,12 @@ export class SqliteStore implements Store {
   }
 
   async getEvent(accountId: string, mode: Mode, id: string): Promise<StoredEvent | null> {
-    const row = this.db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE id = ? AND account_id = ? AND mode = ?`).get(id, accountId, mode) as Row | undefined;
+    const row = this.stmt(`SELECT ${EVENT_COLUMNS} FROM events WHERE id = ? AND account_id = ? AND mode = ?`).get(id, accountId, mode) as Row | undefined;
     return row ? toEvent(row) : null;
   }
 
   async findEventMode(accountId: string, id: string): Promise<Mode | null> {
-    return (this.db.prepare('SELECT mode FROM events WHERE id = ? AND account_id = ?').pluck().get(id, accountId) as Mode | undefined) ?? null;
+    return (this.stmt('SELECT mode FROM events WHERE id = ? AND account_id = ?').pluck().get(id, accountId) as Mode | undefined) ?? null;
   }
 
   async listEvents(accountId: string, mode: Mode, filter: EventFilter, page: PageRequest): Promise<Page<StoredEvent>> {
@@ -312,8 +328,8 @@ export class SqliteStore implements Store {
   async claimDueDeliveries(now: Millis, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
     const leaseToken = randomBytes(12).toString('hex');
     return this.withoutSync(() => {
-      const rows = this.db
-        .prepare(
+      const rows = this
+        .stmt(
           `UPDATE deliveries SET state = 'in_flight', next_attempt_at = @leaseUntil, lease_token = @leaseToken,
              attempt_count = attempt_count + 1
            WHERE seq IN (SELECT seq FROM deliveries WHERE state IN ('pending', 'in_flight') AND next_attempt_at <= @now
@@ -323,9 +339,9 @@ export class SqliteStore implements Store {
         .all({ now, limit, leaseUntil: now + leaseMs, leaseToken }) as Row[];
       if (rows.length === 0) return [];
       const endpoints = new Map<string, { endpoint: WebhookEndpoint; secrets: string[] } | null>();
-      const getEndpoint = this.db.prepare('SELECT * FROM endpoints WHERE id = ?');
-      const getEvent = this.db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE id = ?`);
-      const cancel = this.db.prepare("UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL, lease_token = NULL, attempt_count = attempt_count - 1 WHERE id = ?");
+      const getEndpoint = this.stmt('SELECT * FROM endpoints WHERE id = ?');
+      const getEvent = this.stmt(`SELECT ${EVENT_COLUMNS} FROM events WHERE id = ?`);
+      const cancel = this.stmt("UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL, lease_token = NULL, attempt_count = attempt_count - 1 WHERE id = ?");
       const claims: ClaimedDelivery[] = [];
       for (const row of rows) {
         const endpointId = row.endpoint_id as string;
@@ -358,23 +374,23 @@ export class SqliteStore implements Store {
   }
 
   async recordAttempts(results: AttemptResult[], policy: HealthPolicy): Promise<RecordOutcome> {
-    const insertAttempt = this.db.prepare(
+    const insertAttempt = this.stmt(
       `INSERT INTO attempts (id, delivery_id, event_id, endpoint_id, account_id, mode, kind, attempt_number, url, created,
          duration_ms, outcome, failure_kind, failure_message, http_status, request_headers, response_headers, response_body, next_retry_at, request_body)
        VALUES (@id, @delivery_id, @event_id, @endpoint_id, @account_id, @mode, @kind, @attempt_number, @url, @created,
          @duration_ms, @outcome, @failure_kind, @failure_message, @http_status, @request_headers, @response_headers, @response_body, @next_retry_at, @request_body)`,
     );
-    const moveOn = this.db.prepare(
+    const moveOn = this.stmt(
       `UPDATE deliveries SET state = @state, next_attempt_at = @next_attempt_at, schedule_step = @schedule_step, lease_token = NULL
        WHERE id = @id AND lease_token = @lease_token`,
     );
-    const markDelivered = this.db.prepare(
+    const markDelivered = this.stmt(
       "UPDATE deliveries SET delivered_at = ? WHERE event_id = ? AND endpoint_id = ? AND kind = 'automatic' AND delivered_at IS NULL",
     );
-    const decrementPending = this.db.prepare('UPDATE events SET pending_webhooks = pending_webhooks - 1 WHERE id = ? AND pending_webhooks > 0');
-    const endpointSucceeded = this.db.prepare('UPDATE endpoints SET failing_since = NULL, last_success_at = MAX(COALESCE(last_success_at, 0), ?) WHERE id = ?');
-    const endpointFailed = this.db.prepare('UPDATE endpoints SET failing_since = COALESCE(failing_since, ?) WHERE id = ? RETURNING failing_since, status');
-    const disable = this.db.prepare(
+    const decrementPending = this.stmt('UPDATE events SET pending_webhooks = pending_webhooks - 1 WHERE id = ? AND pending_webhooks > 0');
+    const endpointSucceeded = this.stmt('UPDATE endpoints SET failing_since = NULL, last_success_at = MAX(COALESCE(last_success_at, 0), ?) WHERE id = ?');
+    const endpointFailed = this.stmt('UPDATE endpoints SET failing_since = COALESCE(failing_since, ?) WHERE id = ? RETURNING failing_since, status');
+    const disable = this.stmt(
       "UPDATE endpoints SET status = 'disabled', disabled_reason = ?, disabled_at = ? WHERE id = ? AND status = 'enabled'",
     );
     return this.withoutSync(() => {
@@ -405,7 +421,7 @@ export class SqliteStore implements Store {
   }
 
   async releaseDeliveries(claims: { deliveryId: string; leaseToken: string }[], now: Millis): Promise<void> {
-    const release = this.db.prepare(
+    const release = this.stmt(
       "UPDATE deliveries SET state = 'pending', next_attempt_at = ?, lease_token = NULL, attempt_count = attempt_count - 1 WHERE id = ? AND lease_token = ? AND state = 'in_flight'",
     );
     this.withoutSync(() => {
@@ -414,12 +430,12 @@ export class SqliteStore implements Store {
   }
 
   async nextDueTime(): Promise<Millis | null> {
-    return (this.db.prepare("SELECT MIN(next_attempt_at) FROM deliveries WHERE state IN ('pending', 'in_flight')").pluck().get() as number | null) ?? null;
+    return (this.stmt("SELECT MIN(next_attempt_at) FROM deliveries WHERE state IN ('pending', 'in_flight')").pluck().get() as number | null) ?? null;
   }
 
   async enqueueManualDelivery(eventId: string, endpoint: WebhookEndpoint, now: Millis): Promise<void> {
-    this.db
-      .prepare(
+    this
+      .stmt(
         `INSERT INTO deliveries (id, event_id, endpoint_id, account_id, mode, kind, state, next_attempt_at, created)
          VALUES (?, ?, ?, ?, ?, 'manual', 'pending', ?, ?)`,
       )
@@ -428,8 +444,8 @@ export class SqliteStore implements Store {
 
   async recoverEvents(endpoint: WebhookEndpoint, window: { since: Millis; until: Millis }, now: Millis, dryRun: boolean): Promise<number> {
     return this.db.transaction(() => {
-      const candidates = this.db
-        .prepare(
+      const candidates = this
+        .stmt(
           `SELECT e.id, e.type, d.id AS delivery_id, d.state
            FROM events e LEFT JOIN deliveries d ON d.event_id = e.id AND d.endpoint_id = @endpointId AND d.kind = 'automatic'
            WHERE e.account_id = @accountId AND e.mode = @mode AND e.created >= @since AND e.created < @until
@@ -439,12 +455,12 @@ export class SqliteStore implements Store {
         .all({ endpointId: endpoint.id, accountId: endpoint.accountId, mode: endpoint.mode, since: window.since, until: window.until, connect: endpoint.connect ? 1 : 0 }) as Row[];
       const wanted = candidates.filter((c) => endpointWantsType(endpoint.enabledEvents, c.type as string));
       if (dryRun) return wanted.length;
-      const rearm = this.db.prepare("UPDATE deliveries SET state = 'pending', next_attempt_at = ?, schedule_step = 0 WHERE id = ?");
-      const insert = this.db.prepare(
+      const rearm = this.stmt("UPDATE deliveries SET state = 'pending', next_attempt_at = ?, schedule_step = 0 WHERE id = ?");
+      const insert = this.stmt(
         `INSERT INTO deliveries (id, event_id, endpoint_id, account_id, mode, kind, state, next_attempt_at, created)
          VALUES (?, ?, ?, ?, ?, 'automatic', 'pending', ?, ?)`,
       );
-      const incrementPending = this.db.prepare('UPDATE events SET pending_webhooks = pending_webhooks + 1 WHERE id = ?');
+      const incrementPending = this.stmt('UPDATE events SET pending_webhooks = pending_webhooks + 1 WHERE id = ?');
       for (const c of wanted) {
         if (c.delivery_id) {
           rearm.run(now, c.delivery_id);
@@ -463,7 +479,7 @@ export class SqliteStore implements Store {
   }
 
   async getAttempt(accountId: string, mode: Mode, id: string): Promise<DeliveryAttempt | null> {
-    const row = this.db.prepare('SELECT * FROM attempts WHERE id = ? AND account_id = ? AND mode = ?').get(id, accountId, mode) as Row | undefined;
+    const row = this.stmt('SELECT * FROM attempts WHERE id = ? AND account_id = ? AND mode = ?').get(id, accountId, mode) as Row | undefined;
     return row ? toAttempt(row) : null;
   }
 
@@ -487,8 +503,8 @@ export class SqliteStore implements Store {
     const cursorId = page.startingAfter ?? page.endingBefore;
     if (cursorId !== undefined) {
       // The cursor must be a delivery in the same scope (not necessarily matching the filters).
-      const seq = this.db
-        .prepare(`SELECT d.seq FROM deliveries d WHERE d.id = @cursorId AND ${where.slice(0, 3).join(' AND ')}`)
+      const seq = this
+        .stmt(`SELECT d.seq FROM deliveries d WHERE d.id = @cursorId AND ${where.slice(0, 3).join(' AND ')}`)
         .pluck()
         .get({ ...params, cursorId }) as number | undefined;
       if (seq === undefined) return { data: [], hasMore: false, missingCursor: true };
@@ -496,8 +512,8 @@ export class SqliteStore implements Store {
       params.cursorSeq = seq;
     }
     const order = page.endingBefore !== undefined ? 'ASC' : 'DESC';
-    const rows = this.db
-      .prepare(
+    const rows = this
+      .stmt(
         `SELECT d.id, d.event_id, d.endpoint_id, d.mode, d.kind, d.state, d.attempt_count, d.next_attempt_at, d.created, e.type AS event_type,
            a.id AS a_id, a.created AS a_created, a.outcome AS a_outcome, a.http_status AS a_http_status, a.failure_kind AS a_failure_kind,
            a.duration_ms AS a_duration_ms
@@ -516,8 +532,8 @@ export class SqliteStore implements Store {
     scope: { accountId: string; mode: Mode; endpointId: string },
     window: { since: Millis; until: Millis; bucketMs: number },
   ): Promise<AttemptCountBucket[]> {
-    const rows = this.db
-      .prepare(
+    const rows = this
+      .stmt(
         `SELECT CAST((created - @since) / @bucketMs AS INTEGER) AS bucket, SUM(outcome = 'succeeded') AS succeeded, SUM(outcome = 'failed') AS failed
          FROM attempts WHERE endpoint_id = @endpointId AND account_id = @accountId AND mode = @mode AND created >= @since AND created < @until
          GROUP BY bucket ORDER BY bucket`,
@@ -530,28 +546,28 @@ export class SqliteStore implements Store {
 
   async openListenSession(init: Omit<ListenSession, 'cursor'>): Promise<ListenSession> {
     return this.db.transaction(() => {
-      const existing = this.db.prepare('SELECT * FROM listen_sessions WHERE account_id = ? AND mode = ?').get(init.accountId, init.mode) as Row | undefined;
+      const existing = this.stmt('SELECT * FROM listen_sessions WHERE account_id = ? AND mode = ?').get(init.accountId, init.mode) as Row | undefined;
       if (existing) {
-        this.db.prepare('UPDATE listen_sessions SET enabled_events = ? WHERE id = ?').run(JSON.stringify(init.enabledEvents), existing.id);
+        this.stmt('UPDATE listen_sessions SET enabled_events = ? WHERE id = ?').run(JSON.stringify(init.enabledEvents), existing.id);
         return { ...toListenSession(existing), enabledEvents: init.enabledEvents };
       }
       // A new session starts at the newest event: it receives what is published from now on.
-      const cursor = (this.db.prepare('SELECT COALESCE(MAX(seq), 0) FROM events').pluck().get() as number) ?? 0;
-      this.db
-        .prepare('INSERT INTO listen_sessions (id, account_id, mode, secret, enabled_events, cursor_seq, created) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      const cursor = (this.stmt('SELECT COALESCE(MAX(seq), 0) FROM events').pluck().get() as number) ?? 0;
+      this
+        .stmt('INSERT INTO listen_sessions (id, account_id, mode, secret, enabled_events, cursor_seq, created) VALUES (?, ?, ?, ?, ?, ?, ?)')
         .run(init.id, init.accountId, init.mode, init.secret, JSON.stringify(init.enabledEvents), cursor, init.created);
       return { ...init, cursor };
     }).immediate();
   }
 
   async getListenSession(accountId: string, mode: Mode, id: string): Promise<ListenSession | null> {
-    const row = this.db.prepare('SELECT * FROM listen_sessions WHERE id = ? AND account_id = ? AND mode = ?').get(id, accountId, mode) as Row | undefined;
+    const row = this.stmt('SELECT * FROM listen_sessions WHERE id = ? AND account_id = ? AND mode = ?').get(id, accountId, mode) as Row | undefined;
     return row ? toListenSession(row) : null;
   }
 
   async listenBacklog(sessionId: string, afterSeq: number, limit: number): Promise<ListenEvent[]> {
-    const rows = this.db
-      .prepare(
+    const rows = this
+      .stmt(
         `SELECT e.seq, ${EVENT_COLUMNS.split(', ').map((c) => `e.${c}`).join(', ')}
          FROM listen_sessions s JOIN events e ON e.account_id = s.account_id AND e.mode = s.mode AND e.seq > ?
          WHERE s.id = ? AND NOT EXISTS (SELECT 1 FROM listen_acks a WHERE a.session_id = s.id AND a.event_id = e.id)
@@ -564,8 +580,8 @@ export class SqliteStore implements Store {
   async listenUnacknowledged(sessionId: string, eventIds: string[]): Promise<string[]> {
     if (eventIds.length === 0) return [];
     const acked = new Set(
-      this.db
-        .prepare(`SELECT event_id FROM listen_acks WHERE session_id = ? AND event_id IN (${eventIds.map(() => '?').join(', ')})`)
+      this
+        .stmt(`SELECT event_id FROM listen_acks WHERE session_id = ? AND event_id IN (${eventIds.map(() => '?').join(', ')})`)
         .pluck()
         .all(sessionId, ...eventIds) as string[],
     );
@@ -573,18 +589,18 @@ export class SqliteStore implements Store {
   }
 
   async recordListenAttempts(sessionId: string, eventId: string, attempts: DeliveryAttempt[]): Promise<void> {
-    const insertAttempt = this.db.prepare(
+    const insertAttempt = this.stmt(
           `INSERT INTO attempts (id, delivery_id, event_id, endpoint_id, account_id, mode, kind, attempt_number, url, created,
              duration_ms, outcome, failure_kind, failure_message, http_status, request_headers, response_headers, response_body, next_retry_at, request_body)
            VALUES (@id, @delivery_id, @event_id, @endpoint_id, @account_id, @mode, @kind, @attempt_number, @url, @created,
              @duration_ms, @outcome, @failure_kind, @failure_message, @http_status, @request_headers, @response_headers, @response_body, @next_retry_at, @request_body)`,
     );
-    const acknowledge = this.db.prepare(
+    const acknowledge = this.stmt(
       `INSERT OR IGNORE INTO listen_acks (session_id, event_id, event_seq)
        SELECT s.id, e.id, e.seq FROM listen_sessions s JOIN events e ON e.id = ? AND e.account_id = s.account_id AND e.mode = s.mode WHERE s.id = ?`,
     );
     // Each $n appears once, in order: SQLite's anonymous parameters bind the same values.
-    const upsertDelivery = this.db.prepare(LISTEN_DELIVERY_UPSERT_SQL.replace(/\$\d+/g, '?'));
+    const upsertDelivery = this.stmt(LISTEN_DELIVERY_UPSERT_SQL.replace(/\$\d+/g, '?'));
     this.db.transaction(() => {
       if (attempts.length > 0) {
         const deliveryId = (upsertDelivery.pluck().get(...listenDeliveryValues(sessionId, eventId, attempts)) as string) ?? '';
@@ -596,8 +612,8 @@ export class SqliteStore implements Store {
 
   async advanceListenCursor(sessionId: string, seq: number): Promise<void> {
     this.db.transaction(() => {
-      this.db.prepare('UPDATE listen_sessions SET cursor_seq = ? WHERE id = ? AND cursor_seq < ?').run(seq, sessionId, seq);
-      this.db.prepare('DELETE FROM listen_acks WHERE session_id = ? AND event_seq <= (SELECT cursor_seq FROM listen_sessions WHERE id = ?)').run(sessionId, sessionId);
+      this.stmt('UPDATE listen_sessions SET cursor_seq = ? WHERE id = ? AND cursor_seq < ?').run(seq, sessionId, seq);
+      this.stmt('DELETE FROM listen_acks WHERE session_id = ? AND event_seq <= (SELECT cursor_seq FROM listen_sessions WHERE id = ?)').run(sessionId, sessionId);
     }).immediate();
   }
 
@@ -605,16 +621,16 @@ export class SqliteStore implements Store {
 
   async beginIdempotentRequest(req: IdempotentRequest): Promise<IdempotencyVerdict> {
     return this.db.transaction((): IdempotencyVerdict => {
-      const row = this.db
-        .prepare('SELECT request_hash, status, body, locked_until, expires_at FROM idempotency_keys WHERE account_id = ? AND mode = ? AND key = ?')
+      const row = this
+        .stmt('SELECT request_hash, status, body, locked_until, expires_at FROM idempotency_keys WHERE account_id = ? AND mode = ? AND key = ?')
         .get(req.accountId, req.mode, req.key) as Row | undefined;
       if (row && (row.expires_at as number) > req.now) {
         if (row.request_hash !== req.requestHash) return { kind: 'mismatch' };
         if (row.status !== null) return { kind: 'replay', status: row.status as number, body: row.body as string };
         if ((row.locked_until as number) > req.now) return { kind: 'in_progress' };
       }
-      this.db
-        .prepare(
+      this
+        .stmt(
           `INSERT OR REPLACE INTO idempotency_keys (account_id, mode, key, request_hash, status, body, locked_until, expires_at)
            VALUES (?, ?, ?, ?, NULL, NULL, ?, ?)`,
         )
@@ -624,14 +640,14 @@ export class SqliteStore implements Store {
   }
 
   async completeIdempotentRequest(req: IdempotentRequest, status: number, body: string, expiresAt: Millis): Promise<void> {
-    this.db
-      .prepare('UPDATE idempotency_keys SET status = ?, body = ?, expires_at = ? WHERE account_id = ? AND mode = ? AND key = ? AND request_hash = ?')
+    this
+      .stmt('UPDATE idempotency_keys SET status = ?, body = ?, expires_at = ? WHERE account_id = ? AND mode = ? AND key = ? AND request_hash = ?')
       .run(status, body, expiresAt, req.accountId, req.mode, req.key, req.requestHash);
   }
 
   async abandonIdempotentRequest(req: IdempotentRequest): Promise<void> {
-    this.db
-      .prepare('DELETE FROM idempotency_keys WHERE account_id = ? AND mode = ? AND key = ? AND status IS NULL')
+    this
+      .stmt('DELETE FROM idempotency_keys WHERE account_id = ? AND mode = ? AND key = ? AND status IS NULL')
       .run(req.accountId, req.mode, req.key);
   }
 
@@ -639,14 +655,14 @@ export class SqliteStore implements Store {
 
   async prune(now: Millis, olderThan: Millis): Promise<{ events: number; attempts: number; idempotencyKeys: number }> {
     const batch = 500;
-    const idempotencyKeys = this.db.prepare('DELETE FROM idempotency_keys WHERE expires_at <= ?').run(now).changes;
-    const attempts = this.db.prepare('DELETE FROM attempts WHERE seq IN (SELECT seq FROM attempts WHERE created < ? LIMIT ?)').run(olderThan, batch).changes;
+    const idempotencyKeys = this.stmt('DELETE FROM idempotency_keys WHERE expires_at <= ?').run(now).changes;
+    const attempts = this.stmt('DELETE FROM attempts WHERE seq IN (SELECT seq FROM attempts WHERE created < ? LIMIT ?)').run(olderThan, batch).changes;
     const events = this.db.transaction(() => {
-      const ids = this.db.prepare('SELECT id FROM events WHERE created < ? LIMIT ?').pluck().all(olderThan, batch) as string[];
+      const ids = this.stmt('SELECT id FROM events WHERE created < ? LIMIT ?').pluck().all(olderThan, batch) as string[];
       if (ids.length === 0) return 0;
       const placeholders = ids.map(() => '?').join(', ');
-      this.db.prepare(`DELETE FROM deliveries WHERE event_id IN (${placeholders}) AND state NOT IN ('pending', 'in_flight')`).run(...ids);
-      return this.db.prepare(`DELETE FROM events WHERE id IN (${placeholders}) AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)`).run(...ids).changes;
+      this.stmt(`DELETE FROM deliveries WHERE event_id IN (${placeholders}) AND state NOT IN ('pending', 'in_flight')`).run(...ids);
+      return this.stmt(`DELETE FROM events WHERE id IN (${placeholders}) AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)`).run(...ids).changes;
     }).immediate();
     return { events, attempts, idempotencyKeys };
   }
@@ -658,14 +674,14 @@ export class SqliteStore implements Store {
     const cursorId = page.startingAfter ?? page.endingBefore;
     let cursorClause = '';
     if (cursorId !== undefined) {
-      const seq = this.db.prepare(`SELECT seq FROM ${table} WHERE id = @cursorId AND ${where}`).pluck().get({ ...params, cursorId }) as number | undefined;
+      const seq = this.stmt(`SELECT seq FROM ${table} WHERE id = @cursorId AND ${where}`).pluck().get({ ...params, cursorId }) as number | undefined;
       if (seq === undefined) return { data: [], hasMore: false, missingCursor: true };
       cursorClause = page.startingAfter !== undefined ? ' AND seq < @cursorSeq' : ' AND seq > @cursorSeq';
       params = { ...params, cursorSeq: seq };
     }
     const order = page.endingBefore !== undefined ? 'ASC' : 'DESC';
-    const rows = this.db
-      .prepare(`SELECT ${columns}, seq FROM ${table} WHERE ${where}${cursorClause} ORDER BY seq ${order} LIMIT @limitPlusOne`)
+    const rows = this
+      .stmt(`SELECT ${columns}, seq FROM ${table} WHERE ${where}${cursorClause} ORDER BY seq ${order} LIMIT @limitPlusOne`)
       .all({ ...params, limitPlusOne: page.limit + 1 }) as Row[];
     const hasMore = rows.length > page.limit;
     const kept = rows.slice(0, page.limit);
