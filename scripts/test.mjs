@@ -37,7 +37,9 @@ if (typecheckWebhooks.status !== 0) process.exit(typecheckWebhooks.status ?? 1);
 const dashboardBuild = spawnSync('npx', ['tsc', '-p', 'dashboard/ui'], { stdio: 'inherit' });
 if (dashboardBuild.status !== 0) process.exit(dashboardBuild.status ?? 1);
 
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...selected], {
+// --test-force-exit: a test that fails before stopping its Herald or receiver must fail its file,
+// not leave the file waiting forever on open sockets.
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-force-exit', '--test-reporter=spec', ...selected], {
   stdio: 'inherit',
   env: { ...process.env, HERALD_CHROMIUM: chromium },
 });
