@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs every test file with Node's test runner (TypeScript through tsx). Browser tests need
 // Chromium; without it they are skipped, and this script says so loudly.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -20,8 +20,9 @@ const only = process.argv.slice(2);
 const selected = only.length ? files.filter((f) => only.some((o) => f.includes(o))) : files;
 
 const chromium = process.env.HERALD_CHROMIUM ?? '/usr/bin/chromium';
+const skippedBrowserFiles = existsSync(chromium) ? [] : selected.filter((f) => f.includes('browser'));
 if (!existsSync(chromium)) {
-  const skipped = selected.filter((f) => f.includes('browser'));
+  const skipped = skippedBrowserFiles;
   if (skipped.length) {
     const bar = '!'.repeat(78);
     console.error(`${bar}\n!! Chromium not found at ${chromium}: SKIPPING the browser tests:\n${skipped.map((f) => `!!   ${f}`).join('\n')}\n!! Install it (apt-get install -y chromium) to run them.\n${bar}`);
@@ -39,8 +40,18 @@ if (dashboardBuild.status !== 0) process.exit(dashboardBuild.status ?? 1);
 
 // --test-force-exit: a test that fails before stopping its Herald or receiver must fail its file,
 // not leave the file waiting forever on open sockets.
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-force-exit', '--test-reporter=spec', ...selected], {
-  stdio: 'inherit',
-  env: { ...process.env, HERALD_CHROMIUM: chromium },
+// The spec reporter's output goes through this script, which keeps its closing counts.
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-force-exit', '--test-reporter=spec', ...selected], {
+  stdio: ['inherit', 'pipe', 'inherit'],
+  env: { ...process.env, HERALD_CHROMIUM: chromium, FORCE_COLOR: '0' },
 });
-process.exit(result.status ?? 1);
+let tail = '';
+child.stdout.on('data', (chunk) => {
+  process.stdout.write(chunk);
+  tail = (tail + chunk.toString()).slice(-4000);
+});
+const status = await new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1)));
+const count = (name) => Number([...tail.matchAll(new RegExp(`^ℹ ${name} (\\d+)$`, 'gm'))].at(-1)?.[1] ?? 0);
+if (skippedBrowserFiles.length) console.error(`!! Browser tests SKIPPED (no Chromium): ${skippedBrowserFiles.join(', ')}`);
+console.log(`tests: ${count('pass')} passed, ${count('fail') + count('cancelled')} failed, ${count('skipped')} skipped`);
+process.exit(status);
