@@ -66,6 +66,7 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
       const match = router.match(method, url.pathname);
       if (!match) throw errors.unknownRoute(method, url.pathname);
       const { account, mode } = await authenticate(deps, req.headers.authorization);
+      await enforceRateLimit(deps, account.id, mode);
       const body = method === 'POST' ? await readBody(req) : '';
       const params = parseParams(method, url.search.slice(1), body, req.headers['content-type']);
       const idempotencyKey = method === 'POST' ? headerValue(req.headers['idempotency-key']) : null;
@@ -95,6 +96,14 @@ function send(res: ServerResponse, status: number, body: string): void {
 function headerValue(value: string | string[] | undefined): string | null {
   const v = Array.isArray(value) ? value[0] : value;
   return v === undefined || v === '' ? null : v;
+}
+
+/** HERALD_RATE_LIMIT: fixed one-second windows per account and mode, counted in the store. */
+async function enforceRateLimit(deps: ApiDeps, accountId: string, mode: Mode): Promise<void> {
+  const limit = deps.config.rateLimit;
+  if (!limit) return;
+  const now = deps.clock.now();
+  if (!(await deps.store.hitRateLimit(`${accountId}/${mode}`, now - (now % 1000), limit))) throw errors.rateLimited();
 }
 
 /** Bearer (`Authorization: Bearer sk_…`) or Basic with the key as user name (`curl -u sk_…:`). */

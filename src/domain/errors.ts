@@ -107,7 +107,10 @@ export const errors = {
       { 'Stripe-Should-Retry': 'true' },
     ),
   rateLimited: () =>
-    new ApiError(429, 'invalid_request_error', 'rate_limit', 'Too many requests hit the API too quickly. Retry with exponential backoff.'),
+    new ApiError(429, 'invalid_request_error', 'rate_limit', 'Too many requests hit the API too quickly. Retry with exponential backoff.', undefined, {
+      'Retry-After': '1',
+      'Stripe-Should-Retry': 'true',
+    }),
   shuttingDown: () =>
     new ApiError(503, 'api_error', 'service_unavailable', 'Herald is shutting down; retry the request.', undefined, {
       'Stripe-Should-Retry': 'true',

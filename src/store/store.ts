@@ -116,6 +116,13 @@ export interface Store {
   /** Forgets a key whose request failed validation (Stripe does not save those). */
   abandonIdempotentRequest(req: IdempotentRequest): Promise<void>;
 
+  // Rate limits
+  /**
+   * Counts one request of `key` in the window that starts at `windowStart` and says whether it is
+   * within `limit`. Shared by every process on the database, so the limit holds for the whole cluster.
+   */
+  hitRateLimit(key: string, windowStart: Millis, limit: number): Promise<boolean>;
+
   // Housekeeping
   /** Deletes expired idempotency keys and, in small batches, data older than `olderThan`. */
   prune(now: Millis, olderThan: Millis): Promise<{ events: number; attempts: number; idempotencyKeys: number }>;

@@ -746,5 +746,19 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
       assert.deepEqual(waiting.map((c) => c.event.id).sort(), [waitingId, recent!.id].sort(), 'pruning took no pending work away');
       assert.deepEqual(await store.prune(now, now - 30 * DAY), { events: 0, attempts: 0, idempotencyKeys: 0 });
     });
+
+    test('rate limits count per key and window, shared by every connection', async () => {
+      const store = await open();
+      const hits = async (key: string, window: number, n: number) => {
+        const answers: boolean[] = [];
+        for (let i = 0; i < n; i++) answers.push(await store.hitRateLimit(key, window, 3));
+        return answers;
+      };
+      assert.deepEqual(await hits('acct_a/test', T0, 4), [true, true, true, false]);
+      assert.deepEqual(await hits('acct_a/live', T0, 1), [true], 'another key has its own count');
+      assert.deepEqual(await hits('acct_a/test', T0 + 1000, 3), [true, true, true], 'a new window starts afresh');
+      const concurrent = await Promise.all(Array.from({ length: 10 }, () => store.hitRateLimit('acct_b/test', T0, 3)));
+      assert.equal(concurrent.filter(Boolean).length, 3);
+    });
   });
 }

@@ -792,8 +792,19 @@ export class PostgresStore implements Store {
    * Deletes in transactions of at most PRUNE_BATCH rows, for at most PRUNE_BUDGET_MS per call, so
    * pruning a large backlog never holds locks long. Rows locked by a worker are skipped, not waited on.
    */
+  async hitRateLimit(key: string, windowStart: Millis, limit: number): Promise<boolean> {
+    // One atomic upsert: concurrent requests from every process count against the same row.
+    const { rows } = await this.pool.query(
+      `INSERT INTO rate_limits (key, window_start, count) VALUES ($1, $2, 1)
+       ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limits.count + 1 RETURNING count`,
+      [key, windowStart],
+    );
+    return (rows[0].count as number) <= limit;
+  }
+
   async prune(now: Millis, olderThan: Millis): Promise<{ events: number; attempts: number; idempotencyKeys: number }> {
     const deadline = Date.now() + PRUNE_BUDGET_MS;
+    await this.pool.query('DELETE FROM rate_limits WHERE window_start < $1', [now - 60_000]);
     const repeat = async (deleteBatch: () => Promise<number>) => {
       let total = 0;
       for (;;) {

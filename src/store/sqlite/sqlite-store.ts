@@ -653,9 +653,23 @@ export class SqliteStore implements Store {
 
   // Housekeeping -----------------------------------------------------------------------------
 
+  async hitRateLimit(key: string, windowStart: Millis, limit: number): Promise<boolean> {
+    const count = this.withoutSync(
+      () =>
+        this.stmt(
+          `INSERT INTO rate_limits (key, window_start, count) VALUES (?, ?, 1)
+           ON CONFLICT (key, window_start) DO UPDATE SET count = count + 1 RETURNING count`,
+        )
+          .pluck()
+          .get(key, windowStart) as number,
+    );
+    return count <= limit;
+  }
+
   async prune(now: Millis, olderThan: Millis): Promise<{ events: number; attempts: number; idempotencyKeys: number }> {
     const batch = 500;
     const idempotencyKeys = this.stmt('DELETE FROM idempotency_keys WHERE expires_at <= ?').run(now).changes;
+    this.stmt('DELETE FROM rate_limits WHERE window_start < ?').run(now - 60_000);
     const attempts = this.stmt('DELETE FROM attempts WHERE seq IN (SELECT seq FROM attempts WHERE created < ? LIMIT ?)').run(olderThan, batch).changes;
     const events = this.db.transaction(() => {
       const ids = this.stmt('SELECT id FROM events WHERE created < ? LIMIT ?').pluck().all(olderThan, batch) as string[];

@@ -1,0 +1,7 @@
+-- Requests per API key and mode in fixed one-second windows (HERALD_RATE_LIMIT), shared by every process.
+CREATE TABLE rate_limits (
+  key TEXT NOT NULL,
+  window_start BIGINT NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (key, window_start)
+);
