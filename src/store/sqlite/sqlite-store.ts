@@ -41,6 +41,8 @@ import { LISTEN_DELIVERY_UPSERT_SQL, listenDeliveryValues } from '../listen-deli
 type Row = Record<string, unknown>;
 type Params = Record<string, unknown>;
 
+/** Longest a pruning round keeps going before it leaves the rest for the next round. */
+const PRUNE_BUDGET_MS = 2000;
 const MIGRATIONS_DIR = new URL('../../../src/store/sqlite/migrations/', import.meta.url);
 
 /** The embedded store: one SQLite file in WAL mode, for one Herald process. */
@@ -668,16 +670,39 @@ export class SqliteStore implements Store {
 
   async prune(now: Millis, olderThan: Millis): Promise<{ events: number; attempts: number; idempotencyKeys: number }> {
     const batch = 500;
-    const idempotencyKeys = this.stmt('DELETE FROM idempotency_keys WHERE expires_at <= ?').run(now).changes;
+    const deadline = Date.now() + PRUNE_BUDGET_MS;
+    // Small batches, each its own short transaction, with the event loop free in between: pruning
+    // never holds deliveries up for long, and a large backlog is worked off over several rounds.
+    const repeat = async (deleteBatch: () => number) => {
+      let total = 0;
+      for (;;) {
+        const n = deleteBatch();
+        total += n;
+        if (n < batch || Date.now() >= deadline) return total;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    };
+    const idempotencyKeys = await repeat(
+      () => this.stmt('DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys WHERE expires_at <= ? LIMIT ?)').run(now, batch).changes,
+    );
     this.stmt('DELETE FROM rate_limits WHERE window_start < ?').run(now - 60_000);
-    const attempts = this.stmt('DELETE FROM attempts WHERE seq IN (SELECT seq FROM attempts WHERE created < ? LIMIT ?)').run(olderThan, batch).changes;
-    const events = this.db.transaction(() => {
-      const ids = this.stmt('SELECT id FROM events WHERE created < ? LIMIT ?').pluck().all(olderThan, batch) as string[];
-      if (ids.length === 0) return 0;
-      const placeholders = ids.map(() => '?').join(', ');
-      this.stmt(`DELETE FROM deliveries WHERE event_id IN (${placeholders}) AND state NOT IN ('pending', 'in_flight')`).run(...ids);
-      return this.stmt(`DELETE FROM events WHERE id IN (${placeholders}) AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)`).run(...ids).changes;
-    }).immediate();
+    const attempts = await repeat(() => this.stmt('DELETE FROM attempts WHERE seq IN (SELECT seq FROM attempts WHERE created < ? LIMIT ?)').run(olderThan, batch).changes);
+    const events = await repeat(() =>
+      this.withoutSync(() => {
+        // An old event still waiting for a delivery stays until that delivery is finished.
+        const ids = this.stmt(
+          `SELECT id FROM events e WHERE created < ?
+             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state IN ('pending', 'in_flight')) LIMIT ?`,
+        )
+          .pluck()
+          .all(olderThan, batch) as string[];
+        if (ids.length === 0) return 0;
+        const placeholders = ids.map(() => '?').join(', ');
+        this.stmt(`DELETE FROM deliveries WHERE event_id IN (${placeholders})`).run(...ids);
+        this.stmt(`DELETE FROM events WHERE id IN (${placeholders})`).run(...ids);
+        return ids.length;
+      }),
+    );
     return { events, attempts, idempotencyKeys };
   }
 
