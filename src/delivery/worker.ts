@@ -1,6 +1,7 @@
 import { deliverySignatureHeaders } from '@herald/webhooks';
 import type { Clock } from '../domain/clock.js';
 import { newId } from '../domain/ids.js';
+import { Wakeup } from '../domain/wakeup.js';
 import { renderEventPayload } from '../domain/objects.js';
 import type { Logger } from '../domain/logger.js';
 import type { DeliveryAttempt } from '../domain/types.js';
@@ -51,8 +52,7 @@ export class DeliveryWorker {
   private inFlight = 0;
   private running = false;
   private loop: Promise<void> | null = null;
-  private wakeUp: (() => void) | null = null;
-  private woken = false;
+  private readonly wakeup = new Wakeup();
   private results: AttemptResult[] = [];
   private flushing: Promise<void> | null = null;
   private flushScheduled = false;
@@ -72,8 +72,7 @@ export class DeliveryWorker {
 
   /** New work may be due: look at the queue now instead of at the next poll. */
   wake(): void {
-    this.woken = true;
-    this.wakeUp?.();
+    this.wakeup.signal();
   }
 
   /** Stops claiming, lets attempts in flight finish (each is bounded by the timeout), records them. */
@@ -89,7 +88,7 @@ export class DeliveryWorker {
   private async run(): Promise<void> {
     const { store, clock, logger, concurrency, timeoutMs } = this.options;
     while (this.running) {
-      this.woken = false;
+      this.wakeup.clear();
       const capacity = concurrency - this.inFlight;
       // Refill in batches, not a slot at a time: every claim is a transaction (a disk sync), and
       // one per finished attempt would cap a busy worker at the disk's sync rate.
@@ -100,7 +99,7 @@ export class DeliveryWorker {
           claims = await store.claimDueDeliveries(clock.now(), Math.min(capacity, CLAIM_BATCH), timeoutMs + LEASE_MARGIN_MS);
         } catch (err) {
           logger.error('claiming deliveries failed; retrying', { error: String(err) });
-          await this.sleep(this.pollIntervalMs);
+          await this.wakeup.sleep(this.pollIntervalMs);
           continue;
         }
         for (const claim of claims) {
@@ -111,10 +110,10 @@ export class DeliveryWorker {
           });
         }
         if (claims.length > 0) continue;
-        if (this.woken) continue;
-        await this.sleep(await this.untilNextDue());
+        if (this.wakeup.signalled) continue;
+        await this.wakeup.sleep(await this.untilNextDue());
       } else {
-        await this.sleep(this.pollIntervalMs);
+        await this.wakeup.sleep(this.pollIntervalMs);
       }
     }
   }
@@ -127,22 +126,6 @@ export class DeliveryWorker {
     } catch {
       return this.pollIntervalMs;
     }
-  }
-
-  /** Sleeps up to `ms`, or until woken. */
-  private sleep(ms: number): Promise<void> {
-    if (this.woken) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wakeUp = () => {
-        this.wakeUp = null;
-        done();
-      };
-    });
   }
 
   private async attempt(claim: ClaimedDelivery): Promise<void> {

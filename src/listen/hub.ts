@@ -5,6 +5,7 @@ import type { Logger } from '../domain/logger.js';
 import { renderEventPayload } from '../domain/objects.js';
 import type { Mode, StoredEvent } from '../domain/types.js';
 import type { ListenEvent, ListenSession, Store } from '../store/store.js';
+import { Wakeup } from '../domain/wakeup.js';
 
 export interface ListenHubOptions {
   store: Store;
@@ -104,8 +105,7 @@ function toStreamed(event: ListenEvent, resend: boolean): StreamedEvent {
 
 class ListenStream {
   private closed = false;
-  private wakeUp: (() => void) | null = null;
-  private woken = false;
+  private readonly wakeup = new Wakeup();
   /** Sent on this stream and not acknowledged yet: event id → log position. */
   private readonly outstanding = new Map<string, number>();
 
@@ -116,8 +116,7 @@ class ListenStream {
   ) {}
 
   wake(): void {
-    this.woken = true;
-    this.wakeUp?.();
+    this.wakeup.signal();
   }
 
   send(event: StreamedEvent): void {
@@ -168,7 +167,7 @@ class ListenStream {
     let lastRescan = clock.now();
     const wanted = (event: ListenEvent) => endpointWantsType(session.enabledEvents, event.type);
     while (!this.closed) {
-      this.woken = false;
+      this.wakeup.clear();
       const room = MAX_UNACKNOWLEDGED - this.outstanding.size;
       const limit = Math.min(BACKLOG_BATCH, Math.max(room, 0));
       const batch = limit > 0 ? await store.listenBacklog(session.id, scanned, limit) : [];
@@ -234,18 +233,8 @@ class ListenStream {
     });
   }
 
+  /** Sleeps up to `ms`, or until woken (closing the stream wakes it too). */
   private sleep(ms: number): Promise<void> {
-    if (this.woken || this.closed) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wakeUp = () => {
-        this.wakeUp = null;
-        done();
-      };
-    });
+    return this.closed ? Promise.resolve() : this.wakeup.sleep(ms);
   }
 }
