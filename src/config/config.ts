@@ -33,6 +33,9 @@ export interface HeraldConfig {
   /** file: URL of the operator's module of payload version changes (see delivery/versions.ts). */
   versionTransforms: string | null;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  // Amazon EventBridge destinations
+  /** Sends every PutEvents call to this URL instead of AWS's regional endpoint (LocalStack, tests). */
+  eventBridgeEndpoint: string | null;
 }
 
 export type DatabaseLocation = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
@@ -114,6 +117,17 @@ export const SETTINGS: Setting<keyof HeraldConfig>[] = [
       return pathToFileURL(path).href;
     } },
   { key: 'logLevel', flag: '--log-level', env: 'HERALD_LOG_LEVEL', default: 'info', description: 'debug, info, warn, error or silent.', parse: (t, n) => { if (!['debug', 'info', 'warn', 'error', 'silent'].includes(t)) throw new ConfigError(n, `expected debug, info, warn, error or silent, got '${t}'`); return t as HeraldConfig['logLevel']; } },
+  // Amazon EventBridge destinations
+  { key: 'eventBridgeEndpoint', flag: '--eventbridge-endpoint', env: 'HERALD_EVENTBRIDGE_ENDPOINT', default: null, description: 'Send every EventBridge PutEvents call to this URL instead of AWS (LocalStack, tests); requests are still SigV4-signed.', parse: (t, n) => {
+      let url: URL;
+      try {
+        url = new URL(t.trim());
+      } catch {
+        throw new ConfigError(n, `expected an http(s) URL such as http://localhost:4566, got '${t}'`);
+      }
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(n, `expected an http(s) URL, got '${t}'`);
+      return url.href.replace(/\/$/, '');
+    } },
 ];
 
 /**

@@ -21,6 +21,8 @@ export const newId = {
   account: () => `acct_${randomAlphanumeric(16)}`,
   application: () => `ca_${randomAlphanumeric(24)}`,
   endpoint: () => `we_${randomAlphanumeric(24)}`,
+  /** Event destinations that are not webhook endpoints (EventBridge); webhook destinations keep `we_`. */
+  destination: () => `ed_${randomAlphanumeric(24)}`,
   event: () => `evt_${randomAlphanumeric(24)}`,
   delivery: () => `whdel_${randomAlphanumeric(24)}`,
   attempt: () => `whatt_${randomAlphanumeric(24)}`,

@@ -5,6 +5,10 @@
  * - Account: a tenant. Owns API keys, endpoints and events. Never sees another account's data.
  * - Mode: `test` or `live`. Every object lives in exactly one mode; a key sees only its own mode.
  * - Webhook endpoint (`we_…`): an event destination; an HTTPS URL plus the event types it wants.
+ * - Event destination: a webhook endpoint or an Amazon EventBridge bus (`ed_…`), one model for both
+ *   (`type`); the v2 API shows every destination, the v1 API only webhook endpoints.
+ * - Thin event: a delivery of only `{ id, type, related_object, … }` (`object: 'v2.core.event'`);
+ *   the receiver fetches the event or the object when it needs them.
  * - Event (`evt_…`): something that happened, published by the application. Immutable once stored.
  * - Delivery: one event bound for one endpoint. The unit of work of the queue; it may take several
  *   attempts. `automatic` deliveries follow the retry schedule; `manual` ones (resends) are tried once.
@@ -38,12 +42,55 @@ export type EndpointStatus = 'enabled' | 'disabled';
 export type SignatureScheme = 'stripe' | 'standard';
 export const SIGNATURE_SCHEMES: readonly SignatureScheme[] = ['stripe', 'standard'];
 
+/** How a destination receives events. */
+export type DestinationType = 'webhook_endpoint' | 'amazon_eventbridge';
+export const DESTINATION_TYPES: readonly DestinationType[] = ['webhook_endpoint', 'amazon_eventbridge'];
+
+/** A full Event object (`snapshot`) or a thin notification (`thin`). */
+export type EventPayload = 'snapshot' | 'thin';
+
+/** Per-destination AWS credentials; write-only in the API, kept like signing secrets. */
+export interface AwsCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+export interface AmazonEventBridgeConfig {
+  /** The 12-digit AWS account that owns the bus. */
+  awsAccountId: string;
+  awsRegion: string;
+  /** Name or ARN of the event bus, as PutEvents' `EventBusName` takes it. */
+  eventBus: string;
+  /** null: the standard AWS credential chain of the Herald process. */
+  credentials: AwsCredentials | null;
+}
+
+/**
+ * An event destination; a webhook endpoint is one of type `webhook_endpoint`. The destination fields
+ * are optional so older call sites keep compiling: absent means a v1 webhook endpoint (snapshot,
+ * events from `connect`); the stores always fill them in.
+ */
 export interface WebhookEndpoint {
   id: string;
+  type?: DestinationType;
+  /** The v2 API's label (null for endpoints created through the v1 API). */
+  name?: string | null;
+  eventPayload?: EventPayload;
+  /**
+   * Whose events it receives, in the spelling it was given: `self`/`@self` (the account's own) and
+   * `other_accounts`/`@accounts` (its connected accounts'). `connect` mirrors the second alone.
+   */
+  eventsFrom?: string[];
+  /** Set exactly when `type` is `amazon_eventbridge`. */
+  amazonEventbridge?: AmazonEventBridgeConfig | null;
+  updated?: Millis;
   accountId: string;
   mode: Mode;
+  /** The webhook URL; for an EventBridge destination, its bus ARN (what the delivery log shows). */
   url: string;
   enabledEvents: string[];
+  /** The version snapshot payloads are rendered in (v2: `snapshot_api_version`); null: the account's default when the event was created. */
   apiVersion: string | null;
   connect: boolean;
   description: string | null;
@@ -80,11 +127,22 @@ export interface StoredEvent {
   /** The connected account that originated it, for Connect events. */
   account: string | null;
   apiVersion: string;
+  /** The account's default version when the event was created: the version of endpoints that name none (absent: apiVersion). */
+  accountApiVersion?: string;
   created: Millis;
   data: { object: Record<string, unknown>; previous_attributes?: Record<string, unknown> };
   request: EventRequestInfo;
+  /** What thin payloads name as the event's subject (absent: `data.object`'s id and type); url null: Herald's own object route. */
+  relatedObject?: RelatedObject | null;
   /** Endpoints (automatic deliveries) that have not had a successful attempt yet. */
   pendingWebhooks: number;
+}
+
+export interface RelatedObject {
+  id: string;
+  type: string;
+  /** The publisher's own URL for the object; null: Herald serves its latest published snapshot. */
+  url: string | null;
 }
 
 export type DeliveryKind = 'automatic' | 'manual';
@@ -99,7 +157,11 @@ export type FailureKind =
   | 'dns_error'
   | 'tls_error'
   | 'connection_error'
-  | 'endpoint_unavailable';
+  | 'endpoint_unavailable'
+  // Amazon EventBridge destinations
+  | 'throttled' // ThrottlingException or 429, for the call or the entry
+  | 'aws_error' // any other error AWS answered (5xx, access denied, a failed entry's ErrorCode…)
+  | 'entry_too_large'; // over PutEvents' 256 KB entry limit: never retried
 
 export interface DeliveryAttempt {
   id: string; // whatt_…

@@ -3,6 +3,7 @@ import type {
   ApiKeyOwner,
   DeliveryAttempt,
   DeliveryKind,
+  DestinationType,
   EndpointSecret,
   Millis,
   Mode,
@@ -28,6 +29,8 @@ export interface Store {
   /** Makes `keyHash` the account's one secret key for `mode`, replacing any previous key. */
   setApiKey(accountId: string, mode: Mode, keyHash: string, now: Millis): Promise<void>;
   findApiKeyOwner(keyHash: string): Promise<ApiKeyOwner | null>;
+  /** Changes the account's default API version (events created from now on); false when there is no such account. */
+  setDefaultApiVersion(accountId: string, version: string): Promise<boolean>;
 
   // Webhook endpoints
   /** Stores a new endpoint with its first secret, unless the account and mode already have `max`. */
@@ -35,10 +38,11 @@ export interface Store {
   getEndpoint(accountId: string, mode: Mode, id: string): Promise<WebhookEndpoint | null>;
   /** The mode an endpoint of this account lives in, to tell a user they used the wrong key. */
   findEndpointMode(accountId: string, id: string): Promise<Mode | null>;
-  /** Saves the user-editable fields and status; returns false when the endpoint is gone. */
+  /** Saves the user-editable fields (url, enabled_events, description, metadata, name, AWS settings) and status; false when it is gone. */
   updateEndpoint(endpoint: WebhookEndpoint): Promise<boolean>;
   deleteEndpoint(accountId: string, mode: Mode, id: string, now: Millis): Promise<boolean>;
-  listEndpoints(accountId: string, mode: Mode, page: PageRequest): Promise<Page<WebhookEndpoint>>;
+  /** Endpoints and other destinations, newest first; `filter.type` keeps one kind (the v1 API lists webhook endpoints only). */
+  listEndpoints(accountId: string, mode: Mode, page: PageRequest, filter?: EndpointFilter): Promise<Page<WebhookEndpoint>>;
   /** Secrets that are still signed with at `now`, newest first. */
   activeSecrets(endpointId: string, now: Millis): Promise<EndpointSecret[]>;
   /** Adds `secret` as current; the previous current secret stays active until `oldExpiresAt`. */
@@ -53,6 +57,8 @@ export interface Store {
   getEvent(accountId: string, mode: Mode, id: string): Promise<StoredEvent | null>;
   findEventMode(accountId: string, id: string): Promise<Mode | null>;
   listEvents(accountId: string, mode: Mode, filter: EventFilter, page: PageRequest): Promise<Page<StoredEvent>>;
+  /** The newest event whose subject (`related_object`) is this object: its latest published snapshot. */
+  latestEventAbout(accountId: string, mode: Mode, object: { type: string; id: string }): Promise<StoredEvent | null>;
 
   // Deliveries
   /**
@@ -128,7 +134,14 @@ export interface Store {
   prune(now: Millis, olderThan: Millis): Promise<{ events: number; attempts: number; idempotencyKeys: number }>;
 }
 
-export type PublishedEvent = Omit<StoredEvent, 'pendingWebhooks'>;
+export type PublishedEvent = Omit<StoredEvent, 'pendingWebhooks'> & {
+  /** Deliver to this one destination only, whatever it subscribes to (a destination's `ping`). */
+  onlyEndpointId?: string;
+};
+
+export interface EndpointFilter {
+  type?: DestinationType;
+}
 
 export interface EventFilter {
   /** Exact type, or a pattern with `*`. */

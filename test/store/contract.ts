@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
+import { asDestination, relatedObjectOf } from '../../src/domain/destinations.js';
 import { newId } from '../../src/domain/ids.js';
 import type { DeliveryAttempt, EndpointSecret, Mode, PageRequest, StoredEvent, WebhookEndpoint } from '../../src/domain/types.js';
 import type { AttemptResult, ClaimedDelivery, PublishedEvent, Store } from '../../src/store/store.js';
@@ -33,7 +34,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
     }
 
     function endpoint(accountId: string, overrides: Partial<WebhookEndpoint> = {}): WebhookEndpoint {
-      return {
+      const base: WebhookEndpoint = {
         id: newId.endpoint(),
         accountId,
         mode: 'test',
@@ -52,6 +53,8 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         created: T0,
         ...overrides,
       };
+      // The destination fields as the stores fill them in (a v1 webhook endpoint unless overridden).
+      return asDestination(base);
     }
 
     const secret = (value = `whsec_${Math.random().toString(36).slice(2)}`, created = T0): EndpointSecret => ({ secret: value, created, expiresAt: null });
@@ -63,7 +66,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
     }
 
     function event(accountId: string, overrides: Partial<PublishedEvent> = {}): PublishedEvent {
-      return {
+      const base: PublishedEvent = {
         id: newId.event(),
         accountId,
         mode: 'test',
@@ -75,6 +78,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         request: { id: null, idempotency_key: null },
         ...overrides,
       };
+      return { accountApiVersion: base.apiVersion, relatedObject: relatedObjectOf(base), ...base };
     }
 
     function attemptFor(claim: ClaimedDelivery, outcome: 'succeeded' | 'failed', at: number, nextRetryAt: number | null = null): DeliveryAttempt {
@@ -745,6 +749,70 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
       const waiting = await claimAll(store, now);
       assert.deepEqual(waiting.map((c) => c.event.id).sort(), [waitingId, recent!.id].sort(), 'pruning took no pending work away');
       assert.deepEqual(await store.prune(now, now - 30 * DAY), { events: 0, attempts: 0, idempotencyKeys: 0 });
+    });
+
+    test('event destinations: EventBridge settings and credentials round-trip; v1 lists webhook endpoints only', async () => {
+      const store = await open();
+      const a = await account(store);
+      const hook = await addEndpoint(store, a, { name: 'Orders', eventPayload: 'thin', eventsFrom: ['@self', '@accounts'], connect: false });
+      const bus = await addEndpoint(store, a, {
+        id: newId.destination(),
+        type: 'amazon_eventbridge',
+        url: 'arn:aws:events:eu-west-1:123456789012:event-bus/orders',
+        amazonEventbridge: { awsAccountId: '123456789012', awsRegion: 'eu-west-1', eventBus: 'orders', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret/key' } },
+        created: T0 + 1,
+        updated: T0 + 1,
+      });
+      assert.deepEqual(await store.getEndpoint(a, 'test', hook.id), hook);
+      assert.deepEqual(await store.getEndpoint(a, 'test', bus.id), bus);
+      const renamed = { ...bus, name: 'Renamed', amazonEventbridge: { ...bus.amazonEventbridge!, credentials: null }, updated: T0 + 5 };
+      assert.equal(await store.updateEndpoint(renamed), true);
+      assert.deepEqual(await store.getEndpoint(a, 'test', bus.id), renamed);
+      const page = { limit: 10 };
+      assert.deepEqual((await store.listEndpoints(a, 'test', page)).data.map((e) => e.id), [bus.id, hook.id]);
+      assert.deepEqual((await store.listEndpoints(a, 'test', page, { type: 'webhook_endpoint' })).data.map((e) => e.id), [hook.id]);
+      assert.deepEqual((await store.listEndpoints(a, 'test', page, { type: 'amazon_eventbridge' })).data.map((e) => e.id), [bus.id]);
+      // events_from with both scopes: the account's own events and its connected accounts'
+      const [own, connected] = await store.publishEvents([event(a), event(a, { account: 'acct_connected9' })]);
+      const claims = await claimAll(store, T0);
+      assert.deepEqual(claims.filter((c) => c.endpoint.id === hook.id).map((c) => c.event.id).sort(), [own!.id, connected!.id].sort());
+      assert.deepEqual(claims.filter((c) => c.endpoint.id === bus.id).map((c) => c.event.id), [own!.id], 'self only by default');
+    });
+
+    test('a ping goes to its one destination; accounts change their default version', async () => {
+      const store = await open();
+      const a = await account(store);
+      const target = await addEndpoint(store, a, { enabledEvents: ['charge.failed'] });
+      await addEndpoint(store, a, { enabledEvents: ['*'] });
+      const [ping] = await store.publishEvents([event(a, { type: 'v2.core.event_destination.ping', onlyEndpointId: target.id, data: { object: { id: target.id, object: 'v2.core.event_destination' } } })]);
+      assert.equal(ping!.pendingWebhooks, 1);
+      assert.equal('onlyEndpointId' in ping!, false);
+      assert.deepEqual((await claimAll(store, T0)).map((c) => c.endpoint.id), [target.id]);
+      assert.equal(await store.setDefaultApiVersion(a, '2025-01-15.acacia'), true);
+      assert.equal((await store.getAccount(a))!.defaultApiVersion, '2025-01-15.acacia');
+      assert.equal(await store.setDefaultApiVersion('acct_missing', '2025-01-15.acacia'), false);
+    });
+
+    test('the latest event about an object is its latest snapshot, per account and mode; versions and subjects are kept', async () => {
+      const store = await open();
+      const a = await account(store);
+      const first = event(a, { data: { object: { id: 'cus_9', object: 'customer', email: 'old@example.com' } }, created: T0 });
+      const second = event(a, { data: { object: { id: 'cus_9', object: 'customer', email: 'new@example.com' } }, created: T0 + 1000, apiVersion: '2025-01-15.acacia', accountApiVersion: '2026-10-28.endive' });
+      const other = event(a, { data: { object: { id: 'cus_10', object: 'customer' } } });
+      const custom = event(a, { relatedObject: { id: 'ord_1', type: 'order', url: 'https://shop.example/orders/ord_1' } });
+      const noId = event(a, { data: { object: { object: 'balance' } } });
+      await store.publishEvents([first, second, other, custom, noId]);
+      const latest = await store.latestEventAbout(a, 'test', { type: 'customer', id: 'cus_9' });
+      assert.equal(latest!.id, second.id);
+      assert.equal(latest!.accountApiVersion, '2026-10-28.endive');
+      assert.equal(latest!.apiVersion, '2025-01-15.acacia');
+      assert.equal(await store.latestEventAbout(a, 'live', { type: 'customer', id: 'cus_9' }), null);
+      assert.equal(await store.latestEventAbout(await account(store), 'test', { type: 'customer', id: 'cus_9' }), null);
+      assert.equal(await store.latestEventAbout(a, 'test', { type: 'charge', id: 'cus_9' }), null, 'the type is part of the identity');
+      assert.deepEqual((await store.getEvent(a, 'test', custom.id))!.relatedObject, { id: 'ord_1', type: 'order', url: 'https://shop.example/orders/ord_1' });
+      assert.equal((await store.getEvent(a, 'test', noId.id))!.relatedObject, null);
+      const claimed = (await claimAll(store, T0 + 5000)).length;
+      assert.equal(claimed, 0);
     });
 
     test('rate limits count per key and window, shared by every connection', async () => {

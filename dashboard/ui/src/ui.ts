@@ -53,6 +53,9 @@ export function failureKindText(kind: string): string {
     tls_error: 'TLS error',
     connection_error: 'Connection error',
     endpoint_unavailable: 'Endpoint unavailable',
+    throttled: 'Throttled',
+    aws_error: 'AWS error',
+    entry_too_large: 'Too large for EventBridge',
   };
   return words[kind] ?? kind;
 }

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
-import { endpointWantsType } from '../../domain/event-types.js';
+import { destinationWants, relatedObjectOf } from '../../domain/destinations.js';
+import { destinationOfRow, destinationParams, eventSubjectOfRow } from '../destination-rows.js';
 import { newId } from '../../domain/ids.js';
 import type {
   Account,
@@ -25,6 +26,7 @@ import type {
   ClaimedDelivery,
   DeliveryFilter,
   DeliverySummary,
+  EndpointFilter,
   EventFilter,
   HealthPolicy,
   IdempotencyVerdict,
@@ -250,6 +252,11 @@ export class PostgresStore implements Store {
     });
   }
 
+  async setDefaultApiVersion(accountId: string, version: string): Promise<boolean> {
+    const result = await this.pool.query('UPDATE accounts SET default_api_version = $1 WHERE id = $2', [version, accountId]);
+    return result.rowCount === 1;
+  }
+
   async findApiKeyOwner(keyHash: string): Promise<ApiKeyOwner | null> {
     const { rows } = await this.pool.query('SELECT account_id, mode FROM api_keys WHERE key_hash = $1', [keyHash]);
     return rows[0] ? { accountId: rows[0].account_id, mode: rows[0].mode } : null;
@@ -266,12 +273,14 @@ export class PostgresStore implements Store {
       if ((rows[0].n as number) >= max) return 'limit_reached' as const;
       await c.query(
         `INSERT INTO endpoints (id, account_id, mode, url, enabled_events, api_version, connect, description, metadata, status,
-           disabled_reason, disabled_at, failing_since, last_success_at, created, signature_schemes)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+           disabled_reason, disabled_at, failing_since, last_success_at, created, signature_schemes,
+           type, name, event_payload, events_from, aws_account_id, aws_region, aws_event_bus, aws_credentials, updated)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
         [
           endpoint.id, endpoint.accountId, endpoint.mode, endpoint.url, endpoint.enabledEvents, endpoint.apiVersion, endpoint.connect,
           endpoint.description, JSON.stringify(endpoint.metadata), endpoint.status, endpoint.disabledReason, endpoint.disabledAt,
           endpoint.failingSince, endpoint.lastSuccessAt, endpoint.created, endpoint.signatureSchemes.join(','),
+          ...destinationValues(endpoint),
         ],
       );
       await c.query('INSERT INTO endpoint_secrets (endpoint_id, secret, created, expires_at) VALUES ($1, $2, $3, $4)', [endpoint.id, secret.secret, secret.created, secret.expiresAt]);
@@ -290,14 +299,17 @@ export class PostgresStore implements Store {
   }
 
   async updateEndpoint(endpoint: WebhookEndpoint): Promise<boolean> {
+    const d = destinationParams(endpoint);
     const result = await this.pool.query(
       `UPDATE endpoints SET url = $4, enabled_events = $5, description = $6, metadata = $7, status = $8, disabled_reason = $9,
-         disabled_at = $10, failing_since = $11, signature_schemes = $12
+         disabled_at = $10, failing_since = $11, signature_schemes = $12, name = $13, aws_account_id = $14, aws_region = $15,
+         aws_event_bus = $16, aws_credentials = $17, updated = $18
        WHERE id = $1 AND account_id = $2 AND mode = $3 AND status != 'deleted'`,
       [
         endpoint.id, endpoint.accountId, endpoint.mode, endpoint.url, endpoint.enabledEvents, endpoint.description,
         JSON.stringify(endpoint.metadata), endpoint.status, endpoint.disabledReason, endpoint.disabledAt, endpoint.failingSince,
         endpoint.signatureSchemes.join(','),
+        d.name, d.aws_account_id, d.aws_region, d.aws_event_bus, d.aws_credentials, d.updated,
       ],
     );
     return result.rowCount === 1;
@@ -317,7 +329,10 @@ export class PostgresStore implements Store {
     });
   }
 
-  async listEndpoints(accountId: string, mode: Mode, page: PageRequest): Promise<Page<WebhookEndpoint>> {
+  async listEndpoints(accountId: string, mode: Mode, page: PageRequest, filter: EndpointFilter = {}): Promise<Page<WebhookEndpoint>> {
+    if (filter.type) {
+      return this.paginate('endpoints', '*', "account_id = $1 AND mode = $2 AND status != 'deleted' AND type = $3", [accountId, mode, filter.type], page, toEndpoint);
+    }
     return this.paginate('endpoints', '*', "account_id = $1 AND mode = $2 AND status != 'deleted'", [accountId, mode], page, toEndpoint);
   }
 
@@ -345,21 +360,22 @@ export class PostgresStore implements Store {
   async publishEvents(events: PublishedEvent[]): Promise<StoredEvent[]> {
     if (events.length === 0) return [];
     const owners = [...new Set(events.map((e) => `${e.accountId}/${e.mode}`))].sort();
-    const endpointsByOwner = new Map<string, { id: string; enabledEvents: string[]; connect: boolean }[]>();
+    const endpointsByOwner = new Map<string, { id: string; enabledEvents: string[]; connect: boolean; eventsFrom: string[] }[]>();
     for (const owner of owners) {
       const [accountId, mode] = [owner.slice(0, owner.lastIndexOf('/')), owner.slice(owner.lastIndexOf('/') + 1)];
-      const { rows } = await this.pool.query("SELECT id, enabled_events, connect FROM endpoints WHERE account_id = $1 AND mode = $2 AND status = 'enabled'", [accountId, mode]);
-      endpointsByOwner.set(owner, rows.map((r: Row) => ({ id: r.id as string, enabledEvents: r.enabled_events as string[], connect: r.connect as boolean })));
+      const { rows } = await this.pool.query("SELECT id, enabled_events, connect, events_from FROM endpoints WHERE account_id = $1 AND mode = $2 AND status = 'enabled'", [accountId, mode]);
+      endpointsByOwner.set(owner, rows.map((r: Row) => ({ id: r.id as string, enabledEvents: r.enabled_events as string[], connect: r.connect as boolean, eventsFrom: (r.events_from as string).split(',') })));
     }
     const stored: StoredEvent[] = [];
     const deliveries: { id: string; eventId: string; endpointId: string; accountId: string; mode: Mode; created: Millis }[] = [];
     for (const event of events) {
       const endpoints = endpointsByOwner.get(`${event.accountId}/${event.mode}`) ?? [];
-      const targets = endpoints.filter((e) => e.connect === (event.account !== null) && endpointWantsType(e.enabledEvents, event.type));
+      const targets = event.onlyEndpointId !== undefined ? endpoints.filter((e) => e.id === event.onlyEndpointId) : endpoints.filter((e) => destinationWants(e, event));
       for (const target of targets) {
         deliveries.push({ id: newId.delivery(), eventId: event.id, endpointId: target.id, accountId: event.accountId, mode: event.mode, created: event.created });
       }
-      stored.push({ ...event, pendingWebhooks: targets.length });
+      const { onlyEndpointId: _only, ...rest } = event;
+      stored.push({ ...rest, accountApiVersion: event.accountApiVersion ?? event.apiVersion, relatedObject: relatedObjectOf(event), pendingWebhooks: targets.length });
     }
     // One statement, so one implicit transaction and one round trip; publishers in several
     // processes run side by side. A seq is taken at insert and becomes visible at commit, so events
@@ -368,8 +384,10 @@ export class PostgresStore implements Store {
     // at commit; listen streams want every new event, not only those with deliveries.
     await this.pool.query(
       `WITH new_events AS (
-         INSERT INTO events (id, account_id, mode, type, connected_account, api_version, created, data, request_id, request_idempotency_key)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[])
+         INSERT INTO events (id, account_id, mode, type, connected_account, api_version, created, data, request_id, request_idempotency_key,
+           account_api_version, object_id, object_type, related_object_url)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[],
+           $17::text[], $18::text[], $19::text[], $20::text[])
        ),
        new_deliveries AS (
          INSERT INTO deliveries (id, event_id, endpoint_id, account_id, mode, kind, state, next_attempt_at, created)
@@ -383,6 +401,8 @@ export class PostgresStore implements Store {
         stored.map((e) => e.request.idempotency_key),
         deliveries.map((d) => d.id), deliveries.map((d) => d.eventId), deliveries.map((d) => d.endpointId), deliveries.map((d) => d.accountId),
         deliveries.map((d) => d.mode), deliveries.map((d) => d.created),
+        stored.map((e) => e.accountApiVersion), stored.map((e) => e.relatedObject?.id ?? null), stored.map((e) => e.relatedObject?.type ?? null),
+        stored.map((e) => e.relatedObject?.url ?? null),
       ],
     );
     return stored;
@@ -390,6 +410,14 @@ export class PostgresStore implements Store {
 
   async getEvent(accountId: string, mode: Mode, id: string): Promise<StoredEvent | null> {
     const { rows } = await this.pool.query(`SELECT ${eventColumns('events')} FROM events WHERE id = $1 AND account_id = $2 AND mode = $3`, [id, accountId, mode]);
+    return rows[0] ? toEvent(rows[0]) : null;
+  }
+
+  async latestEventAbout(accountId: string, mode: Mode, object: { type: string; id: string }): Promise<StoredEvent | null> {
+    const { rows } = await this.pool.query(
+      `SELECT ${eventColumns('events')} FROM events WHERE account_id = $1 AND mode = $2 AND object_id = $3 AND object_type = $4 ORDER BY seq DESC LIMIT 1`,
+      [accountId, mode, object.id, object.type],
+    );
     return rows[0] ? toEvent(rows[0]) : null;
   }
 
@@ -593,14 +621,13 @@ export class PostgresStore implements Store {
       // Two recoveries of one endpoint at once would queue the same events twice.
       if (!dryRun) await c.query('SELECT 1 FROM endpoints WHERE id = $1 FOR UPDATE', [endpoint.id]);
       const { rows } = await c.query(
-        `SELECT e.id, e.type, d.id AS delivery_id
+        `SELECT e.id, e.type, e.connected_account, d.id AS delivery_id
          FROM events e LEFT JOIN deliveries d ON d.event_id = e.id AND d.endpoint_id = $1 AND d.kind = 'automatic'
          WHERE e.account_id = $2 AND e.mode = $3 AND e.created >= $4 AND e.created < $5
-           AND (e.connected_account IS NOT NULL) = $6
            AND (d.id IS NULL OR (d.delivered_at IS NULL AND d.state != 'in_flight'))`,
-        [endpoint.id, endpoint.accountId, endpoint.mode, window.since, window.until, endpoint.connect],
+        [endpoint.id, endpoint.accountId, endpoint.mode, window.since, window.until],
       );
-      const wanted = rows.filter((r: Row) => endpointWantsType(endpoint.enabledEvents, r.type));
+      const wanted = rows.filter((r: Row) => destinationWants(endpoint, { type: r.type as string, account: (r.connected_account as string | null) ?? null }));
       if (dryRun || wanted.length === 0) return wanted.length;
       const rearm = wanted.filter((r: Row) => r.delivery_id).map((r: Row) => r.delivery_id as string);
       const fresh = wanted.filter((r: Row) => !r.delivery_id).map((r: Row) => r.id as string);
@@ -957,7 +984,7 @@ function undeliveredOf(eventAlias: string): string {
 }
 
 function eventColumns(alias: string): string {
-  const columns = ['id', 'account_id', 'mode', 'type', 'connected_account', 'api_version', 'created', 'data', 'request_id', 'request_idempotency_key'];
+  const columns = ['id', 'account_id', 'mode', 'type', 'connected_account', 'api_version', 'created', 'data', 'request_id', 'request_idempotency_key', 'account_api_version', 'object_id', 'object_type', 'related_object_url'];
   return `${columns.map((c) => `${alias}.${c}`).join(', ')}, (SELECT count(*)::int FROM (${undeliveredOf(alias)}) u) AS pending_webhooks`;
 }
 
@@ -983,7 +1010,14 @@ function toEndpoint(row: Row): WebhookEndpoint {
     failingSince: row.failing_since ?? null,
     lastSuccessAt: row.last_success_at ?? null,
     created: row.created,
+    ...destinationOfRow(row),
   };
+}
+
+/** The destination columns, in the insert's order ($17…$25). */
+function destinationValues(endpoint: WebhookEndpoint): (string | number | null)[] {
+  const p = destinationParams(endpoint);
+  return [p.type!, p.name!, p.event_payload!, p.events_from!, p.aws_account_id!, p.aws_region!, p.aws_event_bus!, p.aws_credentials!, p.updated!];
 }
 
 function toEvent(row: Row): StoredEvent {
@@ -1008,6 +1042,7 @@ function toEventHeader(row: Row): Omit<StoredEvent, 'data' | 'accountId'> {
     created: row.created,
     request: { id: row.request_id ?? null, idempotency_key: row.request_idempotency_key ?? null },
     pendingWebhooks: row.pending_webhooks,
+    ...eventSubjectOfRow(row),
   };
 }
 

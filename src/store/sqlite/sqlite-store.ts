@@ -2,7 +2,8 @@ import Database from 'better-sqlite3';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { endpointWantsType } from '../../domain/event-types.js';
+import { destinationWants, relatedObjectOf } from '../../domain/destinations.js';
+import { destinationOfRow, destinationParams, eventSubjectOfRow } from '../destination-rows.js';
 import type {
   Account,
   ApiKeyOwner,
@@ -24,6 +25,7 @@ import type {
   ClaimedDelivery,
   DeliveryFilter,
   DeliverySummary,
+  EndpointFilter,
   EventFilter,
   HealthPolicy,
   IdempotencyVerdict,
@@ -142,6 +144,10 @@ export class SqliteStore implements Store {
     }).immediate();
   }
 
+  async setDefaultApiVersion(accountId: string, version: string): Promise<boolean> {
+    return this.stmt('UPDATE accounts SET default_api_version = ? WHERE id = ?').run(version, accountId).changes === 1;
+  }
+
   async findApiKeyOwner(keyHash: string): Promise<ApiKeyOwner | null> {
     const row = this.stmt('SELECT account_id, mode FROM api_keys WHERE key_hash = ?').get(keyHash) as Row | undefined;
     return row ? { accountId: row.account_id as string, mode: row.mode as Mode } : null;
@@ -159,9 +165,11 @@ export class SqliteStore implements Store {
       this
         .stmt(
           `INSERT INTO endpoints (id, account_id, mode, url, enabled_events, api_version, connect, description, metadata, status,
-             disabled_reason, disabled_at, failing_since, last_success_at, created, signature_schemes)
+             disabled_reason, disabled_at, failing_since, last_success_at, created, signature_schemes,
+             type, name, event_payload, events_from, aws_account_id, aws_region, aws_event_bus, aws_credentials, updated)
            VALUES (@id, @account_id, @mode, @url, @enabled_events, @api_version, @connect, @description, @metadata, @status,
-             @disabled_reason, @disabled_at, @failing_since, @last_success_at, @created, @signature_schemes)`,
+             @disabled_reason, @disabled_at, @failing_since, @last_success_at, @created, @signature_schemes,
+             @type, @name, @event_payload, @events_from, @aws_account_id, @aws_region, @aws_event_bus, @aws_credentials, @updated)`,
         )
         .run(endpointParams(endpoint));
       this
@@ -190,7 +198,8 @@ export class SqliteStore implements Store {
     const result = this
       .stmt(
         `UPDATE endpoints SET url = @url, enabled_events = @enabled_events, description = @description, metadata = @metadata,
-           signature_schemes = @signature_schemes,
+           signature_schemes = @signature_schemes, name = @name, aws_account_id = @aws_account_id, aws_region = @aws_region,
+           aws_event_bus = @aws_event_bus, aws_credentials = @aws_credentials, updated = @updated,
            status = @status, disabled_reason = @disabled_reason, disabled_at = @disabled_at, failing_since = @failing_since
          WHERE id = @id AND account_id = @account_id AND mode = @mode AND status != 'deleted'`,
       )
@@ -211,8 +220,9 @@ export class SqliteStore implements Store {
     }).immediate();
   }
 
-  async listEndpoints(accountId: string, mode: Mode, page: PageRequest): Promise<Page<WebhookEndpoint>> {
-    return this.paginate('endpoints', "account_id = @accountId AND mode = @mode AND status != 'deleted'", { accountId, mode }, page, toEndpoint);
+  async listEndpoints(accountId: string, mode: Mode, page: PageRequest, filter: EndpointFilter = {}): Promise<Page<WebhookEndpoint>> {
+    const where = "account_id = @accountId AND mode = @mode AND status != 'deleted'" + (filter.type ? ' AND type = @type' : '');
+    return this.paginate('endpoints', where, filter.type ? { accountId, mode, type: filter.type } : { accountId, mode }, page, toEndpoint);
   }
 
   async activeSecrets(endpointId: string, now: Millis): Promise<EndpointSecret[]> {
@@ -242,19 +252,19 @@ export class SqliteStore implements Store {
   // Events -----------------------------------------------------------------------------------
 
   async publishEvents(events: PublishedEvent[]): Promise<StoredEvent[]> {
-    const selectEndpoints = this.stmt("SELECT id, enabled_events, connect FROM endpoints WHERE account_id = ? AND mode = ? AND status = 'enabled'");
+    const selectEndpoints = this.stmt("SELECT id, enabled_events, connect, events_from FROM endpoints WHERE account_id = ? AND mode = ? AND status = 'enabled'");
     const insertEvent = this.stmt(
       `INSERT INTO events (id, account_id, mode, type, connected_account, api_version, created, data, request_id,
-         request_idempotency_key, pending_webhooks)
+         request_idempotency_key, pending_webhooks, account_api_version, object_id, object_type, related_object_url)
        VALUES (@id, @account_id, @mode, @type, @connected_account, @api_version, @created, @data, @request_id,
-         @request_idempotency_key, @pending_webhooks)`,
+         @request_idempotency_key, @pending_webhooks, @account_api_version, @object_id, @object_type, @related_object_url)`,
     );
     const insertDelivery = this.stmt(
       `INSERT INTO deliveries (id, event_id, endpoint_id, account_id, mode, kind, state, next_attempt_at, created)
        VALUES (?, ?, ?, ?, ?, 'automatic', 'pending', ?, ?)`,
     );
     return this.db.transaction(() => {
-      const endpointsByOwner = new Map<string, { id: string; enabledEvents: string[]; connect: boolean }[]>();
+      const endpointsByOwner = new Map<string, { id: string; enabledEvents: string[]; connect: boolean; eventsFrom: string[] }[]>();
       return events.map((event) => {
         const owner = `${event.accountId}/${event.mode}`;
         let endpoints = endpointsByOwner.get(owner);
@@ -263,10 +273,12 @@ export class SqliteStore implements Store {
             id: r.id as string,
             enabledEvents: JSON.parse(r.enabled_events as string) as string[],
             connect: r.connect === 1,
+            eventsFrom: (r.events_from as string).split(','),
           }));
           endpointsByOwner.set(owner, endpoints);
         }
-        const targets = endpoints.filter((e) => e.connect === (event.account !== null) && endpointWantsType(e.enabledEvents, event.type));
+        const targets = event.onlyEndpointId !== undefined ? endpoints.filter((e) => e.id === event.onlyEndpointId) : endpoints.filter((e) => destinationWants(e, event));
+        const related = relatedObjectOf(event);
         insertEvent.run({
           id: event.id,
           account_id: event.accountId,
@@ -279,17 +291,29 @@ export class SqliteStore implements Store {
           request_id: event.request.id,
           request_idempotency_key: event.request.idempotency_key,
           pending_webhooks: targets.length,
+          account_api_version: event.accountApiVersion ?? event.apiVersion,
+          object_id: related?.id ?? null,
+          object_type: related?.type ?? null,
+          related_object_url: related?.url ?? null,
         });
         for (const target of targets) {
           insertDelivery.run(newId.delivery(), event.id, target.id, event.accountId, event.mode, event.created, event.created);
         }
-        return { ...event, pendingWebhooks: targets.length };
+        const { onlyEndpointId: _only, ...stored } = event;
+        return { ...stored, accountApiVersion: event.accountApiVersion ?? event.apiVersion, relatedObject: related, pendingWebhooks: targets.length };
       });
     }).immediate();
   }
 
   async getEvent(accountId: string, mode: Mode, id: string): Promise<StoredEvent | null> {
     const row = this.stmt(`SELECT ${EVENT_COLUMNS} FROM events WHERE id = ? AND account_id = ? AND mode = ?`).get(id, accountId, mode) as Row | undefined;
+    return row ? toEvent(row) : null;
+  }
+
+  async latestEventAbout(accountId: string, mode: Mode, object: { type: string; id: string }): Promise<StoredEvent | null> {
+    const row = this
+      .stmt(`SELECT ${EVENT_COLUMNS} FROM events WHERE account_id = ? AND mode = ? AND object_id = ? AND object_type = ? ORDER BY seq DESC LIMIT 1`)
+      .get(accountId, mode, object.id, object.type) as Row | undefined;
     return row ? toEvent(row) : null;
   }
 
@@ -448,14 +472,13 @@ export class SqliteStore implements Store {
     return this.db.transaction(() => {
       const candidates = this
         .stmt(
-          `SELECT e.id, e.type, d.id AS delivery_id, d.state
+          `SELECT e.id, e.type, e.connected_account, d.id AS delivery_id, d.state
            FROM events e LEFT JOIN deliveries d ON d.event_id = e.id AND d.endpoint_id = @endpointId AND d.kind = 'automatic'
            WHERE e.account_id = @accountId AND e.mode = @mode AND e.created >= @since AND e.created < @until
-             AND (e.connected_account IS NOT NULL) = @connect
              AND (d.id IS NULL OR (d.delivered_at IS NULL AND d.state != 'in_flight'))`,
         )
-        .all({ endpointId: endpoint.id, accountId: endpoint.accountId, mode: endpoint.mode, since: window.since, until: window.until, connect: endpoint.connect ? 1 : 0 }) as Row[];
-      const wanted = candidates.filter((c) => endpointWantsType(endpoint.enabledEvents, c.type as string));
+        .all({ endpointId: endpoint.id, accountId: endpoint.accountId, mode: endpoint.mode, since: window.since, until: window.until }) as Row[];
+      const wanted = candidates.filter((c) => destinationWants(endpoint, { type: c.type as string, account: (c.connected_account as string | null) ?? null }));
       if (dryRun) return wanted.length;
       const rearm = this.stmt("UPDATE deliveries SET state = 'pending', next_attempt_at = ?, schedule_step = 0 WHERE id = ?");
       const insert = this.stmt(
@@ -730,7 +753,7 @@ export class SqliteStore implements Store {
 }
 
 const EVENT_COLUMNS =
-  'id, account_id, mode, type, connected_account, api_version, created, data, request_id, request_idempotency_key, pending_webhooks';
+  'id, account_id, mode, type, connected_account, api_version, created, data, request_id, request_idempotency_key, pending_webhooks, account_api_version, object_id, object_type, related_object_url';
 
 function toClaimedEvent(row: Row): ClaimedDelivery['event'] {
   const { data: _data, accountId: _accountId, ...rest } = toEvent({ ...row, data: 'null' });
@@ -765,6 +788,7 @@ function endpointParams(e: WebhookEndpoint): Params {
     failing_since: e.failingSince,
     last_success_at: e.lastSuccessAt,
     created: e.created,
+    ...destinationParams(e),
   };
 }
 
@@ -786,6 +810,7 @@ function toEndpoint(row: Row): WebhookEndpoint {
     failingSince: (row.failing_since as number | null) ?? null,
     lastSuccessAt: (row.last_success_at as number | null) ?? null,
     created: row.created as number,
+    ...destinationOfRow(row),
   };
 }
 
@@ -801,6 +826,7 @@ function toEvent(row: Row): StoredEvent {
     data: JSON.parse(row.data as string) as StoredEvent['data'],
     request: { id: (row.request_id as string | null) ?? null, idempotency_key: (row.request_idempotency_key as string | null) ?? null },
     pendingWebhooks: row.pending_webhooks as number,
+    ...eventSubjectOfRow(row),
   };
 }
 

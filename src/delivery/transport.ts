@@ -1,0 +1,51 @@
+import type { Destination } from '../domain/destinations.js';
+import type { DestinationType, FailureKind, Millis } from '../domain/types.js';
+
+/**
+ * How the delivery worker hands events to a destination that is not a webhook URL (Amazon
+ * EventBridge). The worker claims, renders (snapshot in the destination's version, or thin),
+ * applies the retry policy and records attempts exactly as for webhooks; a transport only carries
+ * bytes and says, per entry, what happened.
+ */
+export interface TransportEntry {
+  deliveryId: string;
+  eventId: string;
+  /** The event's type (EventBridge `DetailType`). */
+  eventType: string;
+  accountId: string;
+  /** The connected account the event came from, if any. */
+  connectedAccount: string | null;
+  created: Millis;
+  /** The rendered event JSON (snapshot or thin), byte-exact (EventBridge `Detail`). */
+  body: string;
+}
+
+/** One entry's outcome; the worker turns it into a DeliveryAttempt and applies the retry policy. */
+export interface TransportEntryResult {
+  outcome: 'succeeded' | 'failed';
+  /** `http_error` for the destination's error answers (throttling, 5xx, an entry's error code); else timeout, connection_*, dns_error, tls_error. */
+  failureKind: FailureKind | null;
+  /** Short human description, e.g. `ThrottlingException: Rate exceeded`. */
+  failureMessage: string | null;
+  /** Status of the call that carried the entry. */
+  httpStatus: number | null;
+  /** Shown in the delivery log: never credentials or signatures of credentials. */
+  requestHeaders: Record<string, string>;
+  responseHeaders: Record<string, string> | null;
+  /** An excerpt (the entry's own result, or the error body). */
+  responseBody: string | null;
+  durationMs: number;
+}
+
+export interface DestinationTransport {
+  /**
+   * Sends any number of entries to one destination (batching within the destination's limits is
+   * the transport's job) and returns one result per entry, in order. It never throws for the
+   * destination's failure; a throw counts as a `connection_error` of every entry.
+   */
+  send(destination: Destination, entries: TransportEntry[], timeoutMs: number): Promise<TransportEntryResult[]>;
+  close?(): Promise<void>;
+}
+
+/** Transports by destination type; webhook endpoints use the worker's own HTTP sender. */
+export type DestinationTransports = Partial<Record<Exclude<DestinationType, 'webhook_endpoint'>, DestinationTransport>>;
