@@ -1,5 +1,5 @@
 import type { Destination } from '../domain/destinations.js';
-import type { DestinationType, FailureKind, Millis } from '../domain/types.js';
+import type { DeliveryAttempt, DestinationType, Millis } from '../domain/types.js';
 
 /**
  * How the delivery worker hands events to a destination that is not a webhook URL (Amazon
@@ -20,22 +20,17 @@ export interface TransportEntry {
   body: string;
 }
 
-/** One entry's outcome; the worker turns it into a DeliveryAttempt and applies the retry policy. */
-export interface TransportEntryResult {
-  outcome: 'succeeded' | 'failed';
-  /** `http_error` for the destination's error answers (throttling, 5xx, an entry's error code); else timeout, connection_*, dns_error, tls_error. */
-  failureKind: FailureKind | null;
-  /** Short human description, e.g. `ThrottlingException: Rate exceeded`. */
-  failureMessage: string | null;
-  /** Status of the call that carried the entry. */
-  httpStatus: number | null;
-  /** Shown in the delivery log: never credentials or signatures of credentials. */
-  requestHeaders: Record<string, string>;
-  responseHeaders: Record<string, string> | null;
-  /** An excerpt (the entry's own result, or the error body). */
-  responseBody: string | null;
-  durationMs: number;
-}
+/**
+ * One entry's outcome, in the delivery log's terms; the worker turns it into a DeliveryAttempt and
+ * applies the retry policy. `failureKind` is `http_error` for the destination's error answers
+ * (throttling, 5xx, an entry's error code), else timeout, connection_*, dns_error or tls_error;
+ * `requestHeaders` never carry credentials; `responseBody` is an excerpt (the entry's own result,
+ * or the error body); `httpStatus` is that of the call that carried the entry.
+ */
+export type TransportEntryResult = Pick<
+  DeliveryAttempt,
+  'outcome' | 'failureKind' | 'failureMessage' | 'httpStatus' | 'requestHeaders' | 'responseHeaders' | 'responseBody' | 'durationMs'
+>;
 
 export interface DestinationTransport {
   /**
