@@ -16,6 +16,9 @@ import { accountRoutes } from './routes/account.js';
 import { deliveryLogRoutes } from './routes/delivery-log.js';
 import { eventRoutes } from './routes/events.js';
 import { webhookEndpointRoutes } from './routes/webhook-endpoints.js';
+import { eventDestinationRoutes } from './routes/event-destinations.js';
+import { v2EventRoutes } from './routes/v2-events.js';
+import type { VersionTranslator } from '../delivery/versions.js';
 
 export interface ApiDeps {
   store: Store;
@@ -28,6 +31,8 @@ export interface ApiDeps {
   wakeWorkers: () => void;
   /** The server side of `herald listen` (absent: its routes answer 404). */
   listen?: ListenHub;
+  /** The operator's API versions and their changes (absent: versions are labels only). */
+  versions?: VersionTranslator;
 }
 
 /** What a route handler sees: the authenticated account and mode, and the parsed parameters. */
@@ -38,6 +43,8 @@ export interface RequestContext {
   params: Record<string, unknown>;
   requestId: string;
   idempotencyKey: string | null;
+  /** The request's `Stripe-Version` header (stripe-node sends its pinned version on every call). */
+  stripeVersion: string | null;
   now: number;
   /** The raw response, for the one streaming route (`herald listen`). */
   res: ServerResponse;
@@ -56,6 +63,8 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
   listenRoutes(router);
   deliveryLogRoutes(router);
   accountRoutes(router);
+  eventDestinationRoutes(router);
+  v2EventRoutes(router);
 
   return async (req, res) => {
     const requestId = newId.request();
@@ -68,9 +77,13 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
       const { account, mode } = await authenticate(deps, req.headers.authorization);
       await enforceRateLimit(deps, account.id, mode);
       const body = method === 'POST' ? await readBody(req) : '';
-      const params = parseParams(method, url.search.slice(1), body, req.headers['content-type']);
+      // stripe-node follows a v2 `next_page_url` (which has a query) by appending `?` and the list's
+      // parameters again: the second `?` separates parameters.
+      const query = url.pathname.startsWith('/v2/') ? url.search.slice(1).replaceAll('?', '&') : url.search.slice(1);
+      const params = parseParams(method, query, body, req.headers['content-type']);
       const idempotencyKey = method === 'POST' ? headerValue(req.headers['idempotency-key']) : null;
-      const ctx: RequestContext = { deps, account, mode, params, requestId, idempotencyKey, now: deps.clock.now(), res };
+      const stripeVersion = headerValue(req.headers['stripe-version']);
+      const ctx: RequestContext = { deps, account, mode, params, requestId, idempotencyKey, stripeVersion, now: deps.clock.now(), res };
       const run = () => match.route.handler(ctx, match.params);
       const result = idempotencyKey ? await runIdempotently(ctx, method, url.pathname, idempotencyKey, run, res) : await run();
       if (idempotencyKey) res.setHeader('Idempotency-Key', idempotencyKey);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from './args.js';
 import { CLIENT_COMMANDS_HELP, isClientCommand, runClientCommand } from './client-commands.js';
 import { keys, KEYS_HELP } from './keys.js';
+import { setDefaultVersion, SET_DEFAULT_VERSION_HELP } from './accounts-default-version.js';
 import { serve, SERVE_HELP } from './serve.js';
 
 const HELP = `Usage: herald <command> [flags]
@@ -9,6 +10,8 @@ const HELP = `Usage: herald <command> [flags]
 Commands:
   serve        Run the API and the delivery workers
   keys roll    Replace the default account's secret keys
+  accounts set-default-version <version>
+               Change the default account's API version (for new events)
 ${CLIENT_COMMANDS_HELP}
 
 Run 'herald <command> --help' for a command's flags and examples.
@@ -30,6 +33,10 @@ async function main(argv: string[]): Promise<number> {
     case 'serve':
       if (flags['--help']) return help(SERVE_HELP);
       return serve(flags);
+    case 'accounts':
+      if (positionals[0] === 'set-default-version') return flags['--help'] ? help(SET_DEFAULT_VERSION_HELP) : setDefaultVersion(positionals.slice(1), flags);
+      process.stderr.write(SET_DEFAULT_VERSION_HELP);
+      return 2;
     case 'keys':
       if (flags['--help']) return help(KEYS_HELP);
       return keys(positionals, flags);

@@ -33,6 +33,9 @@ export interface HeraldConfig {
   /** file: URL of the operator's module of payload version changes (see delivery/versions.ts). */
   versionTransforms: string | null;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  // API versions
+  /** Folder of the operator's API versions: versions.json (oldest first) and one change module per version step. */
+  apiVersionsDir: string | null;
   // Amazon EventBridge destinations
   /** Sends every PutEvents call to this URL instead of AWS's regional endpoint (LocalStack, tests). */
   eventBridgeEndpoint: string | null;
@@ -117,6 +120,13 @@ export const SETTINGS: Setting<keyof HeraldConfig>[] = [
       return pathToFileURL(path).href;
     } },
   { key: 'logLevel', flag: '--log-level', env: 'HERALD_LOG_LEVEL', default: 'info', description: 'debug, info, warn, error or silent.', parse: (t, n) => { if (!['debug', 'info', 'warn', 'error', 'silent'].includes(t)) throw new ConfigError(n, `expected debug, info, warn, error or silent, got '${t}'`); return t as HeraldConfig['logLevel']; } },
+  // API versions
+  { key: 'apiVersionsDir', flag: '--api-versions-dir', env: 'HERALD_API_VERSIONS_DIR', default: null, description: 'A folder declaring the API versions (versions.json, oldest first) with one change module per version step; endpoints then receive events in their api_version (see docs/api-versions.md).', parse: (t, n) => {
+      const path = resolvePath(t);
+      if (!existsSync(path)) throw new ConfigError(n, `no such folder: ${path}`);
+      if (!existsSync(resolvePath(path, 'versions.json'))) throw new ConfigError(n, `${path} has no versions.json (the list of versions, oldest first)`);
+      return path;
+    } },
   // Amazon EventBridge destinations
   { key: 'eventBridgeEndpoint', flag: '--eventbridge-endpoint', env: 'HERALD_EVENTBRIDGE_ENDPOINT', default: null, description: 'Send every EventBridge PutEvents call to this URL instead of AWS (LocalStack, tests); requests are still SigV4-signed.', parse: (t, n) => {
       let url: URL;

@@ -2,13 +2,15 @@ import { deliverySignatureHeaders } from '@herald/webhooks';
 import type { Clock } from '../domain/clock.js';
 import { newId } from '../domain/ids.js';
 import { Wakeup } from '../domain/wakeup.js';
-import { renderEventPayload } from '../domain/objects.js';
+import { renderEventPayload, renderThinPayload } from '../domain/objects.js';
+import { asDestination } from '../domain/destinations.js';
 import type { Logger } from '../domain/logger.js';
 import type { DeliveryAttempt } from '../domain/types.js';
 import type { AttemptResult, ClaimedDelivery, Store } from '../store/store.js';
 import { classify } from './outcome.js';
 import { retryDelay } from './retry-policy.js';
 import type { HttpSender } from './sender.js';
+import type { DestinationTransports, TransportEntry, TransportEntryResult } from './transport.js';
 import type { VersionTranslator } from './versions.js';
 
 export interface WorkerOptions {
@@ -26,8 +28,10 @@ export interface WorkerOptions {
   random?: () => number;
   /** Renders payloads in each endpoint's API version, when the operator supplied version changes. */
   versions?: VersionTranslator;
-  /** The version of endpoints that name none (HERALD_API_VERSION). */
+  /** The version of endpoints that name none, for events stored before accounts' versions were recorded (HERALD_API_VERSION). */
   defaultApiVersion?: string;
+  /** How destinations other than webhook endpoints receive events (Amazon EventBridge). */
+  transports?: DestinationTransports;
 }
 
 /** Headers of every delivery, as Stripe sends them; the signature is added per attempt. */
@@ -102,10 +106,24 @@ export class DeliveryWorker {
           await this.wakeup.sleep(this.pollIntervalMs);
           continue;
         }
+        const byTransport = new Map<string, ClaimedDelivery[]>();
         for (const claim of claims) {
           this.inFlight++;
-          void this.attempt(claim).finally(() => {
-            this.inFlight--;
+          if ((claim.endpoint.type ?? 'webhook_endpoint') === 'webhook_endpoint') {
+            void this.attempt(claim).finally(() => {
+              this.inFlight--;
+              this.wake();
+            });
+          } else {
+            // Other destinations take batches (EventBridge: up to 10 entries per call), one per destination.
+            const group = byTransport.get(claim.endpoint.id);
+            if (group) group.push(claim);
+            else byTransport.set(claim.endpoint.id, [claim]);
+          }
+        }
+        for (const group of byTransport.values()) {
+          void this.attemptThroughTransport(group).finally(() => {
+            this.inFlight -= group.length;
             this.wake();
           });
         }
@@ -129,7 +147,7 @@ export class DeliveryWorker {
   }
 
   private async attempt(claim: ClaimedDelivery): Promise<void> {
-    const { clock, sender, timeoutMs, retryOverride } = this.options;
+    const { clock, sender, timeoutMs } = this.options;
     const payload = this.render(claim);
     const started = clock.now();
     // A fresh timestamp and signature on every attempt, one v1 per active secret.
@@ -139,10 +157,58 @@ export class DeliveryWorker {
     };
     const result = await sender.send({ url: claim.endpoint.url, headers, body: payload, timeoutMs });
     const verdict = classify(result);
-    const finished = clock.now();
+    this.record(claim, started, payload, {
+      outcome: verdict.outcome,
+      failureKind: verdict.outcome === 'failed' ? verdict.failureKind : null,
+      failureMessage: verdict.outcome === 'failed' ? verdict.message : null,
+      httpStatus: result.kind === 'response' ? result.status : null,
+      requestHeaders: headers,
+      responseHeaders: result.kind === 'response' ? result.headers : null,
+      responseBody: result.kind === 'response' ? result.body : null,
+      durationMs: result.durationMs,
+    });
+  }
 
+  /** Deliveries of one non-webhook destination, handed to its transport as one batch. */
+  private async attemptThroughTransport(claims: ClaimedDelivery[]): Promise<void> {
+    const { clock, timeoutMs, transports, logger } = this.options;
+    const destination = asDestination(claims[0]!.endpoint);
+    const entries: TransportEntry[] = claims.map((claim) => ({
+      deliveryId: claim.deliveryId,
+      eventId: claim.event.id,
+      eventType: claim.event.type,
+      accountId: destination.accountId,
+      connectedAccount: claim.event.account,
+      created: claim.event.created,
+      body: this.render(claim),
+    }));
+    const started = clock.now();
+    const transport = transports?.[destination.type as keyof DestinationTransports];
+    const failAll = (failureKind: TransportEntryResult['failureKind'], message: string): TransportEntryResult[] =>
+      claims.map(() => ({ outcome: 'failed', failureKind, failureMessage: message, httpStatus: null, requestHeaders: {}, responseHeaders: null, responseBody: null, durationMs: clock.now() - started }));
+    let results: TransportEntryResult[];
+    if (!transport) {
+      results = failAll('endpoint_unavailable', `No transport for ${destination.type} destinations in this process`);
+    } else {
+      try {
+        results = await transport.send(destination, entries, timeoutMs);
+      } catch (err) {
+        logger.error('a destination transport threw; its entries count as failed attempts', { destination: destination.id, error: String(err) });
+        results = failAll('connection_error', String(err));
+      }
+    }
+    claims.forEach((claim, i) => {
+      const result = results[i] ?? failAll('connection_error', 'The transport returned no result for this entry')[0]!;
+      this.record(claim, started, entries[i]!.body, result);
+    });
+  }
+
+  /** Turns one attempt's outcome into an attempt record and the delivery's next step (retry policy). */
+  private record(claim: ClaimedDelivery, started: number, payload: string, result: TransportEntryResult): void {
+    const { clock, retryOverride } = this.options;
+    const finished = clock.now();
     let next: AttemptResult['next'];
-    if (verdict.outcome === 'succeeded') {
+    if (result.outcome === 'succeeded') {
       next = { state: 'succeeded' };
     } else if (claim.kind === 'manual') {
       next = { state: 'failed' }; // a resend is tried once; the automatic schedule is separate
@@ -162,14 +228,7 @@ export class DeliveryWorker {
       attemptNumber: claim.attemptNumber,
       url: claim.endpoint.url,
       created: started,
-      durationMs: result.durationMs,
-      outcome: verdict.outcome,
-      failureKind: verdict.outcome === 'failed' ? verdict.failureKind : null,
-      failureMessage: verdict.outcome === 'failed' ? verdict.message : null,
-      httpStatus: result.kind === 'response' ? result.status : null,
-      requestHeaders: headers,
-      responseHeaders: result.kind === 'response' ? result.headers : null,
-      responseBody: result.kind === 'response' ? result.body : null,
+      ...result,
       requestBody: payload,
       nextRetryAt: next.state === 'pending' ? next.at : null,
     };
@@ -177,29 +236,38 @@ export class DeliveryWorker {
     this.scheduleFlush();
   }
 
-  private readonly rendered = new Map<string, string>();
+  /**
+   * Event data translated to a version, by `event id + target version`: each (event, version) is
+   * translated once however many destinations and attempts share it. The version is the one the
+   * data is really in (the event's own when the changes could not be applied).
+   */
+  private readonly translated = new Map<string, { apiVersion: string; dataJson: string }>();
 
-  /** The body for this endpoint: the event in the endpoint's API version when it can be translated. */
+  /**
+   * The body for this destination: a thin notification, or the Event in the destination's API
+   * version (its own, else the account's default when the event was created).
+   */
   private render(claim: ClaimedDelivery): string {
     const { event, endpoint } = claim;
-    const target = endpoint.apiVersion ?? this.options.defaultApiVersion;
+    if (endpoint.eventPayload === 'thin') return renderThinPayload(event);
+    const target = endpoint.apiVersion ?? event.accountApiVersion ?? this.options.defaultApiVersion;
     const versions = this.options.versions;
     if (!target || target === event.apiVersion || !versions || versions.empty) return renderEventPayload(event);
     const key = `${event.id} ${target}`;
-    let payload = this.rendered.get(key);
-    if (payload === undefined) {
+    let rendering = this.translated.get(key);
+    if (rendering === undefined) {
+      rendering = { apiVersion: event.apiVersion, dataJson: event.dataJson };
       try {
-        const data = versions.translate(JSON.parse(event.dataJson), event.apiVersion, target);
-        payload = data ? renderEventPayload({ ...event, apiVersion: target, dataJson: JSON.stringify(data) }) : renderEventPayload(event);
+        const data = versions.translate(JSON.parse(event.dataJson), event.apiVersion, target, event.type);
+        if (data) rendering = { apiVersion: target, dataJson: JSON.stringify(data) };
       } catch (err) {
         this.options.logger.error('a version change failed; delivering the event as published', { event: event.id, version: target, error: String(err) });
-        payload = renderEventPayload(event);
       }
-      // Every attempt and retry of this event for this version gets the same bytes.
-      if (this.rendered.size >= 2000) this.rendered.delete(this.rendered.keys().next().value!);
-      this.rendered.set(key, payload);
+      if (this.translated.size >= 2000) this.translated.delete(this.translated.keys().next().value!);
+      this.translated.set(key, rendering);
     }
-    return payload;
+    // pending_webhooks is current at each attempt; the translated data is shared.
+    return renderEventPayload({ ...event, ...rendering });
   }
 
   private scheduleFlush(): void {

@@ -1,4 +1,5 @@
 import { toUnixSeconds } from './clock.js';
+import { asDestination, eventBridgeBusArn, relatedObjectPath, v2EventType } from './destinations.js';
 import type { DeliveryAttempt, StoredEvent, WebhookEndpoint } from './types.js';
 
 /** The Event object, fields in Stripe's order. This exact text is what receivers get and sign over. */
@@ -32,6 +33,7 @@ export function webhookEndpointObject(endpoint: WebhookEndpoint, applicationId: 
   // Herald's extension, shown only when the endpoint does not use the default (Stripe's scheme alone),
   // so the object keeps exactly Stripe's fields for everyone who did not ask for more.
   if (endpoint.signatureSchemes.length !== 1 || endpoint.signatureSchemes[0] !== 'stripe') object.signature_schemes = endpoint.signatureSchemes;
+  if (endpoint.eventPayload === 'thin') object.event_payload = 'thin';
   object.status = endpoint.status;
   object.url = endpoint.url;
   return object;
@@ -86,4 +88,81 @@ export function renderEventPayload(event: {
     `,"data":${event.dataJson},"livemode":${event.mode === 'live'},"pending_webhooks":${event.pendingWebhooks}` +
     `,"request":${JSON.stringify(event.request)},"type":${JSON.stringify(event.type)}}`
   );
+}
+
+type ThinSource = Pick<StoredEvent, 'id' | 'type' | 'created' | 'mode' | 'account' | 'request' | 'relatedObject'>;
+
+/** ISO 8601 with milliseconds, as Stripe's v2 API writes times. */
+export function v2Time(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/**
+ * A thin event notification (`object: 'v2.core.event'`): what happened and to which object, not
+ * the object itself. stripe-node's `parseEventNotification` reads it; `fetchEvent()` and
+ * `fetchRelatedObject()` then call `/v2/core/events/:id` and `related_object.url`.
+ */
+export function thinEventObject(event: ThinSource): Record<string, unknown> {
+  const related = event.relatedObject ?? null;
+  return {
+    id: event.id,
+    object: 'v2.core.event',
+    type: v2EventType(event.type),
+    created: v2Time(event.created),
+    livemode: event.mode === 'live',
+    related_object: related && { id: related.id, type: related.type, url: related.url ?? relatedObjectPath(related) },
+    reason: event.request.id === null ? null : { type: 'request', request: { id: event.request.id, idempotency_key: event.request.idempotency_key } },
+    context: event.account,
+  };
+}
+
+export function renderThinPayload(event: ThinSource): string {
+  return JSON.stringify(thinEventObject(event));
+}
+
+/** The full v2 event (`GET /v2/core/events/:id`): the thin fields plus the event's data as created. */
+export function v2EventObject(event: StoredEvent): Record<string, unknown> {
+  return { ...thinEventObject(event), api_version: event.apiVersion, data: event.data, snapshot_event: event.id };
+}
+
+/**
+ * The v2 EventDestination object. Webhook URLs and secrets are shown only when asked for with
+ * `include` (Stripe's redaction); EventBridge credentials never are.
+ */
+export function eventDestinationObject(endpoint: WebhookEndpoint, include: { url?: boolean; secret?: string } = {}): Record<string, unknown> {
+  const d = asDestination(endpoint);
+  const object: Record<string, unknown> = {
+    id: d.id,
+    object: 'v2.core.event_destination',
+    created: v2Time(d.created),
+    description: d.description ?? '',
+    enabled_events: d.enabledEvents,
+    event_payload: d.eventPayload,
+    events_from: d.eventsFrom,
+    livemode: d.mode === 'live',
+    metadata: d.metadata,
+    name: d.name ?? d.description ?? d.id,
+  };
+  if (d.eventPayload === 'snapshot') object.snapshot_api_version = d.apiVersion;
+  object.status = d.status;
+  object.status_details = d.status === 'disabled' ? { disabled: { reason: d.disabledReason === null ? 'user' : 'failing', message: d.disabledReason } } : null;
+  object.type = d.type;
+  object.updated = v2Time(d.updated);
+  if (d.type === 'webhook_endpoint') {
+    const webhook: Record<string, unknown> = {};
+    if (include.secret !== undefined) webhook.signing_secret = include.secret;
+    if (include.url) webhook.url = d.url;
+    object.webhook_endpoint = webhook;
+  } else if (d.amazonEventbridge) {
+    const aws = d.amazonEventbridge;
+    // Stripe's fields, then Herald's: the bus events are put on, and where the credentials come from.
+    object.amazon_eventbridge = {
+      aws_account_id: aws.awsAccountId,
+      aws_region: aws.awsRegion,
+      event_bus_name: aws.eventBus,
+      event_bus_arn: eventBridgeBusArn(aws),
+      credentials_source: aws.credentials === null ? 'default_chain' : 'destination',
+    };
+  }
+  return object;
 }

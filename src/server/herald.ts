@@ -4,8 +4,8 @@ import { createApiHandler } from '../api/app.js';
 import { EventPublisher } from '../api/publisher.js';
 import { createDashboardHandler } from '../dashboard/server.js';
 import { ListenHub } from '../listen/hub.js';
-import { ConfigError, type HeraldConfig } from '../config/config.js';
-import { loadVersionChanges, VersionTranslator } from '../delivery/versions.js';
+import type { HeraldConfig } from '../config/config.js';
+import { loadApiVersions } from '../delivery/versions.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import { EventTypeCatalog } from '../domain/event-types.js';
 import { hashApiKey, newApiKey, newId } from '../domain/ids.js';
@@ -43,14 +43,7 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
 
   const { account, newKeys } = await bootstrapAccount(store, config, clock);
 
-  let versions: VersionTranslator | undefined;
-  if (config.versionTransforms) {
-    try {
-      versions = new VersionTranslator(await loadVersionChanges(config.versionTransforms), logger);
-    } catch (err) {
-      throw new ConfigError('HERALD_VERSION_TRANSFORMS', (err as Error).message);
-    }
-  }
+  const versions = await loadApiVersions(config, logger);
   const sender = new HttpSender();
   const worker =
     config.role === 'api'
@@ -87,6 +80,7 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
       logger,
       wakeWorkers: () => worker?.wake(),
       listen,
+      versions,
     });
     // The dashboard shares the port and reaches the data only through `handler`, the public API.
     const dashboard = createDashboardHandler({ api: handler, clock, logger });

@@ -3,6 +3,8 @@ import type { RequestContext } from '../app.js';
 import type { Router } from '../http.js';
 import { Params } from '../params.js';
 import { findEndpoint } from './webhook-endpoints.js';
+import { checkApiVersion } from '../api-versions.js';
+import type { Account } from '../../domain/types.js';
 
 /**
  * Herald's extensions around the account: who the key belongs to (Stripe's `GET /v1/account`),
@@ -11,13 +13,30 @@ import { findEndpoint } from './webhook-endpoints.js';
 export function accountRoutes(router: Router<RequestContext>): void {
   router
     .add('GET', '/v1/account', retrieveAccount)
+    .add('POST', '/v1/account', updateAccount)
     .add('GET', '/v1/event_types', listEventTypes)
     .add('GET', '/v1/webhook_endpoints/:id/secret', revealSecret);
 }
 
 async function retrieveAccount(ctx: RequestContext) {
   new Params(ctx.params, []);
-  const { account } = ctx;
+  return accountObject(ctx, ctx.account);
+}
+
+/**
+ * Herald's extension: `default_api_version` changes the version of events published without one
+ * and of endpoints that name none, for events created from now on (events never change).
+ */
+async function updateAccount(ctx: RequestContext) {
+  const p = new Params(ctx.params, ['default_api_version']);
+  const version = p.string('default_api_version');
+  if (version === undefined || version === null) return accountObject(ctx, ctx.account);
+  checkApiVersion(ctx, version, 'default_api_version');
+  await ctx.deps.store.setDefaultApiVersion(ctx.account.id, version);
+  return accountObject(ctx, { ...ctx.account, defaultApiVersion: version });
+}
+
+function accountObject(ctx: RequestContext, account: Account) {
   return {
     body: {
       id: account.id,

@@ -1,6 +1,8 @@
 import { deliveryAttemptObject, eventObject } from '../../domain/objects.js';
 import { errors } from '../../domain/errors.js';
-import { isApiVersion, newId } from '../../domain/ids.js';
+import { relatedObjectOf } from '../../domain/destinations.js';
+import { newId } from '../../domain/ids.js';
+import { checkApiVersion } from '../api-versions.js';
 import type { StoredEvent } from '../../domain/types.js';
 import type { EventFilter } from '../../store/store.js';
 import type { RequestContext } from '../app.js';
@@ -24,7 +26,7 @@ export function eventRoutes(router: Router<RequestContext>): void {
 
 /** Herald's extension: the application publishes an event; it is durable when this answers. */
 async function publish(ctx: RequestContext) {
-  const p = new Params(ctx.params, ['type', 'data', 'account', 'api_version', 'request']);
+  const p = new Params(ctx.params, ['type', 'data', 'account', 'api_version', 'request', 'related_object']);
   const type = p.requiredString('type', { maxLength: 200 });
   if (!ctx.deps.catalog.has(type)) throw errors.unknownEventType('type', type);
   const data = p.object('data', { required: true })!;
@@ -42,9 +44,11 @@ async function publish(ctx: RequestContext) {
   if (account !== null && !/^acct_[A-Za-z0-9]+$/.test(account)) {
     throw errors.parameterInvalid('account', `Invalid account: '${account}' is not a connected account id (acct_…).`);
   }
-  const apiVersion = p.string('api_version') ?? ctx.account.defaultApiVersion;
-  if (!isApiVersion(apiVersion)) throw errors.parameterInvalid('api_version', `Invalid api_version: '${apiVersion}' is not an API version.`);
+  // The version the data is written in: named in the body, else the request's Stripe-Version, else the account's default.
+  const apiVersion = p.string('api_version') ?? ctx.stripeVersion ?? ctx.account.defaultApiVersion;
+  checkApiVersion(ctx, apiVersion, p.has('api_version') ? 'api_version' : 'Stripe-Version');
   const request = readRequestInfo(p);
+  const relatedObject = readRelatedObject(p, object as Record<string, unknown>);
 
   const event: Omit<StoredEvent, 'pendingWebhooks'> = {
     id: newId.event(),
@@ -53,12 +57,40 @@ async function publish(ctx: RequestContext) {
     type,
     account,
     apiVersion,
+    accountApiVersion: ctx.account.defaultApiVersion,
     created: ctx.now,
     data: previous === undefined ? { object: object as Record<string, unknown> } : { object: object as Record<string, unknown>, previous_attributes: previous as Record<string, unknown> },
     request,
+    relatedObject,
   };
   const stored = await ctx.deps.publisher.publish(event);
   return { body: eventObject(stored) };
+}
+
+/**
+ * Herald's extension for thin events: `related_object[url]` (the publisher's own URL for the
+ * object, which receivers then fetch), and `related_object[id]`/`[type]` when the subject is not
+ * `data.object`. Absent: `data.object`'s id and `object`, served by Herald.
+ */
+function readRelatedObject(p: Params, object: Record<string, unknown>): StoredEvent['relatedObject'] {
+  const given = p.object('related_object');
+  const derived = relatedObjectOf({ data: { object } });
+  if (given === undefined) return derived;
+  for (const key of Object.keys(given)) if (!['id', 'type', 'url'].includes(key)) throw errors.parameterUnknown(`related_object[${key}]`);
+  const field = (name: 'id' | 'type' | 'url', max: number): string | null => {
+    const value = given[name];
+    if (value === undefined || value === null || value === '') return null;
+    if (typeof value !== 'string' || value.length > max) throw errors.parameterInvalid(`related_object[${name}]`, `Invalid related_object[${name}]: must be a string of at most ${max} characters.`);
+    return value;
+  };
+  const id = field('id', 255) ?? derived?.id;
+  const type = field('type', 255) ?? derived?.type;
+  if (!id || !type) throw errors.parameterMissing(id ? 'related_object[type]' : 'related_object[id]');
+  const url = field('url', 2048);
+  if (url !== null && !url.startsWith('/') && !/^https?:\/\//.test(url)) {
+    throw errors.parameterInvalid('related_object[url]', 'Invalid related_object[url]: must be a path on this API (/v1/…) or an http(s) URL.');
+  }
+  return { id, type, url };
 }
 
 function readRequestInfo(p: Params): StoredEvent['request'] {

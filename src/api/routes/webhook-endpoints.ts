@@ -1,7 +1,9 @@
 import { deliveryAttemptObject, webhookEndpointObject } from '../../domain/objects.js';
 import { errors } from '../../domain/errors.js';
-import { isApiVersion, newId, newSigningSecret } from '../../domain/ids.js';
-import { SIGNATURE_SCHEMES, type SignatureScheme, type WebhookEndpoint } from '../../domain/types.js';
+import { eventsFromOfConnect, v1EventType } from '../../domain/destinations.js';
+import { newId, newSigningSecret } from '../../domain/ids.js';
+import { SIGNATURE_SCHEMES, type EventPayload, type SignatureScheme, type WebhookEndpoint } from '../../domain/types.js';
+import { checkApiVersion } from '../api-versions.js';
 import type { RequestContext } from '../app.js';
 import type { Router } from '../http.js';
 import { applyMetadata, Params } from '../params.js';
@@ -23,42 +25,36 @@ export function webhookEndpointRoutes(router: Router<RequestContext>): void {
 }
 
 async function create(ctx: RequestContext) {
-  const p = new Params(ctx.params, ['url', 'enabled_events', 'api_version', 'connect', 'description', 'metadata', 'signature_schemes']);
+  const p = new Params(ctx.params, ['url', 'enabled_events', 'api_version', 'connect', 'description', 'metadata', 'signature_schemes', 'event_payload']);
   const url = validateUrl(ctx, p.requiredString('url'));
   const enabledEvents = validateEnabledEvents(ctx, p.stringArray('enabled_events', { maxItems: 500 }));
   const apiVersion = p.string('api_version') ?? null;
-  if (apiVersion !== null && !isApiVersion(apiVersion)) {
-    throw errors.parameterInvalid('api_version', `Invalid api_version: '${apiVersion}' is not an API version (e.g. ${ctx.deps.config.apiVersion}).`);
-  }
-  const endpoint: WebhookEndpoint = {
+  if (apiVersion !== null) checkApiVersion(ctx, apiVersion, 'api_version');
+  const eventPayload = readEventPayload(p) ?? 'snapshot';
+  const connect = p.boolean('connect') ?? false;
+  const endpoint = newDestination(ctx, {
     id: newId.endpoint(),
-    accountId: ctx.account.id,
-    mode: ctx.mode,
+    type: 'webhook_endpoint',
+    name: null,
+    eventPayload,
+    eventsFrom: eventsFromOfConnect(connect),
+    amazonEventbridge: null,
     url,
     enabledEvents,
     apiVersion,
-    connect: p.boolean('connect') ?? false,
+    connect,
     description: p.string('description', { maxLength: 5000 }) ?? null,
     metadata: applyMetadata({}, p.metadata()),
     signatureSchemes: readSignatureSchemes(p) ?? ['stripe'],
-    status: 'enabled',
-    disabledReason: null,
-    disabledAt: null,
-    failingSince: null,
-    lastSuccessAt: null,
-    created: ctx.now,
-  };
-  const secret = newSigningSecret();
-  const { maxEndpoints } = ctx.deps.config;
-  const outcome = await ctx.deps.store.createEndpoint(endpoint, { secret, created: ctx.now, expiresAt: null }, maxEndpoints);
-  if (outcome === 'limit_reached') throw errors.endpointLimit(maxEndpoints, ctx.mode);
+  });
+  const secret = await storeNewDestination(ctx, endpoint);
   return { body: webhookEndpointObject(endpoint, ctx.account.applicationId, secret) };
 }
 
 async function list(ctx: RequestContext) {
   const p = new Params(ctx.params, [...PAGE_PARAMS]);
   const request = readPage(p);
-  const page = await ctx.deps.store.listEndpoints(ctx.account.id, ctx.mode, request);
+  const page = await ctx.deps.store.listEndpoints(ctx.account.id, ctx.mode, request, { type: 'webhook_endpoint' });
   return { body: listObject(page, request, '/v1/webhook_endpoints', 'webhook endpoint', (e) => webhookEndpointObject(e, ctx.account.applicationId)) };
 }
 
@@ -71,7 +67,7 @@ async function retrieve(ctx: RequestContext, path: Record<string, string>) {
 async function update(ctx: RequestContext, path: Record<string, string>) {
   const p = new Params(ctx.params, ['url', 'enabled_events', 'disabled', 'description', 'metadata', 'signature_schemes']);
   const endpoint = await findEndpoint(ctx, path.id!);
-  const next: WebhookEndpoint = { ...endpoint };
+  const next: WebhookEndpoint = { ...endpoint, updated: ctx.now };
   if (p.has('url')) next.url = validateUrl(ctx, p.requiredString('url'));
   if (p.has('enabled_events')) next.enabledEvents = validateEnabledEvents(ctx, p.stringArray('enabled_events', { maxItems: 500 }));
   const description = p.string('description', { maxLength: 5000 });
@@ -79,12 +75,7 @@ async function update(ctx: RequestContext, path: Record<string, string>) {
   next.metadata = applyMetadata(endpoint.metadata, p.metadata());
   next.signatureSchemes = readSignatureSchemes(p) ?? endpoint.signatureSchemes;
   const disabled = p.boolean('disabled');
-  if (disabled === true && endpoint.status === 'enabled') {
-    Object.assign(next, { status: 'disabled', disabledReason: null, disabledAt: ctx.now });
-  } else if (disabled === false && endpoint.status === 'disabled') {
-    // A fresh start: the failure streak that may have disabled it no longer counts.
-    Object.assign(next, { status: 'enabled', disabledReason: null, disabledAt: null, failingSince: null });
-  }
+  if (disabled !== undefined) setEnabled(next, !disabled, ctx.now);
   if (!(await ctx.deps.store.updateEndpoint(next))) throw errors.resourceMissing('webhook endpoint', path.id!);
   return { body: webhookEndpointObject(next, ctx.account.applicationId) };
 }
@@ -152,14 +143,51 @@ async function health(ctx: RequestContext, path: Record<string, string>) {
   };
 }
 
+/** A destination created now, enabled, in the request's account and mode. */
+export function newDestination(
+  ctx: RequestContext,
+  fields: Omit<WebhookEndpoint, 'accountId' | 'mode' | 'status' | 'disabledReason' | 'disabledAt' | 'failingSince' | 'lastSuccessAt' | 'created' | 'updated'>,
+): WebhookEndpoint {
+  return { ...fields, accountId: ctx.account.id, mode: ctx.mode, status: 'enabled', disabledReason: null, disabledAt: null, failingSince: null, lastSuccessAt: null, created: ctx.now, updated: ctx.now };
+}
+
+/** Stores a new destination with a fresh signing secret (within the per-account limit) and returns the secret. */
+export async function storeNewDestination(ctx: RequestContext, destination: WebhookEndpoint): Promise<string> {
+  const secret = newSigningSecret();
+  const { maxEndpoints } = ctx.deps.config;
+  const outcome = await ctx.deps.store.createEndpoint(destination, { secret, created: ctx.now, expiresAt: null }, maxEndpoints);
+  if (outcome === 'limit_reached') throw errors.endpointLimit(maxEndpoints, ctx.mode);
+  return secret;
+}
+
+/** Enables or disables a destination (v1 `disabled`, v2 `enable`/`disable`), in place. */
+export function setEnabled(endpoint: WebhookEndpoint, enabled: boolean, now: number): void {
+  if (!enabled && endpoint.status === 'enabled') {
+    Object.assign(endpoint, { status: 'disabled', disabledReason: null, disabledAt: now });
+  } else if (enabled && endpoint.status === 'disabled') {
+    // A fresh start: the failure streak that may have disabled it no longer counts.
+    Object.assign(endpoint, { status: 'enabled', disabledReason: null, disabledAt: null, failingSince: null });
+  }
+}
+
+/** Herald's extension on v1 endpoints: `event_payload=thin` for thin notifications. */
+export function readEventPayload(p: Params): EventPayload | undefined {
+  const payload = p.string('event_payload');
+  if (payload === undefined || payload === null) return undefined;
+  if (payload !== 'snapshot' && payload !== 'thin') throw errors.parameterInvalid('event_payload', `Invalid event_payload: '${payload}'; use snapshot or thin.`);
+  return payload;
+}
+
+/** A webhook endpoint of the account and mode (other destination types are not webhook endpoints). */
 export async function findEndpoint(ctx: RequestContext, id: string, param = 'id'): Promise<WebhookEndpoint> {
   const endpoint = await ctx.deps.store.getEndpoint(ctx.account.id, ctx.mode, id);
-  if (endpoint) return endpoint;
+  if (endpoint && (endpoint.type ?? 'webhook_endpoint') === 'webhook_endpoint') return endpoint;
+  if (endpoint) throw errors.resourceMissing('webhook endpoint', id, param);
   const otherMode = await ctx.deps.store.findEndpointMode(ctx.account.id, id);
   throw errors.resourceMissing('webhook endpoint', id, param, otherMode ?? undefined);
 }
 
-function validateUrl(ctx: RequestContext, url: string): string {
+export function validateUrl(ctx: RequestContext, url: string): string {
   if (url.length > MAX_URL_LENGTH) throw errors.urlInvalid(url.slice(0, 100), `URLs can be at most ${MAX_URL_LENGTH} characters.`);
   let parsed: URL;
   try {
@@ -186,10 +214,11 @@ function readSignatureSchemes(p: Params): SignatureScheme[] | undefined {
   return [...new Set(schemes)] as SignatureScheme[];
 }
 
-function validateEnabledEvents(ctx: RequestContext, events: string[] | undefined): string[] {
+/** Event types given by name (v2 destinations may use the `v1.` form) or `*`. */
+export function validateEnabledEvents(ctx: RequestContext, events: string[] | undefined): string[] {
   if (events === undefined || events.length === 0) throw errors.parameterMissing('enabled_events');
   events.forEach((type, i) => {
-    if (type !== '*' && !ctx.deps.catalog.has(type)) throw errors.unknownEventType(`enabled_events[${i}]`, type);
+    if (type !== '*' && !ctx.deps.catalog.has(v1EventType(type))) throw errors.unknownEventType(`enabled_events[${i}]`, type);
   });
   return [...new Set(events)];
 }
