@@ -22,15 +22,18 @@ export interface TransportEntry {
 
 /**
  * One entry's outcome, in the delivery log's terms; the worker turns it into a DeliveryAttempt and
- * applies the retry policy. `failureKind` is `http_error` for the destination's error answers
- * (throttling, 5xx, an entry's error code), else timeout, connection_*, dns_error or tls_error;
+ * applies the retry policy. `failureKind` names the destination's error answers (EventBridge:
+ * `throttled`, `aws_error`, `entry_too_large`), else timeout, connection_*, dns_error or tls_error;
  * `requestHeaders` never carry credentials; `responseBody` is an excerpt (the entry's own result,
- * or the error body); `httpStatus` is that of the call that carried the entry.
+ * or the error body); `httpStatus` is that of the call that decided the outcome.
  */
 export type TransportEntryResult = Pick<
   DeliveryAttempt,
   'outcome' | 'failureKind' | 'failureMessage' | 'httpStatus' | 'requestHeaders' | 'responseHeaders' | 'responseBody' | 'durationMs'
->;
+> & {
+  /** No retry can succeed (EventBridge: the entry is over 256 KB, or AWS answered MalformedDetail): the delivery fails now. */
+  permanent?: boolean;
+};
 
 export interface DestinationTransport {
   /**

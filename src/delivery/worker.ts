@@ -206,12 +206,15 @@ export class DeliveryWorker {
   /** Turns one attempt's outcome into an attempt record and the delivery's next step (retry policy). */
   private record(claim: ClaimedDelivery, started: number, payload: string, result: TransportEntryResult): void {
     const { clock, retryOverride } = this.options;
+    const { permanent, ...outcome } = result;
     const finished = clock.now();
     let next: AttemptResult['next'];
-    if (result.outcome === 'succeeded') {
+    if (outcome.outcome === 'succeeded') {
       next = { state: 'succeeded' };
     } else if (claim.kind === 'manual') {
       next = { state: 'failed' }; // a resend is tried once; the automatic schedule is separate
+    } else if (permanent) {
+      next = { state: 'failed' }; // no retry could succeed (e.g. an event too large for EventBridge)
     } else {
       const delay = retryDelay({ mode: claim.endpoint.mode, step: claim.scheduleStep, override: retryOverride, random: this.random() });
       next = delay === null ? { state: 'failed' } : { state: 'pending', at: finished + delay, scheduleStep: claim.scheduleStep + 1 };
@@ -228,7 +231,7 @@ export class DeliveryWorker {
       attemptNumber: claim.attemptNumber,
       url: claim.endpoint.url,
       created: started,
-      ...result,
+      ...outcome,
       requestBody: payload,
       nextRetryAt: next.state === 'pending' ? next.at : null,
     };

@@ -11,6 +11,7 @@ import { EventTypeCatalog } from '../domain/event-types.js';
 import { hashApiKey, newApiKey, newId } from '../domain/ids.js';
 import { consoleLogger, type Logger } from '../domain/logger.js';
 import type { Mode } from '../domain/types.js';
+import { EventBridgeTransport } from '../delivery/eventbridge.js';
 import { HttpSender } from '../delivery/sender.js';
 import { DeliveryWorker } from '../delivery/worker.js';
 import { openStore, type Store } from '../store/index.js';
@@ -45,6 +46,8 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
 
   const versions = await loadApiVersions(config, logger);
   const sender = new HttpSender();
+  // SDK clients are made on first use, so a Herald without EventBridge destinations never loads AWS credentials.
+  const eventBridge = new EventBridgeTransport({ timeoutMs: config.deliveryTimeoutMs, endpoint: config.eventBridgeEndpoint });
   const worker =
     config.role === 'api'
       ? null
@@ -59,6 +62,7 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
           disableAfterMs: config.disableAfterMs,
           versions,
           defaultApiVersion: config.apiVersion,
+          transports: { amazon_eventbridge: eventBridge },
         });
   worker?.start();
 
@@ -131,6 +135,7 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
       }
       await worker?.stop();
       await sender.close();
+      await eventBridge.close();
       await store.close();
     })());
 

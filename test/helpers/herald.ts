@@ -16,6 +16,8 @@ export interface TestHerald {
   port: number;
   keys: { test: string; live: string };
   dbPath: string;
+  /** The configuration it was started with (e.g. to start a worker-only Herald on the same database). */
+  config: HeraldConfig;
   /** A stripe-node client on this Herald, for the test (default) or live key. */
   stripe(mode?: 'test' | 'live'): Stripe;
   /** POST /v1/events with JSON, as an application publishes. */
@@ -69,6 +71,7 @@ export async function startTestHerald(overrides: Partial<HeraldConfig> = {}, opt
     port,
     keys,
     dbPath,
+    config,
     stripe: (mode = 'test') => new Stripe(keys[mode], { host: '127.0.0.1', port, protocol: 'http', maxNetworkRetries: 0 }),
     async publish(event, options = {}) {
       const headers: Record<string, string> = { authorization: `Bearer ${keys[options.mode ?? 'test']}`, 'content-type': 'application/json' };
