@@ -9,6 +9,7 @@ import { silentLogger } from '../../src/domain/logger.js';
 import { MAX_REQUEST_BYTES } from '../../src/delivery/eventbridge.js';
 import { TestEventBridge, type PutEventsEntry } from '../helpers/eventbridge-server.js';
 import { samplePaymentIntent, startTestHerald, waitFor, type TestHerald } from '../helpers/herald.js';
+import { runInProcess } from '../cli/cli-process.js';
 
 const KEY = { access_key_id: 'AKIAHERALDE2E0000001', secret_access_key: 'herald-e2e-secret-0000000000000000000001' };
 const ACCOUNT = '123456789012';
@@ -151,10 +152,12 @@ describe('Amazon EventBridge destinations', () => {
     const lastCall = callsOn('partial').at(-1)!;
     assert.deepEqual(lastCall.entries.map((e) => JSON.parse(e.Detail).data.object.id), ['in_2']);
     for (const other of [events[0]!, events[2]!]) assert.equal((await attemptsOf(other.id)).length, 1);
+    const cli = await runInProcess(['delivery_attempts', 'list', '--event', failed.id], { HERALD_API_KEY: h.keys.test, HERALD_API_BASE: h.url });
+    assert.match(cli.stdout, /\baws_error\b/, 'the refused entry shows its failure kind, not its call\'s 200');
   });
 
   it('retries a throttled call on the retry schedule, recording the throttled attempt with its status and error text', async () => {
-    await createDestination('throttled', ['charge.refunded']);
+    const destination = await createDestination('throttled', ['charge.refunded']);
     server.callFaults.push({ kind: 'throttle' });
     const published = await h.publish({ type: 'charge.refunded', data: { object: { id: 'ch_eb', object: 'charge' } } });
     const attempts = await waitForAttempts(published.id, 2);
@@ -165,6 +168,13 @@ describe('Amazon EventBridge destinations', () => {
     // The second attempt waited for the schedule's 300 ms, not for an SDK-internal retry.
     assert.ok(attempts[1].created_ms - attempts[0].created_ms >= 300, `retry after ${attempts[1].created_ms - attempts[0].created_ms} ms`);
     assert.equal(entriesOn('throttled').length, 1);
+    // `herald delivery_attempts list` shows them like a webhook's: destination, result, bus ARN.
+    const cli = await runInProcess(['delivery_attempts', 'list', '--event', published.id], { HERALD_API_KEY: h.keys.test, HERALD_API_BASE: h.url });
+    assert.equal(cli.code, 0, cli.stderr);
+    const rows = cli.stdout.split('\n').filter((line) => line.includes(destination.id));
+    assert.equal(rows.length, 2, cli.stdout);
+    assert.ok(rows.some((r) => /\b400\b/.test(r) && r.includes(busArn('throttled'))), cli.stdout);
+    assert.ok(rows.some((r) => /\b200\b/.test(r)), cli.stdout);
   });
 
   it('retries a 5xx the same way', async () => {
