@@ -97,6 +97,31 @@ describe('Amazon EventBridge destinations', () => {
     assert.deepEqual(deliveries.map((d: any) => [d.webhook_endpoint, d.status]), [[destination.id, 'succeeded']]);
   });
 
+  it('serves a destination\'s delivery log on the delivery-log routes and resends to the bus, while v1 CRUD still knows only webhook endpoints', async () => {
+    const destination = await createDestination('log', ['payout.paid']);
+    const published = await h.publish({ type: 'payout.paid', data: { object: { id: 'po_log', object: 'payout' } } });
+    await waitForAttempts(published.id, 1);
+    const byDestination = (await h.request('GET', `/v1/webhook_endpoints/${destination.id}/delivery_attempts`)).body;
+    assert.deepEqual(byDestination.data.map((a: any) => [a.event, a.outcome, a.url]), [[published.id, 'succeeded', busArn('log')]]);
+    const deliveries = (await h.request('GET', `/v1/webhook_endpoints/${destination.id}/deliveries`)).body;
+    assert.deepEqual(deliveries.data.map((d: any) => [d.event, d.status]), [[published.id, 'succeeded']]);
+    const health = (await h.request('GET', `/v1/webhook_endpoints/${destination.id}/health`)).body;
+    assert.equal(health.status, 'enabled');
+    assert.ok(health.last_success_at > 0);
+    const stats = await h.request('GET', `/v1/webhook_endpoints/${destination.id}/delivery_stats`);
+    assert.equal(stats.status, 200);
+    assert.equal(stats.body.succeeded, 1);
+    assert.equal((await h.request('GET', `/v1/webhook_endpoints/${destination.id}`)).status, 404);
+    assert.ok(!(await stripe.webhookEndpoints.list()).data.some((e) => e.id === destination.id));
+
+    // A manual resend puts the event on the bus once more.
+    const resend = await h.request('POST', `/v1/events/${published.id}/retry`, { body: `webhook_endpoint=${destination.id}` });
+    assert.equal(resend.status, 200, JSON.stringify(resend.body));
+    const attempts = await waitForAttempts(published.id, 2);
+    assert.deepEqual(attempts.map((a) => [a.kind, a.outcome]).sort(), [['automatic', 'succeeded'], ['manual', 'succeeded']]);
+    assert.deepEqual(entriesOn('log').map((e) => JSON.parse(e.Detail).id), [published.id, published.id]);
+  });
+
   it('sends a thin payload that stripe-node parses from the EventBridge envelope, and whose fetchEvent() reads the event from Herald', async () => {
     await createDestination('thin', ['customer.updated'], { payload: 'thin' });
     const published = await h.publish({ type: 'customer.updated', data: { object: { id: 'cus_eb', object: 'customer', email: 'a@example.com' } } });

@@ -74,7 +74,7 @@ async function listEndpointDeliveries(ctx: RequestContext, path: Record<string, 
   const p = new Params(ctx.params, [...PAGE_PARAMS, 'status', 'type', 'created']);
   const request = readPage(p);
   const filter = readDeliveryFilter(ctx, p);
-  const endpoint = await findEndpoint(ctx, path.id!);
+  const endpoint = await findEndpoint(ctx, path.id!, 'id', { anyDestination: true });
   const page = await ctx.deps.store.listDeliveries({ accountId: ctx.account.id, mode: ctx.mode, endpointId: endpoint.id }, filter, request);
   return { body: listObject(page, request, `/v1/webhook_endpoints/${endpoint.id}/deliveries`, 'delivery', deliveryObject) };
 }
@@ -110,7 +110,7 @@ async function deliveryStats(ctx: RequestContext, path: Record<string, string>) 
   if (bucketCount > MAX_BUCKETS) {
     throw errors.parameterInvalid('bucket_seconds', `Invalid bucket_seconds: the window would have ${bucketCount} buckets; at most ${MAX_BUCKETS} are allowed.`);
   }
-  const endpoint = await findEndpoint(ctx, path.id!);
+  const endpoint = await findEndpoint(ctx, path.id!, 'id', { anyDestination: true });
   const counts = await ctx.deps.store.attemptCounts(
     { accountId: ctx.account.id, mode: ctx.mode, endpointId: endpoint.id },
     { since: since * 1000, until: until * 1000, bucketMs: bucketSeconds * 1000 },

@@ -163,7 +163,7 @@ async function retry(ctx: RequestContext, path: Record<string, string>) {
     return { body: eventObject(event) };
   }
   if (!endpointId) throw errors.parameterMissing('webhook_endpoint');
-  const endpoint = await findEndpoint(ctx, endpointId, 'webhook_endpoint');
+  const endpoint = await findEndpoint(ctx, endpointId, 'webhook_endpoint', { anyDestination: true });
   if (endpoint.status !== 'enabled') {
     throw errors.parameterInvalid('webhook_endpoint', `Webhook endpoint ${endpoint.id} is disabled; enable it before resending events to it.`, 'webhook_endpoint_disabled');
   }

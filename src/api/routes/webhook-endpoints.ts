@@ -107,7 +107,7 @@ async function recover(ctx: RequestContext, path: Record<string, string>) {
   const until = p.integer('until', { min: 0 }) ?? Math.floor(ctx.now / 1000) + 1;
   if (until <= since) throw errors.parameterInvalid('until', 'Invalid until: must be after since.');
   const dryRun = p.boolean('dry_run') ?? false;
-  const endpoint = await findEndpoint(ctx, path.id!);
+  const endpoint = await findEndpoint(ctx, path.id!, 'id', { anyDestination: true });
   if (endpoint.status !== 'enabled' && !dryRun) {
     throw errors.parameterInvalid('id', `Webhook endpoint ${endpoint.id} is disabled; enable it (disabled=false) before recovering events.`, 'webhook_endpoint_disabled');
   }
@@ -119,7 +119,7 @@ async function recover(ctx: RequestContext, path: Record<string, string>) {
 async function listAttempts(ctx: RequestContext, path: Record<string, string>) {
   const p = new Params(ctx.params, [...PAGE_PARAMS]);
   const request = readPage(p);
-  const endpoint = await findEndpoint(ctx, path.id!);
+  const endpoint = await findEndpoint(ctx, path.id!, 'id', { anyDestination: true });
   const page = await ctx.deps.store.listAttempts({ accountId: ctx.account.id, mode: ctx.mode, endpointId: endpoint.id }, request);
   return { body: listObject(page, request, `/v1/webhook_endpoints/${endpoint.id}/delivery_attempts`, 'delivery attempt', deliveryAttemptObject) };
 }
@@ -127,7 +127,7 @@ async function listAttempts(ctx: RequestContext, path: Record<string, string>) {
 /** Herald's extension: why and since when an endpoint is failing or was disabled automatically. */
 async function health(ctx: RequestContext, path: Record<string, string>) {
   new Params(ctx.params, []);
-  const endpoint = await findEndpoint(ctx, path.id!);
+  const endpoint = await findEndpoint(ctx, path.id!, 'id', { anyDestination: true });
   const seconds = (ms: number | null) => (ms === null ? null : Math.floor(ms / 1000));
   return {
     body: {
@@ -178,10 +178,15 @@ export function readEventPayload(p: Params): EventPayload | undefined {
   return payload;
 }
 
-/** A webhook endpoint of the account and mode (other destination types are not webhook endpoints). */
-export async function findEndpoint(ctx: RequestContext, id: string, param = 'id'): Promise<WebhookEndpoint> {
+/**
+ * A webhook endpoint of the account and mode (other destination types are not webhook endpoints),
+ * or a Stripe-shaped 404. `anyDestination` finds other destinations (EventBridge) too: the
+ * delivery-log and redelivery routes serve every destination, so their attempts are read and
+ * resent like a webhook's; the v1 CRUD routes do not.
+ */
+export async function findEndpoint(ctx: RequestContext, id: string, param = 'id', options: { anyDestination?: boolean } = {}): Promise<WebhookEndpoint> {
   const endpoint = await ctx.deps.store.getEndpoint(ctx.account.id, ctx.mode, id);
-  if (endpoint && (endpoint.type ?? 'webhook_endpoint') === 'webhook_endpoint') return endpoint;
+  if (endpoint && (options.anyDestination || (endpoint.type ?? 'webhook_endpoint') === 'webhook_endpoint')) return endpoint;
   if (endpoint) throw errors.resourceMissing('webhook endpoint', id, param);
   const otherMode = await ctx.deps.store.findEndpointMode(ctx.account.id, id);
   throw errors.resourceMissing('webhook endpoint', id, param, otherMode ?? undefined);
