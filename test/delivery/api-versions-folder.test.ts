@@ -23,7 +23,7 @@ const charge = { id: 'ch_1', object: 'charge', amount: 2000, currency: 'eur' };
 describe('API versions declared in a folder (HERALD_API_VERSIONS_DIR)', () => {
   it('delivers one event to endpoints on three versions, each in its own shape and signed, translating once per version', async () => {
     const h = await startTestHerald({ apiVersionsDir: COUNTING, retrySchedule: [300] });
-    const receiver = await new TestReceiver((req) => (req.path.startsWith('/flaky') && receiver.requests.filter((r) => r.path === req.path).length < 2 ? { status: 500 } : { status: 200 })).start();
+    const receiver: TestReceiver = await new TestReceiver((req) => (req.path.startsWith('/flaky') && receiver.requests.filter((r) => r.path === req.path).length < 2 ? { status: 500 } : { status: 200 })).start();
     const stripe = h.stripe();
     const endpoints: Record<string, Stripe.WebhookEndpoint> = {};
     const create = async (name: string, apiVersion?: string) => {
@@ -45,7 +45,7 @@ describe('API versions declared in a folder (HERALD_API_VERSIONS_DIR)', () => {
     const before = calls();
     const published = await h.publish({ type: 'charge.succeeded', data: { object: charge } });
     assert.equal(published.api_version, '2026-10-28.endive', 'published in the account default');
-    await receiver.waitForRequests(7, 20_000).catch(async (err) => {
+    await receiver.waitForRequests(7, 20_000).catch(async (err: Error) => {
       throw new Error(`${err.message}: ${JSON.stringify((await h.request('GET', `/v1/events/${published.id}/delivery_attempts`)).body)}`);
     }); // six endpoints + one retry
 
