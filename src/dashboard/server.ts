@@ -53,7 +53,7 @@ const SECURITY_HEADERS: Record<string, string> = {
 
 /**
  * The dashboard: a single-page app (static files) plus three kinds of routes. `/dashboard/session`
- * signs in with a secret key and keeps it server-side; `/dashboard/api/{test|live}/v1/…` forwards
+ * signs in with a secret key and keeps it server-side; `/dashboard/api/{test|live}/v1/…` (and `/v2/…`) forwards
  * the page's calls to the public API with that mode's key; everything else under `/dashboard`
  * answers the app's page, which routes in the browser.
  */
@@ -68,9 +68,9 @@ export function createDashboardHandler(options: DashboardOptions): DashboardHand
     if (path === DASHBOARD_PATH) return redirect(res, `${DASHBOARD_PATH}/`);
     const rest = path.slice(DASHBOARD_PATH.length);
     if (rest === '/session') return sessionRoute(req, res, method);
-    const forward = /^\/api\/(test|live)(\/v1\/.*)$/.exec(rest);
+    const forward = /^\/api\/(test|live)(\/v[12]\/.*)$/.exec(rest);
     if (forward) return forwardToApi(req, res, forward[1] as Mode, `${forward[2]}${url.search}`);
-    if (rest.startsWith('/api/')) return sendError(res, 404, 'resource_missing', 'Dashboard API calls look like /dashboard/api/test/v1/… or /dashboard/api/live/v1/….');
+    if (rest.startsWith('/api/')) return sendError(res, 404, 'resource_missing', 'Dashboard API calls look like /dashboard/api/test/v1/… or /dashboard/api/live/v1/… (or …/v2/…).');
     if (method !== 'GET' && method !== 'HEAD') return sendError(res, 405, 'method_not_allowed', `${method} is not allowed here.`);
     const asset = /^\/assets\/((?:pages\/)?[a-z0-9-]+\.(js|css|svg))$/.exec(rest);
     if (asset) return sendAsset(res, asset[1]!, asset[2]!);

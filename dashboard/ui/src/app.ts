@@ -16,7 +16,7 @@ const ROUTES: [RegExp, Page][] = [
   [/^\/(test|live)\/endpoints\/?$/, endpointsPage],
   [/^\/(test|live)\/endpoints\/new$/, (ctx) => endpointFormPage(ctx, null)],
   [/^\/(test|live)\/endpoints\/(we_[A-Za-z0-9]+)\/edit$/, (ctx, m) => endpointFormPage(ctx, m[2]!)],
-  [/^\/(test|live)\/endpoints\/(we_[A-Za-z0-9]+)$/, (ctx, m) => endpointDetailPage(ctx, m[2]!)],
+  [/^\/(test|live)\/endpoints\/((?:we|ed)_[A-Za-z0-9]+)$/, (ctx, m) => endpointDetailPage(ctx, m[2]!)],
   [/^\/(test|live)\/attempts\/(whatt_[A-Za-z0-9]+)$/, (ctx, m) => attemptPage(ctx, m[2]!)],
   [/^\/(test|live)\/events\/?$/, eventsPage],
   [/^\/(test|live)\/events\/(evt_[A-Za-z0-9]+)$/, (ctx, m) => eventPage(ctx, m[2]!)],

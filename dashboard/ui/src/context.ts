@@ -24,6 +24,8 @@ export interface EndpointObject {
   created: number;
   livemode: boolean;
   metadata: Record<string, string>;
+  /** Set for an Amazon EventBridge destination (read through the v2 API; its `url` is the bus ARN). */
+  type?: 'amazon_eventbridge';
 }
 
 let catalog: Promise<string[]> | null = null;
@@ -45,7 +47,53 @@ export async function allEndpoints(mode: Mode): Promise<EndpointObject[]> {
     if (!list.has_more || list.data.length === 0) break;
     startingAfter = list.data.at(-1)!.id;
   }
+  // EventBridge destinations exist only in the v2 API.
+  let next: string | null = '/v2/core/event_destinations?limit=100';
+  for (let page = 0; next && page < 20; page++) {
+    const list: { data: EventDestinationObject[]; next_page_url: string | null } = await api(mode, 'GET', next);
+    out.push(...list.data.filter((d) => d.type === 'amazon_eventbridge').map(fromEventDestination));
+    next = list.next_page_url;
+  }
   return out;
+}
+
+/** EventBridge destinations have `ed_` ids; webhook endpoints, however created, `we_`. */
+export const isEventBridge = (id: string) => id.startsWith('ed_');
+
+/** One destination by id: a webhook endpoint (v1) or an EventBridge destination (v2). */
+export async function getEndpoint(mode: Mode, id: string): Promise<EndpointObject> {
+  if (isEventBridge(id)) return fromEventDestination(await api<EventDestinationObject>(mode, 'GET', `/v2/core/event_destinations/${id}`));
+  return api<EndpointObject>(mode, 'GET', `/v1/webhook_endpoints/${id}`);
+}
+
+export interface EventDestinationObject {
+  id: string;
+  type: string;
+  name: string;
+  status: 'enabled' | 'disabled';
+  enabled_events: string[];
+  snapshot_api_version?: string | null;
+  created: string;
+  livemode: boolean;
+  metadata: Record<string, string> | null;
+  amazon_eventbridge?: { event_bus_arn?: string } | null;
+}
+
+/** A v2 EventBridge destination in the shape the pages show: its bus ARN where a webhook has its URL. */
+export function fromEventDestination(d: EventDestinationObject): EndpointObject {
+  return {
+    id: d.id,
+    url: d.amazon_eventbridge?.event_bus_arn ?? d.id,
+    status: d.status,
+    enabled_events: d.enabled_events,
+    description: d.name,
+    api_version: d.snapshot_api_version ?? null,
+    application: null,
+    created: Math.floor(Date.parse(d.created) / 1000),
+    livemode: d.livemode,
+    metadata: d.metadata ?? {},
+    type: 'amazon_eventbridge',
+  };
 }
 
 export function describeEvents(events: string[]): string {

@@ -1,6 +1,6 @@
 /** One delivery attempt: the request as sent, the response as received, and Resend. */
 import { api, type List } from '../api.js';
-import type { EndpointObject, PageContext } from '../context.js';
+import { getEndpoint, type EndpointObject, type PageContext } from '../context.js';
 import { formatTime, h, replace, shortId, timeEl } from '../dom.js';
 import { busy, fact, failureKindText, httpStatusText, notice, pre, prettyJson, refreshingRegion, responsePill, statusBadge, table } from '../ui.js';
 
@@ -29,7 +29,7 @@ export async function attemptPage(ctx: PageContext, id: string): Promise<void> {
   const attempt = await api<AttemptObject>(ctx.mode, 'GET', `/v1/webhook_delivery_attempts/${id}`);
   const [event, endpoint] = await Promise.all([
     api(ctx.mode, 'GET', `/v1/events/${attempt.event}`).catch(() => null),
-    api<EndpointObject>(ctx.mode, 'GET', `/v1/webhook_endpoints/${attempt.webhook_endpoint}`).catch(() => null),
+    getEndpoint(ctx.mode, attempt.webhook_endpoint).catch(() => null),
   ]);
   if (!ctx.current()) return;
   const n = notice();

@@ -1,6 +1,6 @@
 /** Edit, Disable/Enable and Delete (after a confirmation), as the list rows and the detail page offer them. */
 import { api } from '../api.js';
-import type { EndpointObject, PageContext } from '../context.js';
+import { fromEventDestination, type EndpointObject, type EventDestinationObject, type PageContext } from '../context.js';
 import { h } from '../dom.js';
 import { busy, confirmDialog, notice } from '../ui.js';
 
@@ -17,7 +17,10 @@ export function endpointActions(ctx: PageContext, endpoint: EndpointObject, n: R
     busy(toggle, async () => {
       n.clear();
       try {
-        const updated = await api<EndpointObject>(ctx.mode, 'POST', `/v1/webhook_endpoints/${endpoint.id}`, { disabled: endpoint.status === 'enabled' ? 'true' : 'false' });
+        const updated =
+          endpoint.type === 'amazon_eventbridge'
+            ? fromEventDestination(await api<EventDestinationObject>(ctx.mode, 'POST', `/v2/core/event_destinations/${endpoint.id}/${endpoint.status === 'enabled' ? 'disable' : 'enable'}`))
+            : await api<EndpointObject>(ctx.mode, 'POST', `/v1/webhook_endpoints/${endpoint.id}`, { disabled: endpoint.status === 'enabled' ? 'true' : 'false' });
         n.success(updated.status === 'enabled' ? 'Enabled: new events are delivered again.' : 'Endpoint disabled.');
         await on.toggled(updated);
       } catch (err) {
@@ -36,11 +39,13 @@ export function endpointActions(ctx: PageContext, endpoint: EndpointObject, n: R
     if (!confirmed) return;
     n.clear();
     try {
-      await api(ctx.mode, 'DELETE', `/v1/webhook_endpoints/${endpoint.id}`);
+      await api(ctx.mode, 'DELETE', endpoint.type === 'amazon_eventbridge' ? `/v2/core/event_destinations/${endpoint.id}` : `/v1/webhook_endpoints/${endpoint.id}`);
       on.deleted();
     } catch (err) {
       n.error(err);
     }
   });
-  return h('div', { class: 'actions' }, h('a', { class: 'button', href: ctx.link(`endpoints/${endpoint.id}/edit`) }, 'Edit', where), toggle, remove);
+  // The guided form edits webhook endpoints; an EventBridge destination is edited through the v2 API.
+  const edit = endpoint.type === 'amazon_eventbridge' ? null : h('a', { class: 'button', href: ctx.link(`endpoints/${endpoint.id}/edit`) }, 'Edit', where);
+  return h('div', { class: 'actions' }, edit, toggle, remove);
 }

@@ -4,7 +4,7 @@
  */
 import { api, type List } from '../api.js';
 import { deliveryChart, type Bucket } from '../chart.js';
-import type { EndpointObject, PageContext } from '../context.js';
+import { getEndpoint, type EndpointObject, type PageContext } from '../context.js';
 import { endpointActions } from './endpoint-actions.js';
 import { typeAndTimeFields, type TypeAndTimeFilter } from '../filters.js';
 import { formatTime, fromLocalInput, h, replace, shortId, timeEl, toLocalInput } from '../dom.js';
@@ -45,7 +45,7 @@ const WINDOWS = [
 ];
 
 export async function endpointDetailPage(ctx: PageContext, id: string): Promise<void> {
-  let endpoint = await api<EndpointObject>(ctx.mode, 'GET', `/v1/webhook_endpoints/${id}`);
+  let endpoint = await getEndpoint(ctx.mode, id);
   if (!ctx.current()) return;
   const n = notice();
   const head = h('div');
@@ -218,7 +218,8 @@ export async function endpointDetailPage(ctx: PageContext, id: string): Promise<
   };
 
   // Secret, roll, recover ------------------------------------------------------------------------
-  const secretArea = secretSection(ctx, id, n);
+  // An EventBridge destination has no signing secret: AWS authenticates Herald (IAM), not a signature.
+  const secretArea = endpoint.type === 'amazon_eventbridge' ? eventBridgeSection() : secretSection(ctx, id, n);
   const recoverArea = recoverSection(ctx, id, () => endpoint);
 
   renderHead();
@@ -239,6 +240,15 @@ export async function endpointDetailPage(ctx: PageContext, id: string): Promise<
     if (!cursor.starting_after && !cursor.ending_before && (await refreshDeliveries())) await refreshStats().catch(() => undefined);
   });
   ctx.every(10_000, () => refreshStats().catch(() => undefined));
+}
+
+function eventBridgeSection(): HTMLElement {
+  return h(
+    'section',
+    { class: 'card', 'aria-labelledby': 'eventbridge-h' },
+    h('h2', { id: 'eventbridge-h' }, 'Amazon EventBridge'),
+    h('p', { class: 'small muted' }, 'Herald puts each event on this bus with PutEvents: Source herald.<account>, DetailType the event type, Detail the event. There is no signing secret: AWS authenticates Herald with the destination\'s credentials or the standard AWS chain.'),
+  );
 }
 
 interface SecretInfo {
