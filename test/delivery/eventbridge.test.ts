@@ -122,6 +122,15 @@ describe('Amazon EventBridge destinations', () => {
     assert.deepEqual(entriesOn('log').map((e) => JSON.parse(e.Detail).id), [published.id, published.id]);
   });
 
+  it('answers a ping with one entry on the bus (DetailType v2.core.event_destination.ping)', async () => {
+    const destination = await createDestination('ping', ['invoice.voided']);
+    const ping = await stripe.v2.core.eventDestinations.ping(destination.id);
+    const [entry] = await waitFor(() => (entriesOn('ping').length >= 1 ? entriesOn('ping') : null), { message: 'the ping on the bus' });
+    assert.equal(entry!.DetailType, 'v2.core.event_destination.ping');
+    assert.equal(entry!.Source, `herald.${h.herald.accountId}`);
+    assert.equal(JSON.parse(entry!.Detail).id, ping.id);
+  });
+
   it('sends a thin payload that stripe-node parses from the EventBridge envelope, and whose fetchEvent() reads the event from Herald', async () => {
     await createDestination('thin', ['customer.updated'], { payload: 'thin' });
     const published = await h.publish({ type: 'customer.updated', data: { object: { id: 'cus_eb', object: 'customer', email: 'a@example.com' } } });
