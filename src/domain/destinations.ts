@@ -52,7 +52,14 @@ export function eventsFromWants(eventsFrom: readonly string[], fromConnectedAcco
 /** The bus ARN of an EventBridge destination (its `url` in the delivery log). */
 export function eventBridgeBusArn(config: Pick<AmazonEventBridgeConfig, 'awsRegion' | 'awsAccountId' | 'eventBus'>): string {
   if (config.eventBus.startsWith('arn:')) return config.eventBus;
-  return `arn:aws:events:${config.awsRegion}:${config.awsAccountId}:event-bus/${config.eventBus}`;
+  return `arn:${awsPartition(config.awsRegion)}:events:${config.awsRegion}:${config.awsAccountId}:event-bus/${config.eventBus}`;
+}
+
+/** The AWS partition of a region: its ARNs start `arn:aws-cn:` in China, `arn:aws-us-gov:` in GovCloud. */
+function awsPartition(region: string): string {
+  if (region.startsWith('cn-')) return 'aws-cn';
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  return 'aws';
 }
 
 /**

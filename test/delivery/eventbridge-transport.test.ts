@@ -31,6 +31,8 @@ describe('PutEvents entry size and batching (pure)', () => {
 
   it('sends a bus name as its ARN in the destination account and region; an ARN as given', () => {
     assert.equal(eventBridgeBusArn(target()), 'arn:aws:events:eu-west-3:123456789012:event-bus/orders');
+    assert.equal(eventBridgeBusArn(target({ awsRegion: 'cn-north-1' })), 'arn:aws-cn:events:cn-north-1:123456789012:event-bus/orders');
+    assert.equal(eventBridgeBusArn(target({ awsRegion: 'us-gov-west-1' })), 'arn:aws-us-gov:events:us-gov-west-1:123456789012:event-bus/orders');
     const arn = 'arn:aws:events:us-east-1:210987654321:event-bus/shared';
     assert.equal(eventBridgeBusArn(target({ eventBus: arn })), arn);
   });
