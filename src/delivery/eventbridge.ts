@@ -92,6 +92,21 @@ export function planBatches(sizes: readonly number[]): { batches: number[][]; to
   return { batches, tooLarge };
 }
 
+/** DetailType is at most 128 characters. */
+const MAX_DETAIL_TYPE_LENGTH = 128;
+
+/** Why EventBridge can never accept this entry, or null. */
+function refusalOf(request: PutEventsRequestEntry): string | null {
+  const size = entrySize(request);
+  if (size > MAX_REQUEST_BYTES) {
+    return `The event is too large for EventBridge: its PutEvents entry is ${size} bytes (Time, Source, DetailType, Detail and EventBusName), over the ${MAX_REQUEST_BYTES}-byte limit; it will not be retried`;
+  }
+  if ((request.DetailType ?? '').length > MAX_DETAIL_TYPE_LENGTH) {
+    return `The event type is too long for EventBridge: DetailType is at most ${MAX_DETAIL_TYPE_LENGTH} characters, this one has ${request.DetailType!.length}; it will not be retried`;
+  }
+  return null;
+}
+
 /** Error codes of entries that no retry can fix: the event's own bytes are refused. */
 const PERMANENT_ENTRY_ERRORS = new Set(['MalformedDetail']);
 const THROTTLING_ERRORS = new Set(['ThrottlingException', 'Throttling', 'TooManyRequestsException', 'RequestLimitExceeded']);
@@ -178,23 +193,19 @@ export class EventBridgeTransport implements DestinationTransport {
       Time: new Date(e.time),
     }));
     const outcomes = new Array<EntryOutcome>(entries.length);
-    const { batches, tooLarge } = planBatches(requests.map(entrySize));
-    for (const index of tooLarge) {
-      const size = entrySize(requests[index]!);
-      outcomes[index] = {
-        outcome: 'failed',
-        failureKind: 'entry_too_large',
-        message: `The event is too large for EventBridge: its PutEvents entry is ${size} bytes (Time, Source, DetailType, Detail and EventBusName), over the ${MAX_REQUEST_BYTES}-byte limit; it will not be retried`,
-        permanent: true,
-        started: this.now(),
-        durationMs: 0,
-        httpStatus: null,
-        requestId: null,
-        response: null,
-      };
-    }
+    // Entries EventBridge would refuse whatever happens fail here, once, without costing a call.
+    const sendable: number[] = [];
+    requests.forEach((request, index) => {
+      const refusal = refusalOf(request);
+      if (refusal === null) sendable.push(index);
+      else outcomes[index] = { outcome: 'failed', failureKind: 'entry_too_large', message: refusal, permanent: true, started: this.now(), durationMs: 0, httpStatus: null, requestId: null, response: null };
+    });
+    const batches = planBatches(sendable.map((i) => entrySize(requests[i]!))).batches.map((batch) => batch.map((position) => sendable[position]!));
     if (batches.length === 0) return outcomes;
-    const sdk = await (this.sdk ??= import('@aws-sdk/client-eventbridge'));
+    const sdk = await (this.sdk ??= import('@aws-sdk/client-eventbridge').catch((err: unknown) => {
+      this.sdk = null; // try loading again next time
+      throw err;
+    }));
     const client = this.client(sdk, target);
     await Promise.all(
       batches.map(async (batch) => {

@@ -100,6 +100,14 @@ describe('EventBridgeTransport against a local PutEvents server', () => {
     assert.match(tooLarge.outcome === 'failed' ? tooLarge.message : '', /too large for EventBridge: its PutEvents entry is \d+ bytes .* over the 262144-byte limit/);
   });
 
+  it('fails an entry whose DetailType is over 128 characters without sending it, and sends the others', async () => {
+    const long = { ...entry(1), detailType: `order.${'x'.repeat(130)}` };
+    const outcomes = await transport.put(target(), [long, entry(2)]);
+    assert.ok(outcomes[0]!.outcome === 'failed' && outcomes[0]!.permanent && /DetailType is at most 128 characters, this one has 136/.test(outcomes[0]!.message), JSON.stringify(outcomes[0]));
+    assert.equal(outcomes[1]!.outcome, 'succeeded');
+    assert.deepEqual(server.calls.map((c) => c.entries.length), [1]);
+  });
+
   it('reports a partially failed call entry by entry: ErrorCode and ErrorMessage for the failed, EventId for the rest', async () => {
     server.entryFault = (e) => {
       const id = JSON.parse(e.Detail).id;
