@@ -96,7 +96,7 @@ describe('event destinations (v2) and thin events through stripe-node', () => {
       event_payload: 'snapshot',
       enabled_events: ['customer.created'],
       events_from: ['@self', '@accounts'],
-      amazon_eventbridge: { aws_account_id: '123456789012', aws_region: 'eu-west-1', event_bus_name: 'orders', credentials: { access_key_id: 'AKIDEXAMPLE', secret_access_key: 'never-shown' } } as Stripe.V2.Core.EventDestinationCreateParams.AmazonEventbridge,
+      amazon_eventbridge: { aws_account_id: '123456789012', aws_region: 'eu-west-1', event_bus_name: 'orders', credentials: { access_key_id: 'AKIAIOSFODNN7EXAMPLE', secret_access_key: 'never-shown' } } as Stripe.V2.Core.EventDestinationCreateParams.AmazonEventbridge,
     });
     ids.push(bus.id);
     assert.match(bus.id, /^ed_/);
@@ -109,7 +109,7 @@ describe('event destinations (v2) and thin events through stripe-node', () => {
       event_bus_arn: 'arn:aws:events:eu-west-1:123456789012:event-bus/orders',
       credentials_source: 'destination',
     });
-    assert.doesNotMatch(JSON.stringify(await stripe.v2.core.eventDestinations.retrieve(bus.id)), /never-shown|AKIDEXAMPLE/);
+    assert.doesNotMatch(JSON.stringify(await stripe.v2.core.eventDestinations.retrieve(bus.id)), /never-shown|AKIAIOSFODNN7EXAMPLE/);
 
     const firstPage = await stripe.v2.core.eventDestinations.list({ limit: 2 });
     assert.equal(firstPage.data.length, 2);
@@ -138,6 +138,7 @@ describe('event destinations (v2) and thin events through stripe-node', () => {
     await expectParam({ events_from: ['everyone'] }, 'events_from[0]');
     await expectParam({ type: 'amazon_eventbridge', webhook_endpoint: undefined, amazon_eventbridge: { aws_account_id: '12', aws_region: 'eu-west-1' } }, 'amazon_eventbridge[aws_account_id]');
     await expectParam({ type: 'amazon_eventbridge', webhook_endpoint: undefined, amazon_eventbridge: { aws_account_id: '123456789012', aws_region: 'eu-west-1', event_bus_name: 'arn:aws:events:us-east-1:123456789012:event-bus/x' } }, 'amazon_eventbridge[event_bus_name]');
+    await expectParam({ type: 'amazon_eventbridge', webhook_endpoint: undefined, amazon_eventbridge: { aws_account_id: '123456789012', aws_region: 'eu-west-1', credentials: { access_key_id: 'not a key', secret_access_key: 's' } } }, 'amazon_eventbridge[credentials][access_key_id]');
     const list = await h.request('GET', '/v2/core/event_destinations?page=garbage');
     assert.equal(list.status, 400);
     assert.equal(list.body.error.param, 'page');

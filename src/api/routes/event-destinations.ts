@@ -251,7 +251,11 @@ function readCredentials(p: Params): AwsCredentials | null | undefined {
   const value = p.object('credentials');
   if (value === undefined) return null;
   const c = new Params(value, ['access_key_id', 'secret_access_key', 'session_token']);
-  const credentials: AwsCredentials = { accessKeyId: c.requiredString('access_key_id', { maxLength: 128 }), secretAccessKey: c.requiredString('secret_access_key', { maxLength: 256 }) };
+  const accessKeyId = c.requiredString('access_key_id', { maxLength: 128 });
+  if (!/^[A-Z0-9]{16,128}$/.test(accessKeyId)) {
+    throw errors.parameterInvalid('amazon_eventbridge[credentials][access_key_id]', 'Invalid amazon_eventbridge[credentials][access_key_id]: an AWS access key id is 16 to 128 capital letters and digits (AKIA…, ASIA…).');
+  }
+  const credentials: AwsCredentials = { accessKeyId, secretAccessKey: c.requiredString('secret_access_key', { maxLength: 256 }) };
   const sessionToken = c.string('session_token', { maxLength: 4096 });
   if (sessionToken) credentials.sessionToken = sessionToken;
   return credentials;
