@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { EventBridgeClient, PutEventsRequestEntry, PutEventsResultEntry } from '@aws-sdk/client-eventbridge';
-import { eventBridgeBusArn, type Destination } from '../domain/destinations.js';
+import { eventBridgeBusArn, v2EventType, type Destination } from '../domain/destinations.js';
 import type { AmazonEventBridgeConfig, FailureKind, Millis } from '../domain/types.js';
 import { failureKindOfError } from './outcome.js';
 import type { DestinationTransport, TransportEntry, TransportEntryResult } from './transport.js';
@@ -148,9 +148,11 @@ export class EventBridgeTransport implements DestinationTransport {
       return entries.map(() => ({ outcome: 'failed', failureKind: 'endpoint_unavailable', failureMessage: message, httpStatus: null, requestHeaders: {}, responseHeaders: null, responseBody: null, durationMs: 0, permanent: false }));
     }
     const bus = eventBridgeBusArn(target);
+    // DetailType is the `type` the Detail carries, so rules on either agree: `v1.…` in a thin payload.
+    const detailType = (e: TransportEntry) => (destination.eventPayload === 'thin' ? v2EventType(e.eventType) : e.eventType);
     const outcomes = await this.put(
       target,
-      entries.map((e) => ({ source: eventSource(e.accountId), detailType: e.eventType, detail: e.body, time: e.created })),
+      entries.map((e) => ({ source: eventSource(e.accountId), detailType: detailType(e), detail: e.body, time: e.created })),
       timeoutMs,
     );
     return outcomes.map((o, i) => {
@@ -161,7 +163,7 @@ export class EventBridgeTransport implements DestinationTransport {
         region: target.awsRegion,
         'event-bus-name': bus,
         source: eventSource(entry.accountId),
-        'detail-type': entry.eventType,
+        'detail-type': detailType(entry),
         time: new Date(entry.created).toISOString(),
         credentials: target.credentials ? 'the destination\'s access key' : 'the standard AWS credential chain',
       };

@@ -135,7 +135,9 @@ describe('Amazon EventBridge destinations', () => {
     await createDestination('thin', ['customer.updated'], { payload: 'thin' });
     const published = await h.publish({ type: 'customer.updated', data: { object: { id: 'cus_eb', object: 'customer', email: 'a@example.com' } } });
     const [entry] = await waitFor(() => (entriesOn('thin').length >= 1 ? entriesOn('thin') : null), { message: 'the thin entry' });
-    assert.equal(entry!.DetailType, 'customer.updated');
+    const detail = JSON.parse(entry!.Detail);
+    assert.equal(detail.type, 'v1.customer.updated');
+    assert.equal(entry!.DetailType, detail.type, 'DetailType is the type the thin payload carries');
     // What an EventBridge rule's target (Lambda, SQS…) receives: AWS's envelope around the Detail.
     const envelope = {
       version: '0',
