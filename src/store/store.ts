@@ -150,6 +150,8 @@ export interface EventFilter {
   createdGte?: Millis;
   createdLt?: Millis;
   deliverySuccess?: boolean;
+  /** Only events whose subject (`related_object`) has this id. */
+  objectId?: string;
   /** Events created before this are outside the listing window. */
   notBefore: Millis;
 }

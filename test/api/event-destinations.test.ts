@@ -113,7 +113,7 @@ describe('event destinations (v2) and thin events through stripe-node', () => {
 
     const firstPage = await stripe.v2.core.eventDestinations.list({ limit: 2 });
     assert.equal(firstPage.data.length, 2);
-    assert.match(firstPage.next_page_url!, /^\/v2\/core\/event_destinations\?page=/);
+    assert.match(firstPage.next_page_url!, /^\/v2\/core\/event_destinations\?limit=2&page=/, "the next page keeps the parameters");
     const all: string[] = [];
     for await (const d of stripe.v2.core.eventDestinations.list({ limit: 2 })) all.push(d.id);
     for (const id of ids) assert.ok(all.includes(id), `${id} listed`);
@@ -191,6 +191,15 @@ describe('event destinations (v2) and thin events through stripe-node', () => {
     assert.equal(pulled.type, 'v1.customer.created');
     assert.deepEqual(await (pulled as any).fetchRelatedObject(), latest);
     await assert.rejects(stripe.v2.core.events.retrieve('evt_missing'), (err: any) => err.statusCode === 404);
+    // listed by subject and type, with fetchRelatedObject on each
+    const listed: any[] = [];
+    for await (const e of stripe.v2.core.events.list({ object_id: 'cus_thin', limit: 1 })) listed.push(e);
+    assert.deepEqual(listed.map((e) => e.type), ['v1.customer.updated', 'v1.customer.created'], 'newest first, across pages');
+    assert.deepEqual(await listed[1].fetchRelatedObject(), latest);
+    const onlyCreated = await stripe.v2.core.events.list({ types: ['v1.customer.created'], object_id: 'cus_thin' });
+    assert.deepEqual(onlyCreated.data.map((e) => e.id), [created.id]);
+    const none = await stripe.v2.core.events.list({ object_id: 'cus_thin', created: { gt: Math.floor(Date.now() / 1000) + 60 } });
+    assert.deepEqual(none.data, []);
     await stripe.v2.core.eventDestinations.del(destination.id);
   });
 

@@ -809,6 +809,8 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
       assert.equal(await store.latestEventAbout(a, 'live', { type: 'customer', id: 'cus_9' }), null);
       assert.equal(await store.latestEventAbout(await account(store), 'test', { type: 'customer', id: 'cus_9' }), null);
       assert.equal(await store.latestEventAbout(a, 'test', { type: 'charge', id: 'cus_9' }), null, 'the type is part of the identity');
+      const about = await store.listEvents(a, 'test', { objectId: 'cus_9', notBefore: 0 }, { limit: 10 });
+      assert.deepEqual(about.data.map((e) => e.id), [second.id, first.id], 'events listed by subject, newest first');
       assert.deepEqual((await store.getEvent(a, 'test', custom.id))!.relatedObject, { id: 'ord_1', type: 'order', url: 'https://shop.example/orders/ord_1' });
       assert.equal((await store.getEvent(a, 'test', noId.id))!.relatedObject, null);
       const claimed = (await claimAll(store, T0 + 5000)).length;

@@ -7,6 +7,7 @@ import { checkApiVersion } from '../api-versions.js';
 import type { RequestContext } from '../app.js';
 import type { Router } from '../http.js';
 import { applyMetadata, Params } from '../params.js';
+import { readV2Page, V2_PAGE_PARAMS, v2ListObject } from './lists.js';
 import { newDestination, readEventPayload, setEnabled, storeNewDestination, validateEnabledEvents, validateUrl } from './webhook-endpoints.js';
 
 /**
@@ -81,22 +82,11 @@ async function create(ctx: RequestContext) {
 }
 
 async function list(ctx: RequestContext) {
-  const p = new Params(ctx.params, ['limit', 'page', 'include']);
-  const limit = p.integer('limit', { min: 1, max: 100 }) ?? 10;
+  const p = new Params(ctx.params, [...V2_PAGE_PARAMS, 'include']);
+  const request = readV2Page(p);
   const include = readInclude(p, [INCLUDE_URL]);
-  const token = p.string('page') ?? undefined;
-  const startingAfter = token === undefined ? undefined : decodePageToken(token);
-  const page = await ctx.deps.store.listEndpoints(ctx.account.id, ctx.mode, { limit, startingAfter });
-  if (page.missingCursor) throw errors.parameterInvalid('page', 'Invalid page: the page token is not valid (its position no longer exists).');
-  const last = page.data[page.data.length - 1];
-  const query = (token: string) => `/v2/core/event_destinations?page=${encodeURIComponent(token)}`;
-  return {
-    body: {
-      data: page.data.map((d) => eventDestinationObject(d, { url: include.has(INCLUDE_URL) })),
-      next_page_url: page.hasMore && last ? query(encodePageToken(last.id)) : null,
-      previous_page_url: null,
-    },
-  };
+  const page = await ctx.deps.store.listEndpoints(ctx.account.id, ctx.mode, request);
+  return { body: v2ListObject(page, '/v2/core/event_destinations', ctx.params, (d) => eventDestinationObject(d, { url: include.has(INCLUDE_URL) })) };
 }
 
 async function retrieve(ctx: RequestContext, path: Record<string, string>) {
@@ -259,19 +249,4 @@ function readCredentials(p: Params): AwsCredentials | null | undefined {
   const sessionToken = c.string('session_token', { maxLength: 4096 });
   if (sessionToken) credentials.sessionToken = sessionToken;
   return credentials;
-}
-
-/** v2 page tokens are opaque: here, the last id of the page before. */
-function encodePageToken(lastId: string): string {
-  return Buffer.from(JSON.stringify({ after: lastId })).toString('base64url');
-}
-
-function decodePageToken(token: string): string {
-  try {
-    const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { after?: unknown };
-    if (typeof parsed.after === 'string') return parsed.after;
-  } catch {
-    // falls through to the error below
-  }
-  throw errors.parameterInvalid('page', 'Invalid page: use the next_page_url of the previous page.');
 }

@@ -438,6 +438,7 @@ export class PostgresStore implements Store {
       }
     }
     if (filter.types !== undefined) where.push(`type = ANY(${param(filter.types)}::text[])`);
+    if (filter.objectId !== undefined) where.push(`object_id = ${param(filter.objectId)}`);
     if (filter.createdGte !== undefined) where.push(`created >= ${param(filter.createdGte)}`);
     if (filter.createdLt !== undefined) where.push(`created < ${param(filter.createdLt)}`);
     if (filter.deliverySuccess !== undefined) where.push(`${filter.deliverySuccess ? 'NOT ' : ''}EXISTS (${undeliveredOf('events')})`);

@@ -333,6 +333,10 @@ export class SqliteStore implements Store {
         params.type = filter.type;
       }
     }
+    if (filter.objectId !== undefined) {
+      where.push('object_id = @objectId');
+      params.objectId = filter.objectId;
+    }
     if (filter.types !== undefined) {
       where.push(`type IN (${filter.types.map((_, i) => `@t${i}`).join(', ')})`);
       filter.types.forEach((t, i) => (params[`t${i}`] = t));
