@@ -96,7 +96,7 @@ export class HttpSender {
       const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string; message?: string } };
       const code = e.code && e.code !== 'UND_ERR_SOCKET' ? e.code : (e.cause?.code ?? e.code);
       const kind = failureKindOfError(code, e.name);
-      const text = e.cause?.message ?? e.message ?? String(err);
+      const text = readableError(e.cause?.message ?? e.message ?? String(err), code);
       // Herald's own refusals explain themselves; socket and TLS errors keep their code (e.g. CERT_HAS_EXPIRED).
       const message = kind === 'blocked_address' || code?.startsWith('HERALD_') ? text : `${code ? `${code}: ` : ''}${text}`;
       return { kind: 'error', error: kind, message: kind === 'tls_error' ? `TLS: ${message}` : message, durationMs: elapsed() };
@@ -133,4 +133,13 @@ function flattenHeaders(headers: Record<string, string | string[] | undefined>):
     if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   return flat;
+}
+
+/** OpenSSL's error text, shortened to its reason ("tlsv1 alert protocol version"), with a hint where one helps. */
+function readableError(text: string, code: string | undefined): string {
+  const reason = /:SSL routines:[^:]*:([^:]+):/.exec(text)?.[1] ?? text;
+  if (code === 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION' || code === 'ERR_SSL_UNSUPPORTED_PROTOCOL') {
+    return `${reason} (the receiver offers no TLS version Herald accepts: 1.2 or 1.3)`;
+  }
+  return reason;
 }
