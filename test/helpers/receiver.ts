@@ -9,6 +9,8 @@ export interface ReceivedRequest {
   headers: IncomingHttpHeaders;
   body: string;
   receivedAt: number;
+  /** The sender's address as this server saw it. */
+  remoteAddress: string;
 }
 
 export type Responder = (req: ReceivedRequest, index: number) => { status: number; headers?: Record<string, string>; body?: string; delayMs?: number };
@@ -41,6 +43,7 @@ export class TestReceiver {
         headers: req.headers,
         body: Buffer.concat(chunks).toString('utf8'),
         receivedAt: Date.now(),
+        remoteAddress: req.socket.remoteAddress ?? '',
       };
       const index = this.requests.length;
       this.requests.push(received);
