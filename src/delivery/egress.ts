@@ -111,6 +111,8 @@ export function egressConnector(options: EgressOptions): { connect: buildConnect
   // The proxy itself is the operator's: it may well be on a private network, and is not checked.
   const tunnels = new Pool(proxyUrl.origin, {
     connect: { ...(proxyUrl.protocol === 'https:' ? tlsOptions(extraCa) : {}), timeout: connectTimeoutMs },
+    // A proxy that never answers CONNECT fails the connection like a target that never accepts.
+    headersTimeout: connectTimeoutMs,
     ...(localAddress ? { localAddress } : {}),
   });
   const connect = (opts: ConnectOptions, callback: ConnectCallback) => {

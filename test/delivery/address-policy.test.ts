@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatIpAddress, IpRangeList, parseIpAddress, parseIpRange } from '@herald/webhooks';
 import { AddressPolicy, specialUseOf } from '../../src/delivery/address-policy.js';
+import { failureKindOfError } from '../../src/delivery/outcome.js';
 import { boundedRetryAfter, parseRetryAfter, remainingSchedule } from '../../src/delivery/retry-policy.js';
 
 const classify = (text: string) => {
@@ -175,5 +176,15 @@ describe('Retry-After', () => {
     assert.equal(remainingSchedule('test', 1, null), 4 * 3_600_000);
     assert.equal(remainingSchedule('test', 0, [1000, 2000, 3000]), 6000);
     assert.equal(remainingSchedule('test', 3, [1000, 2000, 3000]), 0);
+  });
+});
+
+describe('failure kinds of connection errors', () => {
+  it('maps Herald\'s refusals to blocked_address and certificate errors to tls_error', () => {
+    assert.equal(failureKindOfError('HERALD_BLOCKED_ADDRESS', 'BlockedAddressError'), 'blocked_address');
+    for (const code of ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'HOSTNAME_MISMATCH', 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION', 'ERR_SSL_WRONG_VERSION_NUMBER', 'SELF_SIGNED_CERT_IN_CHAIN']) {
+      assert.equal(failureKindOfError(code, 'Error'), 'tls_error', code);
+    }
+    assert.equal(failureKindOfError('HERALD_PROXY_REFUSED', 'Error'), 'connection_error');
   });
 });
