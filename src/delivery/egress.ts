@@ -32,7 +32,12 @@ export interface EgressOptions {
   /** HERALD_EGRESS_LOCAL_ADDRESS: the local address outgoing sockets bind to. */
   localAddress: string | null;
   connectTimeoutMs: number;
+  /** Name resolution (default dns.lookup, the system resolver); tests inject a rebinding one. */
+  resolve?: Resolver;
 }
+
+/** dns.lookup with `all: true`. */
+export type Resolver = (hostname: string, options: { family: number; all: true }, callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
 
 type ConnectOptions = Parameters<buildConnector.connector>[0];
 type ConnectCallback = buildConnector.Callback;
@@ -45,9 +50,9 @@ export function tlsOptions(extraCa: string | null): ConnectionOptions {
 const unbracket = (host: string) => (host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host);
 
 /** A dns.lookup that returns only the addresses the policy allows, or fails with BlockedAddressError. */
-function guardedLookup(policy: AddressPolicy) {
+function guardedLookup(policy: AddressPolicy, resolve: Resolver) {
   return (hostname: string, options: { all?: boolean; family?: number }, callback: (err: Error | null, address?: string | LookupAddress[], family?: number) => void) => {
-    dnsLookup(hostname, { family: options.family ?? 0, all: true }, (err, addresses) => {
+    resolve(hostname, { family: options.family ?? 0, all: true }, (err, addresses) => {
       if (err) return callback(err);
       const allowed: LookupAddress[] = [];
       const reasons: string[] = [];
@@ -63,24 +68,36 @@ function guardedLookup(policy: AddressPolicy) {
   };
 }
 
+/** The injected resolver in the shape net.connect's `lookup` expects, without filtering. */
+function unguardedLookup(resolve: Resolver) {
+  return (hostname: string, options: { all?: boolean; family?: number }, callback: (err: Error | null, address?: string | LookupAddress[], family?: number) => void) => {
+    resolve(hostname, { family: options.family ?? 0, all: true }, (err, addresses) => {
+      if (err) return callback(err);
+      if (options.all) callback(null, addresses);
+      else callback(null, addresses[0]?.address, addresses[0]?.family);
+    });
+  };
+}
+
 /** Resolves `hostname` through the guarded lookup to one allowed address (for proxy tunnels). */
-function resolveAllowed(policy: AddressPolicy, hostname: string): Promise<string> {
+function resolveAllowed(policy: AddressPolicy, resolve: Resolver, hostname: string): Promise<string> {
   if (isIP(hostname)) {
     const verdict = policy.check(hostname);
     return verdict.allowed ? Promise.resolve(hostname) : Promise.reject(new BlockedAddressError(blockedMessage(hostname, [verdict.reason])));
   }
-  return new Promise((resolve, reject) => {
-    guardedLookup(policy)(hostname, {}, (err, address) => (err ? reject(err) : resolve(address as string)));
+  return new Promise((found, reject) => {
+    guardedLookup(policy, resolve)(hostname, {}, (err, address) => (err ? reject(err) : found(address as string)));
   });
 }
 
 /** Builds undici's `connect` function for a delivery Agent. Also returns what must be closed. */
 export function egressConnector(options: EgressOptions): { connect: buildConnector.connector; close(): Promise<void> } {
   const { policy, extraCa, proxy, localAddress, connectTimeoutMs } = options;
+  const resolve: Resolver = options.resolve ?? (dnsLookup as Resolver);
   const direct = buildConnector({
     ...tlsOptions(extraCa),
     timeout: connectTimeoutMs,
-    ...(policy ? { lookup: guardedLookup(policy) } : {}),
+    ...(policy ? { lookup: guardedLookup(policy, resolve) } : options.resolve ? { lookup: unguardedLookup(options.resolve) } : {}),
   } as buildConnector.BuildOptions);
   // undici passes its own (unset) localAddress to every connect: set ours on each call.
   const bound = (opts: ConnectOptions) => (localAddress ? { ...opts, localAddress } : opts);
@@ -120,7 +137,7 @@ export function egressConnector(options: EgressOptions): { connect: buildConnect
     const port = opts.port || (opts.protocol === 'https:' ? '443' : '80');
     void (async () => {
       // Pinned: the proxy is asked for the exact address the policy checked, never for a name it would resolve again.
-      const target = policy ? await resolveAllowed(policy, hostname) : hostname;
+      const target = policy ? await resolveAllowed(policy, resolve, hostname) : hostname;
       const authority = `${isIP(target) === 6 ? `[${target}]` : target}:${port}`;
       const { socket, statusCode } = await tunnels.connect({
         path: authority,

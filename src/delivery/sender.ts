@@ -1,7 +1,7 @@
 import { Agent } from 'undici';
 import type { Mode } from '../domain/types.js';
 import type { AddressPolicy } from './address-policy.js';
-import { egressConnector, type EgressOptions } from './egress.js';
+import { egressConnector, type EgressOptions, type Resolver } from './egress.js';
 import { failureKindOfError, type SendResult } from './outcome.js';
 
 /** Bytes of a receiver's response body that are kept for the delivery log. */
@@ -25,6 +25,8 @@ export interface SenderOptions {
   extraCa?: string | null;
   proxy?: string | null;
   localAddress?: string | null;
+  /** Name resolution instead of the system's (tests of DNS rebinding). */
+  resolve?: Resolver;
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -50,6 +52,7 @@ export class HttpSender {
         proxy: options.proxy ?? null,
         localAddress: options.localAddress ?? null,
         connectTimeoutMs: CONNECT_TIMEOUT_MS,
+        ...(options.resolve ? { resolve: options.resolve } : {}),
       };
       const { connect, close } = egressConnector(egress);
       this.closers.push(close);

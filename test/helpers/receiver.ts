@@ -32,7 +32,7 @@ export class TestReceiver {
     private readonly options: { tls?: HttpsOptions } = {},
   ) {}
 
-  async start(port = 0): Promise<this> {
+  async start(port = 0, host = '127.0.0.1'): Promise<this> {
     const serve = (handler: RequestListener): Server => (this.options.tls ? (createHttpsServer(this.options.tls, handler) as unknown as Server) : createServer(handler));
     this.server = serve(async (req, res) => {
       const chunks: Buffer[] = [];
@@ -55,9 +55,9 @@ export class TestReceiver {
     });
     this.server.on('connection', () => this.connections++);
     this.server.on('tlsClientError', () => {}); // refused handshakes are the point of some tests
-    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => this.server!.listen(port, host, resolve));
     this.port = (this.server.address() as AddressInfo).port;
-    this.url = `${this.options.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
+    this.url = `${this.options.tls ? 'https' : 'http'}://${host}:${this.port}`;
     return this;
   }
 
