@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { createWebhookHandler, fetchEgressAddresses, nodeWebhook } from '@herald/webhooks';
@@ -19,8 +20,9 @@ class TunnelProxy {
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
   url = '';
-  constructor(private readonly refuse = false) {
-    this.server = createServer((_req, res) => res.writeHead(405).end());
+  constructor(private readonly refuse = false, private readonly tls = false) {
+    const refuseOthers = (_req: IncomingMessage, res: import('node:http').ServerResponse) => void res.writeHead(405).end();
+    this.server = tls ? (createHttpsServer(serverTls, refuseOthers) as unknown as Server) : createServer(refuseOthers);
     this.server.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
       this.tunnels.push({ target: req.url ?? '', authorization: req.headers['proxy-authorization'] });
       this.sockets.add(client);
@@ -43,7 +45,7 @@ class TunnelProxy {
   }
   async start(): Promise<this> {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.url = `${this.tls ? 'https' : 'http'}://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this;
   }
   async stop(): Promise<void> {
@@ -97,6 +99,20 @@ describe('egress proxy (HERALD_EGRESS_PROXY)', () => {
     assert.equal(attempt.outcome, 'succeeded', attempt.failure_message);
     assert.equal(proxy.tunnels.length, 1);
     assert.match(proxy.tunnels[0]!.target, new RegExp(`^(127\\.0\\.0\\.1|\\[::1\\]):${receiver.port}$`), 'an IP address, not a name the proxy would resolve');
+  });
+
+  it('an https:// proxy: the connection to the proxy is TLS too, verified with HERALD_CA_FILE', async () => {
+    const proxy = await start(new TunnelProxy(false, true).start());
+    const receiver = await start(new TestReceiver().start());
+    const h = await start(startTestHerald({ egressProxy: proxy.url, caCertificates: ca }));
+    const attempt = await firstAttempt(h, `${receiver.url}/hook`);
+    assert.equal(attempt.outcome, 'succeeded', attempt.failure_message);
+    assert.equal(proxy.tunnels.length, 1);
+
+    const untrusting = await start(startTestHerald({ egressProxy: proxy.url, retrySchedule: [60_000] }));
+    const failed = await firstAttempt(untrusting, `${receiver.url}/hook`);
+    assert.equal(failed.failure_kind, 'tls_error', 'a proxy whose certificate is not trusted is not used');
+    assert.equal(proxy.tunnels.length, 1);
   });
 
   it('a blocked target never reaches the proxy; a refused tunnel is a connection_error', async () => {
