@@ -75,4 +75,18 @@ describe('DNS rebinding', () => {
     assert.equal(receiver.requests.length, delivered + 2);
     assert.equal(trap.connections, trapped);
   });
+
+  it('literal addresses skip DNS and are checked as they are (IPv4, IPv6, IPv4-mapped)', async () => {
+    const s = sender(policy);
+    const resolvedBefore = lookups.length;
+    const trapped = trap.connections;
+    for (const host of ['127.0.0.2', '[::1]', '[::ffff:127.0.0.2]', '[::ffff:7f00:2]']) {
+      const result = await s.send({ url: `http://${host}:${receiver.port}/`, headers: {}, body: '{}', timeoutMs: 5000, mode: 'live' });
+      assert.equal(result.kind === 'error' && result.error, 'blocked_address', host);
+    }
+    const allowed = await s.send({ url: `http://127.0.0.1:${receiver.port}/`, headers: {}, body: '{}', timeoutMs: 5000, mode: 'live' });
+    assert.equal(allowed.kind, 'response');
+    assert.equal(lookups.length, resolvedBefore, 'no DNS for literals');
+    assert.equal(trap.connections, trapped);
+  });
 });
