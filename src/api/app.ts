@@ -13,6 +13,7 @@ import type { EventPublisher } from './publisher.js';
 import type { ListenHub } from '../listen/hub.js';
 import { listenRoutes } from '../listen/routes.js';
 import { accountRoutes } from './routes/account.js';
+import { alertRoutes } from './routes/alerts.js';
 import { deliveryLogRoutes } from './routes/delivery-log.js';
 import { eventRoutes } from './routes/events.js';
 import { webhookEndpointRoutes } from './routes/webhook-endpoints.js';
@@ -56,6 +57,7 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
   listenRoutes(router);
   deliveryLogRoutes(router);
   accountRoutes(router);
+  alertRoutes(router);
 
   return async (req, res) => {
     const requestId = newId.request();

@@ -14,6 +14,8 @@ import type { Mode } from '../domain/types.js';
 import { HttpSender } from '../delivery/sender.js';
 import { DeliveryWorker } from '../delivery/worker.js';
 import { openStore, type Store } from '../store/index.js';
+import { smtpMailer } from '../alerts/mailer.js';
+import { AlertMonitor } from '../alerts/monitor.js';
 
 export interface HeraldOptions {
   clock?: Clock;
@@ -52,6 +54,23 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
     }
   }
   const sender = new HttpSender();
+  // Failure alerts are watched where deliveries are made; with several workers, each alert is still
+  // queued and sent once (see alerts/monitor.ts).
+  const alerts =
+    config.role === 'api'
+      ? null
+      : new AlertMonitor({
+          store,
+          clock,
+          logger,
+          mailer: config.smtpUrl ? smtpMailer(config.smtpUrl) : null,
+          from: config.alertFrom,
+          defaultRecipient: config.alertEmail,
+          // Embedders that shorten disableAfterMs without alertAfterMs still get the warning first.
+          alertAfterMs: config.alertAfterMs < config.disableAfterMs ? config.alertAfterMs : Math.floor(config.disableAfterMs / 2),
+          disableAfterMs: config.disableAfterMs,
+          checkIntervalMs: config.alertCheckIntervalMs,
+        });
   const worker =
     config.role === 'api'
       ? null
@@ -66,8 +85,10 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
           disableAfterMs: config.disableAfterMs,
           versions,
           defaultApiVersion: config.apiVersion,
+          onEndpointsDisabled: () => alerts?.wake(),
         });
   worker?.start();
+  alerts?.start();
 
   let server: Server | null = null;
   let listen: ListenHub | null = null;
@@ -136,6 +157,7 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
         clearTimeout(force);
       }
       await worker?.stop();
+      await alerts?.stop();
       await sender.close();
       await store.close();
     })());
