@@ -154,7 +154,7 @@ export const SETTINGS: Setting<keyof HeraldConfig>[] = [
   { key: 'alertAfterMs', flag: '--alert-after', env: 'HERALD_ALERT_AFTER', default: '1d', description: 'Email an endpoint\'s account when it has failed without a 2xx for this long (must be less than HERALD_DISABLE_AFTER).', parse: duration(1000) },
   { key: 'alertCheckIntervalMs', flag: '--alert-check-interval', env: 'HERALD_ALERT_CHECK_INTERVAL', default: '30s', description: 'How often workers look for endpoints to alert about and alerts to (re)send.', parse: duration(50) },
   { key: 'smtpUrl', flag: '--smtp-url', env: 'HERALD_SMTP_URL', default: null, description: 'SMTP server for alert emails: smtp://user:pass@host:587 (STARTTLS) or smtps://user:pass@host:465. Unset: alerts go to the log and the dashboard.', parse: smtpUrl },
-  { key: 'alertEmail', flag: '--alert-email', env: 'HERALD_ALERT_EMAIL', default: null, description: 'Alert recipient for accounts that set none (`herald alerts email set`).', parse: emailAddress },
+  { key: 'alertEmail', flag: '--alert-email', env: 'HERALD_ALERT_EMAIL', default: null, description: 'Alert recipient for accounts that set none of their own (`herald alerts set-email`).', parse: emailAddress },
   { key: 'alertFrom', flag: '--alert-from', env: 'HERALD_ALERT_FROM', default: 'herald@localhost', description: 'Sender address of alert emails.', parse: emailAddress },
   { key: 'maxEventBytes', flag: '--max-event-bytes', env: 'HERALD_MAX_EVENT_BYTES', default: '262144', description: 'Largest event data accepted (bytes of JSON); the request body limit is 3 times this plus 64 KiB, at least 1 MiB.', parse: integerIn(1024, 64 * 1024 * 1024) },
 ];
