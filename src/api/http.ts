@@ -5,6 +5,14 @@ import { parseForm } from './form.js';
 /** Largest request body accepted: an Event's data can be large, but not unbounded. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
+/**
+ * The body limit that goes with HERALD_MAX_EVENT_BYTES: room for an event of the largest size even
+ * form-encoded (percent-encoding triples a byte at most), never below the 1 MiB default.
+ */
+export function bodyLimitFor(maxEventBytes: number): number {
+  return Math.max(MAX_BODY_BYTES, 3 * maxEventBytes + 64 * 1024);
+}
+
 export async function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<string> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > limit) {
@@ -56,6 +64,8 @@ export function parseParams(method: string, query: string, body: string, content
 
 export interface Route<C> {
   method: string;
+  /** As added, e.g. `/v1/webhook_endpoints/:id`. */
+  path: string;
   pattern: RegExp;
   names: string[];
   handler: (ctx: C, path: Record<string, string>) => Promise<RouteResult>;
@@ -82,8 +92,13 @@ export class Router<C> {
         })
         .join('/')}/?$`,
     );
-    this.routes.push({ method, pattern, names, handler });
+    this.routes.push({ method, path, pattern, names, handler });
     return this;
+  }
+
+  /** Every route, in matching order (tests probe each one). */
+  list(): { method: string; path: string }[] {
+    return this.routes.map(({ method, path }) => ({ method, path }));
   }
 
   match(method: string, path: string): { route: Route<C>; params: Record<string, string> } | null {
