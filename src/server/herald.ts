@@ -5,6 +5,7 @@ import { EventPublisher } from '../api/publisher.js';
 import { createDashboardHandler } from '../dashboard/server.js';
 import { ListenHub } from '../listen/hub.js';
 import { ConfigError, type HeraldConfig } from '../config/config.js';
+import { errors } from '../domain/errors.js';
 import { loadVersionChanges, VersionTranslator } from '../delivery/versions.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import { EventTypeCatalog } from '../domain/event-types.js';
@@ -112,8 +113,13 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
     // The dashboard shares the port and reaches the data only through `handler`, the public API.
     const dashboard = createDashboardHandler({ api: handler, clock, logger });
     server = createServer({ keepAliveTimeout: 5000 }, (req, res) => void (dashboard.handles(req.url) ? dashboard.handle(req, res) : handler(req, res)));
-    server.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    // Requests Node's parser refuses never reach the API; they still get an error in Stripe's shape.
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable) return;
+      const error = err.code === 'HPE_HEADER_OVERFLOW' ? errors.headersTooLarge() : errors.malformedHttp();
+      const body = JSON.stringify(error.toJSON());
+      const reason = error.status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
+      socket.end(`HTTP/1.1 ${error.status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     });
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
