@@ -108,17 +108,25 @@ describe('fuzzing every route with random and malformed requests', () => {
     { weight: 2, arbitrary: fc.constantFrom(...Object.values(ids).flat(), 'we_', 'evt_x', 'whatt_1', 'lsn_1', 'acct_1', '%', '%zz', '[', ']', '__proto__', 'constructor') },
     { weight: 1, arbitrary: hugeString },
   );
-  const name = fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...KNOWN_PARAMS) }, { weight: 2, arbitrary: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }) }, { weight: 1, arbitrary: fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', '0', '') });
   type Tree = string | Tree[] | { [key: string]: Tree };
-  const { tree } = fc.letrec<{ tree: Tree }>((tie) => ({
-    tree: fc.oneof(
-      { depthSize: 'small', withCrossShrink: true },
-      text,
-      fc.array(tie('tree'), { maxLength: 4 }),
-      fc.dictionary(name, tie('tree'), { maxKeys: 5 }),
-    ),
-  }));
-  const params = fc.dictionary(name, tree, { maxKeys: 6 });
+  /** Parameter trees whose names are mostly those `accepted` by the route, so requests get past the name check. */
+  function paramArbs(accepted: string[]) {
+    const name = fc.oneof(
+      ...(accepted.length > 0 ? [{ weight: 8, arbitrary: fc.constantFrom(...accepted) }] : []),
+      { weight: 3, arbitrary: fc.constantFrom(...KNOWN_PARAMS) },
+      { weight: 2, arbitrary: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }) },
+      { weight: 1, arbitrary: fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', '0', '') },
+    );
+    const { tree } = fc.letrec<{ tree: Tree }>((tie) => ({
+      tree: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        text,
+        fc.array(tie('tree'), { maxLength: 4 }),
+        fc.dictionary(name, tie('tree'), { maxKeys: 5 }),
+      ),
+    }));
+    return { name, tree, params: fc.dictionary(name, tree, { maxKeys: 6 }) };
+  }
 
   /** Stripe's form encoding of a parameter tree, as stripe-node writes it. */
   function encodeForm(value: Tree, prefix: string, out: string[]): void {
@@ -139,10 +147,12 @@ describe('fuzzing every route with random and malformed requests', () => {
     fc.string({ unit: 'binary', maxLength: 200 }),
     fc.array(fc.constantFrom('a', '[', ']', '=', '&', '%', '2', '0', 'data', 'metadata'), { maxLength: 60 }).map((parts) => parts.join('')),
   );
-  const body = fc.oneof(
+  const bodyArb = ({ name, tree, params }: ReturnType<typeof paramArbs>) => fc.oneof(
     { weight: 6, arbitrary: params.map((p) => ({ body: formOf(p), type: 'application/x-www-form-urlencoded' as string | undefined })) },
     { weight: 4, arbitrary: params.map((p) => ({ body: JSON.stringify(p), type: 'application/json' as string | undefined })) },
     { weight: 2, arbitrary: jsonValue.map((v) => ({ body: JSON.stringify(v), type: 'application/json' as string | undefined })) },
+    // Known names with values of every JSON type (numbers, booleans, null where strings are expected).
+    { weight: 3, arbitrary: fc.dictionary(name, fc.oneof(tree, jsonValue), { maxKeys: 6 }).map((p) => ({ body: JSON.stringify(p), type: 'application/json' as string | undefined })) },
     { weight: 2, arbitrary: brokenForm.map((b) => ({ body: b, type: 'application/x-www-form-urlencoded' as string | undefined })) },
     { weight: 1, arbitrary: deepNesting.map((b) => ({ body: b, type: undefined as string | undefined })) },
     { weight: 1, arbitrary: deepJson.map((b) => ({ body: b, type: 'application/json' as string | undefined })) },
@@ -153,6 +163,7 @@ describe('fuzzing every route with random and malformed requests', () => {
     },
     { weight: 1, arbitrary: fc.constant({ body: undefined, type: undefined }) },
   );
+  const anyBody = bodyArb(paramArbs([]));
 
   function pathArb(path: string) {
     const kind = path.includes('/listen/sessions') ? 'sessions' : (Object.keys(ids).find((k) => path.startsWith(`/v1/${k}`)) ?? 'webhook_endpoints');
@@ -169,7 +180,10 @@ describe('fuzzing every route with random and malformed requests', () => {
     });
   }
 
-  function requestArb(route: { method: string; path: string }): fc.Arbitrary<FuzzRequest> {
+  function requestArb(route: { method: string; path: string }, accepted: string[]): fc.Arbitrary<FuzzRequest> {
+    const arbs = paramArbs(accepted);
+    const { params } = arbs;
+    const body = bodyArb(arbs);
     return fc.record({
       method: fc.oneof({ weight: 8, arbitrary: fc.constant(route.method) }, { weight: 1, arbitrary: fc.constantFrom('GET', 'POST', 'DELETE', 'PUT', 'PATCH') }),
       path: pathArb(route.path),
@@ -227,17 +241,42 @@ describe('fuzzing every route with random and malformed requests', () => {
     if (++sent % 25 === 0) assert.equal((await fetch(`${h.url}/v1/account`, { headers: { authorization: `Bearer ${h.keys.test}` } })).status, 200, 'Herald stopped answering');
   }
 
+  /**
+   * The parameter names a route accepts, found by asking it: a name it does not know is refused as
+   * `parameter_unknown` before anything else (the path's id is one that exists nowhere).
+   */
+  async function acceptedParams(route: { method: string; path: string }): Promise<string[]> {
+    const path = route.path.replace(/:[a-z_]+/g, 'x_missing');
+    const answers = await Promise.all(
+      KNOWN_PARAMS.map(async (param) => {
+        const encoded = `${param}=x`;
+        const response = await fetch(`${h.url}${path}${route.method === 'POST' ? '' : `?${encoded}`}`, {
+          method: route.method,
+          headers: { authorization: `Bearer ${h.keys.test}`, 'content-type': 'application/x-www-form-urlencoded' },
+          body: route.method === 'POST' ? encoded : undefined,
+        });
+        const body = (await response.json().catch(() => null)) as { error?: { code?: string; param?: string } } | null;
+        return body?.error?.code === 'parameter_unknown' && body.error.param === param ? null : param;
+      }),
+    );
+    return answers.filter((p): p is string => p !== null);
+  }
+
   test('every API route: never a 5xx, errors in Stripe shape, rejected requests change nothing', async () => {
     const routes = createApiRouter().list();
     assert.ok(routes.length >= 20, `the router lists its routes (${routes.length})`);
     const started = Date.now();
     for (const [i, route] of routes.entries()) {
       const seed = SEED + i;
+      const routeStarted = Date.now();
       try {
-        await fc.assert(fc.asyncProperty(requestArb(route), send), { seed, numRuns: RUNS, endOnFailure: true });
+        const accepted = await acceptedParams(route);
+        if (process.env.HERALD_FUZZ_VERBOSE) process.stdout.write(`# ${route.method} ${route.path} accepts ${accepted.join(", ")}\n`);
+        await fc.assert(fc.asyncProperty(requestArb(route, accepted), send), { seed, numRuns: RUNS, endOnFailure: true });
       } catch (err) {
-        throw new Error(`${route.method} ${route.path} failed; replay with HERALD_FUZZ_SEED=${SEED} (route seed ${seed})\n${firstFailure ?? (err as Error).message.slice(0, 2000)}`);
+        throw new Error(`${route.method} ${route.path} failed after ${Date.now() - routeStarted} ms; replay with HERALD_FUZZ_SEED=${SEED} (route seed ${seed})\n${firstFailure ?? (err as Error).message.slice(0, 2000)}`);
       }
+      if (process.env.HERALD_FUZZ_VERBOSE) process.stdout.write(`# ${route.method} ${route.path}: ${Date.now() - routeStarted} ms\n`);
     }
     const health = await fetch(`${h.url}/v1/account`, { headers: { authorization: `Bearer ${h.keys.test}` } });
     assert.equal(health.status, 200);
@@ -248,7 +287,7 @@ describe('fuzzing every route with random and malformed requests', () => {
     const requests = fc.record({
       path: fc.constantFrom('/dashboard/session', '/dashboard/api/test/v1/webhook_endpoints', '/dashboard/api/live/v1/events', '/dashboard/api/x/v1/', '/dashboard/assets/%zz.js', '/dashboard/%E0%A4%A'),
       method: fc.constantFrom('GET', 'POST', 'DELETE', 'PUT'),
-      body,
+      body: anyBody,
     });
     await fc.assert(
       fc.asyncProperty(requests, async (r) => {
