@@ -886,6 +886,8 @@ export class PostgresStore implements Store {
   async prune(now: Millis, olderThan: Millis): Promise<{ events: number; attempts: number; idempotencyKeys: number }> {
     const deadline = Date.now() + PRUNE_BUDGET_MS;
     await this.pool.query('DELETE FROM rate_limits WHERE window_start < $1', [now - 60_000]);
+    // Alerts are kept as long as events; one still to be sent is kept until it is.
+    await this.pool.query('DELETE FROM alerts WHERE created < $1 AND next_send_at IS NULL', [olderThan]);
     const repeat = async (deleteBatch: () => Promise<number>) => {
       let total = 0;
       for (;;) {

@@ -769,6 +769,8 @@ export class SqliteStore implements Store {
       () => this.stmt('DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys WHERE expires_at <= ? LIMIT ?)').run(now, batch).changes,
     );
     this.stmt('DELETE FROM rate_limits WHERE window_start < ?').run(now - 60_000);
+    // Alerts are kept as long as events; one still to be sent is kept until it is.
+    this.stmt('DELETE FROM alerts WHERE created < ? AND next_send_at IS NULL').run(olderThan);
     const attempts = await repeat(() => this.stmt('DELETE FROM attempts WHERE seq IN (SELECT seq FROM attempts WHERE created < ? LIMIT ?)').run(olderThan, batch).changes);
     const events = await repeat(() =>
       this.withoutSync(() => {
