@@ -26,6 +26,7 @@ const SEND_BATCH = 20;
 /** Waits before sending an alert again after the SMTP server failed, then every hour. */
 const RETRY_DELAYS_MS = [30_000, 60_000, 120_000, 300_000, 600_000, 1_800_000, 3_600_000];
 const RECENT_ATTEMPTS = 100;
+const STOP_WAIT_MS = 5000;
 
 /**
  * Watches endpoint health and alerts the account when an endpoint has been failing for
@@ -52,11 +53,17 @@ export class AlertMonitor {
     this.wakeup.signal();
   }
 
+  /**
+   * Stops after the current round, waiting for it a few seconds at most: an SMTP server that hangs
+   * must not hold up shutdown (an alert whose send was cut short is sent again when its lease ends).
+   */
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
     this.wake();
-    await this.loop;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.loop, new Promise((resolve) => (timer = setTimeout(resolve, STOP_WAIT_MS)))]);
+    clearTimeout(timer);
     this.options.mailer?.close();
   }
 

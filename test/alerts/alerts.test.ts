@@ -104,7 +104,8 @@ describe('failure alerts', () => {
     assert.deepEqual(failing.failures, [{ failure_kind: 'http_error', http_status: 500, count: 1 }]);
     assert.equal(failing.example.http_status, 500);
     assert.equal(failing.notification.status, 'emailed');
-    assert.equal(failing.notification.recipient, 'ops@example.com');
+    assert.equal(failing.notification.recipient, null, "the operator's address is not shown to accounts");
+    assert.equal(failing.notification.to_operator, true);
     assert.equal((await herald.request('GET', '/v1/webhook_alerts', { key: herald.keys.live })).body.data.length, 0, 'alerts belong to their mode');
   });
 
@@ -130,7 +131,9 @@ describe('failure alerts', () => {
     const [mail] = await smtp.waitForMails(1);
     assert.deepEqual(mail!.to, ['team@example.com'], "the account's own address wins over HERALD_ALERT_EMAIL");
     assert.match(mail!.text, new RegExp(`failed since ${iso(runStart)}`));
-    assert.equal((await alerts(herald))[0].webhook_endpoint, endpoint.id);
+    const [alert] = await alerts(herald);
+    assert.equal(alert.webhook_endpoint, endpoint.id);
+    assert.deepEqual([alert.notification.recipient, alert.notification.to_operator], ['team@example.com', false]);
   });
 
   test('an SMTP server that refuses: the alert is kept and retried later, and deliveries go on meanwhile', async () => {
@@ -139,16 +142,22 @@ describe('failure alerts', () => {
     await publishAndWait(herald, receiver);
     clock.advance(DAY);
     await waitFor(() => smtp.refused === 1, { message: 'the first refusal' });
-    const pending = (await alerts(herald))[0];
+    const pending = await waitFor(async () => (await alerts(herald)).find((a) => a.notification.last_error !== null), { message: 'the refusal recorded' });
     assert.equal(pending.notification.status, 'pending');
     assert.match(pending.notification.last_error, /Mailbox busy/);
     // Deliveries are not held up by the SMTP failure.
     await publishAndWait(herald, receiver);
     await new Promise((r) => setTimeout(r, 150));
     assert.equal(smtp.refused, 1, 'not retried before its time');
-    clock.advance(30_000);
-    await waitFor(() => smtp.refused === 2, { message: 'the second refusal' });
-    clock.advance(60_000);
+    // The retries come 30 s, then 60 s later: time moves on in steps until the server accepts one.
+    await waitFor(
+      () => {
+        clock.advance(15_000);
+        return smtp.mails.length >= 1;
+      },
+      { intervalMs: 100, timeoutMs: 20_000, message: 'the alert accepted after two refusals' },
+    );
+    assert.equal(smtp.refused, 2);
     const [mail] = await smtp.waitForMails(1);
     assert.match(mail!.subject, /failing/);
     const sent = (await alerts(herald))[0];

@@ -22,7 +22,8 @@ async function list(ctx: RequestContext) {
   const p = new Params(ctx.params, [...PAGE_PARAMS]);
   const request = readPage(p);
   const page = await ctx.deps.store.listAlerts(ctx.account.id, ctx.mode, request);
-  return { body: listObject(page, request, '/v1/webhook_alerts', 'webhook alert', alertObject) };
+  const operatorEmail = ctx.deps.config.alertEmail;
+  return { body: listObject(page, request, '/v1/webhook_alerts', 'webhook alert', (alert) => alertObject(alert, operatorEmail)) };
 }
 
 async function retrieveSettings(ctx: RequestContext) {
@@ -52,8 +53,10 @@ function settingsObject(ctx: RequestContext, email: string | null) {
 
 const seconds = (ms: number | null) => (ms === null ? null : toUnixSeconds(ms));
 
-export function alertObject(alert: EndpointAlert) {
+/** `operatorEmail` (HERALD_ALERT_EMAIL) is the operator's business: an account sees that it was used, not the address. */
+export function alertObject(alert: EndpointAlert, operatorEmail: string | null) {
   const d = alert.details;
+  const toOperator = alert.recipient !== null && alert.recipient === operatorEmail;
   return {
     id: alert.id,
     object: 'webhook_alert',
@@ -78,7 +81,14 @@ export function alertObject(alert: EndpointAlert) {
         http_status: d.example.httpStatus,
         failure_message: d.example.failureMessage,
       },
-    notification: { status: alert.delivery, recipient: alert.recipient, attempts: alert.sendAttempts, last_error: alert.lastError, sent_at: seconds(alert.sentAt) },
+    notification: {
+      status: alert.delivery,
+      recipient: toOperator ? null : alert.recipient,
+      to_operator: toOperator,
+      attempts: alert.sendAttempts,
+      last_error: alert.lastError,
+      sent_at: seconds(alert.sentAt),
+    },
     livemode: alert.mode === 'live',
   };
 }
