@@ -3,6 +3,7 @@ import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseDuration } from '../domain/duration.js';
 import { modeOfApiKey } from '../domain/ids.js';
+import { EncryptionKeyError, keyIdOf, parseEncryptionKey } from '../store/secret-encryption.js';
 
 /**
  * Herald's whole configuration, resolved and validated once at start. Precedence: defaults, then
@@ -33,6 +34,9 @@ export interface HeraldConfig {
   /** file: URL of the operator's module of payload version changes (see delivery/versions.ts). */
   versionTransforms: string | null;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  // Tenants and secrets
+  /** AES-256-GCM keys for signing secrets at rest: the first encrypts, all decrypt; null: stored in plaintext. */
+  encryptionKeys: Buffer[] | null;
 }
 
 export type DatabaseLocation = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
@@ -68,7 +72,7 @@ const duration = (min: number) => (text: string, name: string) => {
 };
 
 const secretKey = (mode: 'test' | 'live') => (text: string, name: string) => {
-  if (modeOfApiKey(text) !== mode || text.length < 16 || !/^[A-Za-z0-9_]+$/.test(text)) {
+  if (!text.startsWith('sk_') || modeOfApiKey(text) !== mode || text.length < 16 || !/^[A-Za-z0-9_]+$/.test(text)) {
     throw new ConfigError(name, `expected a ${mode} secret key: sk_${mode}_ followed by at least 8 letters, digits or underscores`);
   }
   return text;
@@ -114,7 +118,22 @@ export const SETTINGS: Setting<keyof HeraldConfig>[] = [
       return pathToFileURL(path).href;
     } },
   { key: 'logLevel', flag: '--log-level', env: 'HERALD_LOG_LEVEL', default: 'info', description: 'debug, info, warn, error or silent.', parse: (t, n) => { if (!['debug', 'info', 'warn', 'error', 'silent'].includes(t)) throw new ConfigError(n, `expected debug, info, warn, error or silent, got '${t}'`); return t as HeraldConfig['logLevel']; } },
+  // Tenants and secrets
+  { key: 'encryptionKeys', flag: '--encryption-key', env: 'HERALD_ENCRYPTION_KEY', default: null, description: 'Encrypt endpoint signing secrets at rest (AES-256-GCM) with this 32-byte key (base64 or hex; `herald secrets new-key`). A comma-separated list during a rotation: the first encrypts, all decrypt.', parse: parseEncryptionKeys },
 ];
+
+function parseEncryptionKeys(text: string, name: string): Buffer[] {
+  const keys = text.split(',').map((part, i) => {
+    try {
+      return parseEncryptionKey(part);
+    } catch (err) {
+      if (err instanceof EncryptionKeyError) throw new ConfigError(name, `key ${i + 1}: ${err.message}`);
+      throw err;
+    }
+  });
+  if (new Set(keys.map(keyIdOf)).size !== keys.length) throw new ConfigError(name, 'the same key is listed twice');
+  return keys;
+}
 
 /**
  * Resolves the configuration. `flags` maps flag names (`--port`) to values. Unknown `HERALD_*`

@@ -6,6 +6,7 @@ import { newId } from '../../domain/ids.js';
 import type {
   Account,
   ApiKeyOwner,
+  ConnectedAccount,
   DeliveryAttempt,
   EndpointSecret,
   Millis,
@@ -239,20 +240,70 @@ export class PostgresStore implements Store {
     return rows[0] ? toAccount(rows[0]) : null;
   }
 
+  async listAccounts(): Promise<Account[]> {
+    const { rows } = await this.pool.query('SELECT * FROM accounts ORDER BY created, id');
+    return rows.map(toAccount);
+  }
+
   async setApiKey(accountId: string, mode: Mode, keyHash: string, now: Millis): Promise<void> {
     await this.transaction(async (c) => {
-      await c.query('DELETE FROM api_keys WHERE account_id = $1 AND mode = $2', [accountId, mode]);
+      await c.query("DELETE FROM api_keys WHERE account_id = $1 AND mode = $2 AND kind = 'secret'", [accountId, mode]);
       await c.query(
-        `INSERT INTO api_keys (key_hash, account_id, mode, created) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (key_hash) DO UPDATE SET account_id = EXCLUDED.account_id, mode = EXCLUDED.mode, created = EXCLUDED.created`,
+        `INSERT INTO api_keys (key_hash, account_id, mode, created, kind) VALUES ($1, $2, $3, $4, 'secret')
+         ON CONFLICT (key_hash) DO UPDATE SET account_id = EXCLUDED.account_id, mode = EXCLUDED.mode, created = EXCLUDED.created, kind = 'secret'`,
         [keyHash, accountId, mode, now],
       );
     });
   }
 
+  async addRestrictedApiKey(accountId: string, mode: Mode, keyHash: string, now: Millis): Promise<void> {
+    await this.pool.query("INSERT INTO api_keys (key_hash, account_id, mode, created, kind) VALUES ($1, $2, $3, $4, 'restricted')", [keyHash, accountId, mode, now]);
+  }
+
   async findApiKeyOwner(keyHash: string): Promise<ApiKeyOwner | null> {
-    const { rows } = await this.pool.query('SELECT account_id, mode FROM api_keys WHERE key_hash = $1', [keyHash]);
-    return rows[0] ? { accountId: rows[0].account_id, mode: rows[0].mode } : null;
+    const { rows } = await this.pool.query('SELECT account_id, mode, kind FROM api_keys WHERE key_hash = $1', [keyHash]);
+    return rows[0] ? { accountId: rows[0].account_id, mode: rows[0].mode, kind: rows[0].kind === 'restricted' ? 'restricted' : 'secret' } : null;
+  }
+
+  // Connected accounts -----------------------------------------------------------------------
+
+  async ensureConnectedAccount(account: ConnectedAccount): Promise<{ account: ConnectedAccount; created: boolean }> {
+    // One statement: two processes registering the same id at once both end with the one row.
+    const inserted = await this.pool.query(
+      `INSERT INTO connected_accounts (platform_account_id, id, name, email, created) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (platform_account_id, id) DO NOTHING RETURNING *`,
+      [account.platformAccountId, account.id, account.name, account.email, account.created],
+    );
+    if (inserted.rows[0]) return { account: toConnectedAccount(inserted.rows[0]), created: true };
+    return { account: (await this.getConnectedAccount(account.platformAccountId, account.id))!, created: false };
+  }
+
+  async getConnectedAccount(platformAccountId: string, id: string): Promise<ConnectedAccount | null> {
+    const { rows } = await this.pool.query('SELECT * FROM connected_accounts WHERE platform_account_id = $1 AND id = $2', [platformAccountId, id]);
+    return rows[0] ? toConnectedAccount(rows[0]) : null;
+  }
+
+  async listConnectedAccounts(platformAccountId: string, page: PageRequest): Promise<Page<ConnectedAccount>> {
+    return this.paginate('connected_accounts', '*', 'platform_account_id = $1', [platformAccountId], page, toConnectedAccount);
+  }
+
+  // Signing secrets at rest ------------------------------------------------------------------
+
+  async rewriteSecrets(rewrite: (stored: string, ownerId: string) => string): Promise<number> {
+    return this.transaction(async (c) => {
+      // Locked for the whole rewrite: a secret rolled meanwhile cannot slip past it unconverted.
+      await c.query('LOCK TABLE endpoint_secrets, listen_sessions IN SHARE ROW EXCLUSIVE MODE');
+      let changed = 0;
+      for (const row of (await c.query('SELECT seq, endpoint_id, secret FROM endpoint_secrets')).rows) {
+        const next = rewrite(row.secret, row.endpoint_id);
+        if (next !== row.secret) changed += (await c.query('UPDATE endpoint_secrets SET secret = $1 WHERE seq = $2', [next, row.seq])).rowCount ?? 0;
+      }
+      for (const row of (await c.query('SELECT id, secret FROM listen_sessions')).rows) {
+        const next = rewrite(row.secret, row.id);
+        if (next !== row.secret) changed += (await c.query('UPDATE listen_sessions SET secret = $1 WHERE id = $2', [next, row.id])).rowCount ?? 0;
+      }
+      return changed;
+    });
   }
 
   // Endpoints --------------------------------------------------------------------------------
@@ -413,6 +464,7 @@ export class PostgresStore implements Store {
     if (filter.createdGte !== undefined) where.push(`created >= ${param(filter.createdGte)}`);
     if (filter.createdLt !== undefined) where.push(`created < ${param(filter.createdLt)}`);
     if (filter.deliverySuccess !== undefined) where.push(`${filter.deliverySuccess ? 'NOT ' : ''}EXISTS (${undeliveredOf('events')})`);
+    if (filter.connectedAccount !== undefined) where.push(`connected_account = ${param(filter.connectedAccount)}`);
     return this.paginate('events', eventColumns('events'), where.join(' AND '), params, page, toEvent);
   }
 
@@ -963,6 +1015,10 @@ function eventColumns(alias: string): string {
 
 function toAccount(row: Row): Account {
   return { id: row.id, name: row.name, applicationId: row.application_id, defaultApiVersion: row.default_api_version, created: row.created };
+}
+
+function toConnectedAccount(row: Row): ConnectedAccount {
+  return { id: row.id, platformAccountId: row.platform_account_id, name: row.name ?? null, email: row.email ?? null, created: row.created };
 }
 
 function toEndpoint(row: Row): WebhookEndpoint {
