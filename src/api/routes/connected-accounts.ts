@@ -74,18 +74,17 @@ async function retrieve(ctx: RequestContext, path: Record<string, string>) {
 
 /**
  * The connected account an event is published for (`account` parameter or `Stripe-Account`
- * header). A registered one of this platform is used as it is. An unknown id is registered for the
- * platform in test mode, so simulations (`herald trigger --stripe-account`, fixtures inventing
- * accounts) work without a setup step; in live mode it is refused. Ids are scoped to the platform:
- * another platform's connected account is, here, an unknown id like any other.
+ * header). Live mode: only the platform's own registered connected accounts (POST /v1/accounts,
+ * `herald accounts create --platform`). Test mode also takes an unregistered id, as a label on the
+ * platform's own events, so simulations (`herald trigger --stripe-account`, fixtures inventing
+ * accounts) work without a setup step; nothing is registered by it. Either way the event belongs
+ * to the platform and reaches only its `connect` endpoints: another platform's connected account
+ * id is, here, an unknown id like any other, and answers the same.
  */
 export async function resolveConnectedAccount(ctx: RequestContext, id: string, param: string | undefined): Promise<string> {
   if (!CONNECTED_ACCOUNT_ID.test(id)) {
     throw errors.parameterInvalid(param ?? 'Stripe-Account', `Invalid ${param ?? 'Stripe-Account header'}: '${id.slice(0, 80)}' is not a connected account id (acct_…).`);
   }
-  const { store } = ctx.deps;
-  if (await store.getConnectedAccount(ctx.account.id, id)) return id;
-  if (ctx.mode === 'live') throw errors.accountInvalid(ctx.apiKey.key, id, param);
-  await store.ensureConnectedAccount({ id, platformAccountId: ctx.account.id, name: null, email: null, created: ctx.now });
+  if (ctx.mode === 'live' && !(await ctx.deps.store.getConnectedAccount(ctx.account.id, id))) throw errors.accountInvalid(ctx.apiKey.key, id, param);
   return id;
 }
