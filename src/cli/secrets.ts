@@ -11,7 +11,8 @@ Endpoint signing secrets are encrypted at rest (AES-256-GCM) when HERALD_ENCRYPT
 new-key                A new random 32-byte key, base64, for HERALD_ENCRYPTION_KEY.
 rotate-encryption-key  Re-encrypts every stored secret with the FIRST key of HERALD_ENCRYPTION_KEY,
                        in one transaction; the other keys of the list decrypt what they sealed.
-                       Plaintext secrets are encrypted too.
+                       Plaintext secrets are encrypted too. Idempotent API responses kept for
+                       24 h (a create or roll_secret response shows a secret) are encrypted alike.
 decrypt                Stores every secret in plaintext again (to turn encryption off), with the
                        keys of HERALD_ENCRYPTION_KEY; one transaction.
 
@@ -38,7 +39,7 @@ export async function secrets(positionals: string[], flags: Record<string, strin
     try {
       const changed =
         action === 'decrypt' ? await store.rewriteSecrets((stored, owner) => cipher.open(stored, owner)) : await rotateSecretsAtRest(store, cipher);
-      process.stdout.write(action === 'decrypt' ? `Decrypted ${changed} signing secrets.\n` : `Re-encrypted ${changed} signing secrets with key ${cipher.sealingKeyId}.\n`);
+      process.stdout.write(action === 'decrypt' ? `Decrypted ${changed} stored values.\n` : `Re-encrypted ${changed} stored values (signing secrets and kept API responses that show one) with key ${cipher.sealingKeyId}.\n`);
     } catch (err) {
       if (err instanceof EncryptionKeyError) throw new CliError(`${err.message}; nothing was changed`, 2);
       throw err;

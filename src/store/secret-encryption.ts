@@ -129,9 +129,15 @@ export function rotateSecretsAtRest(store: Store, cipher: SecretCipher): Promise
   return store.rewriteSecrets((stored, ownerId) => cipher.reseal(stored, ownerId));
 }
 
+/** The owner id (authenticated data) of an idempotent response body. */
+export function idempotencyOwner(accountId: string, mode: string, key: string): string {
+  return `idempotency:${accountId}:${mode}:${key}`;
+}
+
 /**
- * The store as the rest of Herald sees it when encryption is on: secrets go in sealed and come out
- * in plaintext; everything else passes through untouched.
+ * The store as the rest of Herald sees it when encryption is on: secrets, and the idempotent
+ * responses that may show them (an endpoint's create or roll_secret response, replayed to a retry),
+ * go in sealed and come out in plaintext; everything else passes through untouched.
  */
 export function withSecretEncryption(store: Store, cipher: SecretCipher): Store {
   const openAll = (secrets: EndpointSecret[], endpointId: string) => secrets.map((s) => ({ ...s, secret: cipher.open(s.secret, endpointId) }));
@@ -145,6 +151,12 @@ export function withSecretEncryption(store: Store, cipher: SecretCipher): Store 
         (claim): ClaimedDelivery => ({ ...claim, secrets: claim.secrets.map((s) => cipher.open(s, claim.endpoint.id)) }),
       ),
     openListenSession: async (init) => openSession(await store.openListenSession({ ...init, secret: cipher.seal(init.secret, init.id) })),
+    completeIdempotentRequest: (req, status, body, expiresAt) =>
+      store.completeIdempotentRequest(req, status, cipher.seal(body, idempotencyOwner(req.accountId, req.mode, req.key)), expiresAt),
+    beginIdempotentRequest: async (req) => {
+      const verdict = await store.beginIdempotentRequest(req);
+      return verdict.kind === 'replay' ? { ...verdict, body: cipher.open(verdict.body, idempotencyOwner(req.accountId, req.mode, req.key)) } : verdict;
+    },
     getListenSession: async (accountId, mode, id) => {
       const session = await store.getListenSession(accountId, mode, id);
       return session && openSession(session);

@@ -42,9 +42,10 @@ export interface Store {
 
   // Signing secrets at rest
   /**
-   * Rewrites every stored signing secret (endpoints' and listen sessions') in one transaction:
-   * `rewrite` gets the stored text and the id of its owner (endpoint or session) and answers the
-   * text to store; rows it answers unchanged are not written. If `rewrite` throws, nothing changes.
+   * Rewrites every stored signing secret (endpoints' and listen sessions') and every kept
+   * idempotent response body (a create or roll response shows a secret) in one transaction:
+   * `rewrite` gets the stored text and the id of its owner (endpoint, session, or
+   * `idempotencyOwner(…)`) and answers the text to store; rows it answers unchanged are not written. If `rewrite` throws, nothing changes.
    * Answers how many rows changed. Encryption at rest (secret-encryption.ts) is built on it.
    */
   rewriteSecrets(rewrite: (stored: string, ownerId: string) => string): Promise<number>;

@@ -38,6 +38,7 @@ import type {
 import { DELIVERY_STATUS_SQL, deliveryStatus } from '../delivery-status.js';
 import { disableReason } from '../health.js';
 import { LISTEN_DELIVERY_UPSERT_SQL, listenDeliveryValues } from '../listen-delivery.js';
+import { idempotencyOwner } from '../secret-encryption.js';
 
 type Row = Record<string, unknown>;
 type Params = Record<string, unknown>;
@@ -183,7 +184,22 @@ export class SqliteStore implements Store {
 
   // Signing secrets at rest ------------------------------------------------------------------
 
+  /**
+   * After a rewrite that changed rows, the file is compacted (VACUUM) and the WAL emptied, so the
+   * values replaced (plaintext before encryption, ciphertext under a retired key) do not linger in
+   * free pages. A one-off cost, proportional to the database size, when encryption is turned on or
+   * the key rotated.
+   */
   async rewriteSecrets(rewrite: (stored: string, ownerId: string) => string): Promise<number> {
+    const changed = this.rewriteSecretRows(rewrite);
+    if (changed > 0) {
+      this.db.exec('VACUUM');
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    }
+    return changed;
+  }
+
+  private rewriteSecretRows(rewrite: (stored: string, ownerId: string) => string): number {
     return this.db.transaction(() => {
       let changed = 0;
       const endpointSecrets = this.stmt('SELECT rowid, endpoint_id, secret FROM endpoint_secrets').all() as Row[];
@@ -197,6 +213,12 @@ export class SqliteStore implements Store {
       for (const row of sessions) {
         const next = rewrite(row.secret as string, row.id as string);
         if (next !== row.secret) changed += updateSession.run(next, row.id).changes;
+      }
+      const responses = this.stmt('SELECT rowid, account_id, mode, key, body FROM idempotency_keys WHERE body IS NOT NULL').all() as Row[];
+      const updateResponse = this.stmt('UPDATE idempotency_keys SET body = ? WHERE rowid = ?');
+      for (const row of responses) {
+        const next = rewrite(row.body as string, idempotencyOwner(row.account_id as string, row.mode as string, row.key as string));
+        if (next !== row.body) changed += updateResponse.run(next, row.rowid).changes;
       }
       return changed;
     }).immediate();
