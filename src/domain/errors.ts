@@ -50,6 +50,12 @@ export const errors = {
       undefined,
       `The provided key '${redactKey(key)}' does not have the required permissions for this endpoint on account '${accountId}'. Restricted keys (rk_…) in Herald can only read (GET requests); use a secret key (sk_…) to make changes.`,
     ),
+  restrictedKeySecret: (key: string, accountId: string) =>
+    invalid(
+      403,
+      undefined,
+      `The provided key '${redactKey(key)}' does not have the required permissions for this endpoint on account '${accountId}'. Restricted keys (rk_…) cannot reveal signing secrets; use a secret key (sk_…).`,
+    ),
   /** The same answer whether the connected account does not exist or belongs to another platform. */
   accountInvalid: (key: string, account: string, param?: string) =>
     invalid(
