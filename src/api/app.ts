@@ -91,9 +91,12 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
       const result = idempotencyKey ? await runIdempotently(ctx, method, url.pathname, idempotencyKey, run, res) : await run();
       if (idempotencyKey) res.setHeader('Idempotency-Key', idempotencyKey);
       send(res, result.status ?? 200, JSON.stringify(result.body));
+      deps.logger.debug('request', { requestId, method, path: url.pathname, status: result.status ?? 200, account: account.id, mode });
     } catch (err) {
       const apiError = err instanceof ApiError ? err : null;
       if (!apiError) deps.logger.error('request failed', { requestId, method, path: url.pathname, error: (err as Error)?.stack ?? String(err) });
+      // Paths only, never query strings or bodies: those may carry anything a client sends.
+      else deps.logger.debug('request', { requestId, method, path: url.pathname, status: apiError.status, error: apiError.code ?? apiError.type });
       const error = apiError ?? errors.internal();
       for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
       send(res, error.status, JSON.stringify(error.toJSON()));
