@@ -235,6 +235,42 @@ describe('cross-account probes of every route', () => {
     });
   }
 
+  test("through the dashboard (signed in as A, both modes) every route with B's ids answers as for missing ones", async () => {
+    const signIn = async (key: string, cookie?: string, csrf?: string) => {
+      const r = await fetch(`${h.url}/dashboard/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(cookie ? { cookie } : {}), ...(csrf ? { 'x-csrf-token': csrf } : {}) },
+        body: JSON.stringify({ key }),
+      });
+      assert.equal(r.status, 200);
+      return { cookie: cookie ?? r.headers.get('set-cookie')!.split(';')[0]!, csrf: ((await r.json()) as { csrf_token: string }).csrf_token };
+    };
+    const session = await signIn(keysA.test);
+    await signIn(keysA.live, session.cookie, session.csrf);
+    const viaDashboard = async (mode: Mode, method: string, path: string, id: string, extra: { body?: string; contentType?: string }) => {
+      const r = await fetch(`${h.url}/dashboard/api/${mode}${path.replaceAll('{id}', encodeURIComponent(id))}`, {
+        method,
+        headers: { cookie: session.cookie, 'x-csrf-token': session.csrf, ...(extra.body !== undefined ? { 'content-type': extra.contentType ?? 'application/x-www-form-urlencoded' } : {}) },
+        body: extra.body,
+      });
+      const text = await r.text();
+      return { status: r.status, body: JSON.parse(text.replaceAll(id, '<id>')) as unknown };
+    };
+    for (const mode of ['test', 'live'] as const) {
+      for (const route of apiRouter().list()) {
+        if (!route.path.includes(':id')) continue;
+        const segments = route.path.split('/');
+        const kind = KIND_OF_COLLECTION[segments[segments.indexOf(':id') - 1]!]!;
+        const path = route.path.replace(':id', '{id}');
+        const extra = bodyFor(`${route.method} ${route.path}`, mode);
+        const foreign = await viaDashboard(mode, route.method, path, objectsB[mode][kind], extra);
+        const missing = await viaDashboard(mode, route.method, path, missingId(kind), extra);
+        assert.equal(missing.status, 404, `${mode} ${route.method} ${route.path} via the dashboard`);
+        assert.deepEqual(foreign, missing, `${mode} ${route.method} ${route.path} via the dashboard`);
+      }
+    }
+  });
+
   test("a restricted key of A gets the same answers as A's secret key on reads, and 403 on every write whatever the id", async () => {
     const { addRestricted } = await restrictedKeyFor(h, keysA);
     const rk = await addRestricted('test');
