@@ -11,7 +11,8 @@ import type { ClaimedDelivery, ListenSession, Store } from './store.js';
  * (endpoint or listen session) is the additional authenticated data: a sealed secret copied onto
  * another row does not open there.
  */
-const PREFIX = 'herald:v1:';
+export const SEALED_PREFIX = 'herald:v1:';
+const PREFIX = SEALED_PREFIX;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
@@ -110,18 +111,23 @@ export class SecretCipher {
  * Answers how many rows were encrypted.
  */
 export async function prepareSecretsAtRest(store: Store, cipher: SecretCipher | null): Promise<number> {
-  return store.rewriteSecrets((stored, ownerId) => {
-    const keyId = sealedKeyId(stored);
-    if (!cipher) {
-      if (keyId !== null) {
-        throw new EncryptionKeyError(`signing secrets are stored encrypted (key ${keyId}) but HERALD_ENCRYPTION_KEY is not set; set it to the key they were encrypted with`);
+  // Kept responses may be many: only those that need a look are visited (sealed ones without a
+  // key, plaintext ones with one); a response under a key no longer listed fails its replay alone.
+  return store.rewriteSecrets(
+    (stored, ownerId) => {
+      const keyId = sealedKeyId(stored);
+      if (!cipher) {
+        if (keyId !== null) {
+          throw new EncryptionKeyError(`signing secrets are stored encrypted (key ${keyId}) but HERALD_ENCRYPTION_KEY is not set; set it to the key they were encrypted with`);
+        }
+        return stored;
       }
+      if (keyId === null) return cipher.seal(stored, ownerId);
+      cipher.open(stored, ownerId);
       return stored;
-    }
-    if (keyId === null) return cipher.seal(stored, ownerId);
-    cipher.open(stored, ownerId);
-    return stored;
-  });
+    },
+    { responses: cipher ? 'plaintext' : 'sealed' },
+  );
 }
 
 /** Re-encrypts every stored secret with the cipher's sealing key, in one transaction; answers the rows changed. */

@@ -45,10 +45,13 @@ export interface Store {
    * Rewrites every stored signing secret (endpoints' and listen sessions') and every kept
    * idempotent response body (a create or roll response shows a secret) in one transaction:
    * `rewrite` gets the stored text and the id of its owner (endpoint, session, or
-   * `idempotencyOwner(…)`) and answers the text to store; rows it answers unchanged are not written. If `rewrite` throws, nothing changes.
-   * Answers how many rows changed. Encryption at rest (secret-encryption.ts) is built on it.
+   * `idempotencyOwner(…)`) and answers the text to store; rows it answers unchanged are not
+   * written. If `rewrite` throws, nothing changes. Answers how many rows changed. Encryption at rest
+   * (secret-encryption.ts) is built on it. `responses` narrows the kept responses visited (there
+   * may be many) to those stored sealed (starting with SEALED_PREFIX) or in plaintext; signing
+   * secrets are always all visited.
    */
-  rewriteSecrets(rewrite: (stored: string, ownerId: string) => string): Promise<number>;
+  rewriteSecrets(rewrite: (stored: string, ownerId: string) => string, options?: { responses?: 'all' | 'sealed' | 'plaintext' }): Promise<number>;
 
   // Webhook endpoints
   /** Stores a new endpoint with its first secret, unless the account and mode already have `max`. */

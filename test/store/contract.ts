@@ -3,7 +3,7 @@ import { afterEach, describe, test } from 'node:test';
 import { newId } from '../../src/domain/ids.js';
 import type { DeliveryAttempt, EndpointSecret, Mode, PageRequest, StoredEvent, WebhookEndpoint } from '../../src/domain/types.js';
 import type { AttemptResult, ClaimedDelivery, PublishedEvent, Store } from '../../src/store/store.js';
-import { prepareSecretsAtRest, rotateSecretsAtRest, SecretCipher, withSecretEncryption } from '../../src/store/secret-encryption.js';
+import { idempotencyOwner, prepareSecretsAtRest, rotateSecretsAtRest, SEALED_PREFIX, SecretCipher, withSecretEncryption } from '../../src/store/secret-encryption.js';
 import { randomBytes } from 'node:crypto';
 
 /**
@@ -226,6 +226,25 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
         /stop/,
       );
       assert.deepEqual((await store.activeSecrets(e1.id, T0 + 2)).map((s) => s.secret), ['xwhsec_two', 'xwhsec_one'], 'a failed rewrite changes nothing');
+
+      // Kept idempotent responses are visited too, narrowed to sealed or plaintext ones on request.
+      const req = (key: string) => ({ accountId: a, mode: 'test' as Mode, key, requestHash: 'h', now: T0, lockMs: 60_000 });
+      for (const [key, body] of [['plain', '{"secret":"whsec_r"}'], ['sealed', `${SEALED_PREFIX}abcd0123:xyz`]] as const) {
+        assert.equal((await store.beginIdempotentRequest(req(key))).kind, 'proceed');
+        await store.completeIdempotentRequest(req(key), 200, body, T0 + 86_400_000);
+      }
+      const visited = async (responses: 'all' | 'sealed' | 'plaintext') => {
+        const owners: string[] = [];
+        await store.rewriteSecrets((stored, owner) => (owner.startsWith('idempotency:') && owners.push(`${owner}=${stored}`), stored), { responses });
+        return owners.sort();
+      };
+      const plainRow = `${idempotencyOwner(a, 'test', 'plain')}={"secret":"whsec_r"}`;
+      const sealedRow = `${idempotencyOwner(a, 'test', 'sealed')}=${SEALED_PREFIX}abcd0123:xyz`;
+      assert.deepEqual(await visited('plaintext'), [plainRow]);
+      assert.deepEqual(await visited('sealed'), [sealedRow]);
+      assert.deepEqual(await visited('all'), [plainRow, sealedRow].sort());
+      await store.rewriteSecrets((stored, owner) => (owner === idempotencyOwner(a, 'test', 'plain') ? '{"rewritten":true}' : stored));
+      assert.deepEqual(await store.beginIdempotentRequest(req('plain')), { kind: 'replay', status: 200, body: '{"rewritten":true}' });
     });
 
     test('with encryption at rest, secrets go in sealed and come out as they were given', async () => {

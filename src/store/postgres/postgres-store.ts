@@ -19,7 +19,7 @@ import type {
 import { DELIVERY_STATUS_SQL, deliveryStatus } from '../delivery-status.js';
 import { disableReason } from '../health.js';
 import { LISTEN_DELIVERY_UPSERT_SQL, listenDeliveryValues } from '../listen-delivery.js';
-import { idempotencyOwner } from '../secret-encryption.js';
+import { idempotencyOwner, SEALED_PREFIX } from '../secret-encryption.js';
 import type {
   AttemptCountBucket,
   AttemptResult,
@@ -294,13 +294,13 @@ export class PostgresStore implements Store {
    * After a rewrite that changed rows, both tables are rewritten (VACUUM FULL: small tables, a brief
    * exclusive lock) so the replaced values do not linger in dead row versions.
    */
-  async rewriteSecrets(rewrite: (stored: string, ownerId: string) => string): Promise<number> {
-    const changed = await this.rewriteSecretRows(rewrite);
+  async rewriteSecrets(rewrite: (stored: string, ownerId: string) => string, options: { responses?: 'all' | 'sealed' | 'plaintext' } = {}): Promise<number> {
+    const changed = await this.rewriteSecretRows(rewrite, options.responses ?? 'all');
     if (changed > 0) await this.pool.query('VACUUM FULL endpoint_secrets, listen_sessions, idempotency_keys');
     return changed;
   }
 
-  private async rewriteSecretRows(rewrite: (stored: string, ownerId: string) => string): Promise<number> {
+  private async rewriteSecretRows(rewrite: (stored: string, ownerId: string) => string, responses: 'all' | 'sealed' | 'plaintext'): Promise<number> {
     return this.transaction(async (c) => {
       // Locked for the whole rewrite: a secret rolled meanwhile cannot slip past it unconverted.
       await c.query('LOCK TABLE endpoint_secrets, listen_sessions IN SHARE ROW EXCLUSIVE MODE');
@@ -313,7 +313,9 @@ export class PostgresStore implements Store {
         const next = rewrite(row.secret, row.id);
         if (next !== row.secret) changed += (await c.query('UPDATE listen_sessions SET secret = $1 WHERE id = $2', [next, row.id])).rowCount ?? 0;
       }
-      for (const row of (await c.query('SELECT account_id, mode, key, body FROM idempotency_keys WHERE body IS NOT NULL FOR UPDATE')).rows) {
+      const sealed = { all: '', sealed: ' AND starts_with(body, $1)', plaintext: ' AND NOT starts_with(body, $1)' }[responses];
+      const kept = await c.query(`SELECT account_id, mode, key, body FROM idempotency_keys WHERE body IS NOT NULL${sealed} FOR UPDATE`, sealed ? [SEALED_PREFIX] : []);
+      for (const row of kept.rows) {
         const next = rewrite(row.body, idempotencyOwner(row.account_id, row.mode, row.key));
         if (next !== row.body) {
           changed += (await c.query('UPDATE idempotency_keys SET body = $1 WHERE account_id = $2 AND mode = $3 AND key = $4', [next, row.account_id, row.mode, row.key])).rowCount ?? 0;

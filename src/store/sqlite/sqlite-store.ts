@@ -38,7 +38,7 @@ import type {
 import { DELIVERY_STATUS_SQL, deliveryStatus } from '../delivery-status.js';
 import { disableReason } from '../health.js';
 import { LISTEN_DELIVERY_UPSERT_SQL, listenDeliveryValues } from '../listen-delivery.js';
-import { idempotencyOwner } from '../secret-encryption.js';
+import { idempotencyOwner, SEALED_PREFIX } from '../secret-encryption.js';
 
 type Row = Record<string, unknown>;
 type Params = Record<string, unknown>;
@@ -190,8 +190,8 @@ export class SqliteStore implements Store {
    * free pages. A one-off cost, proportional to the database size, when encryption is turned on or
    * the key rotated.
    */
-  async rewriteSecrets(rewrite: (stored: string, ownerId: string) => string): Promise<number> {
-    const changed = this.rewriteSecretRows(rewrite);
+  async rewriteSecrets(rewrite: (stored: string, ownerId: string) => string, options: { responses?: 'all' | 'sealed' | 'plaintext' } = {}): Promise<number> {
+    const changed = this.rewriteSecretRows(rewrite, options.responses ?? 'all');
     if (changed > 0) {
       this.db.exec('VACUUM');
       this.db.pragma('wal_checkpoint(TRUNCATE)');
@@ -199,7 +199,7 @@ export class SqliteStore implements Store {
     return changed;
   }
 
-  private rewriteSecretRows(rewrite: (stored: string, ownerId: string) => string): number {
+  private rewriteSecretRows(rewrite: (stored: string, ownerId: string) => string, responses: 'all' | 'sealed' | 'plaintext'): number {
     return this.db.transaction(() => {
       let changed = 0;
       const endpointSecrets = this.stmt('SELECT rowid, endpoint_id, secret FROM endpoint_secrets').all() as Row[];
@@ -214,9 +214,12 @@ export class SqliteStore implements Store {
         const next = rewrite(row.secret as string, row.id as string);
         if (next !== row.secret) changed += updateSession.run(next, row.id).changes;
       }
-      const responses = this.stmt('SELECT rowid, account_id, mode, key, body FROM idempotency_keys WHERE body IS NOT NULL').all() as Row[];
+      const sealed = { all: '', sealed: ' AND substr(body, 1, @length) = @prefix', plaintext: ' AND substr(body, 1, @length) != @prefix' }[responses];
+      const kept = this
+        .stmt(`SELECT rowid, account_id, mode, key, body FROM idempotency_keys WHERE body IS NOT NULL${sealed}`)
+        .all(sealed ? { length: SEALED_PREFIX.length, prefix: SEALED_PREFIX } : {}) as Row[];
       const updateResponse = this.stmt('UPDATE idempotency_keys SET body = ? WHERE rowid = ?');
-      for (const row of responses) {
+      for (const row of kept) {
         const next = rewrite(row.body as string, idempotencyOwner(row.account_id as string, row.mode as string, row.key as string));
         if (next !== row.body) changed += updateResponse.run(next, row.rowid).changes;
       }
