@@ -291,12 +291,17 @@ export class PostgresStore implements Store {
   // Signing secrets at rest ------------------------------------------------------------------
 
   /**
-   * After a rewrite that changed rows, both tables are rewritten (VACUUM FULL: small tables, a brief
-   * exclusive lock) so the replaced values do not linger in dead row versions.
+   * After a rewrite that changed rows, the secret tables are rewritten (VACUUM FULL: small tables, a
+   * brief exclusive lock) so the replaced values do not linger in dead row versions. The kept
+   * responses' table (up to a day of idempotent requests) only gets a plain VACUUM, which does not
+   * block requests: its replaced bodies stay in free space until reused, and expire within 24 h.
    */
   async rewriteSecrets(rewrite: (stored: string, ownerId: string) => string, options: { responses?: 'all' | 'sealed' | 'plaintext' } = {}): Promise<number> {
     const changed = await this.rewriteSecretRows(rewrite, options.responses ?? 'all');
-    if (changed > 0) await this.pool.query('VACUUM FULL endpoint_secrets, listen_sessions, idempotency_keys');
+    if (changed > 0) {
+      await this.pool.query('VACUUM FULL endpoint_secrets, listen_sessions');
+      await this.pool.query('VACUUM idempotency_keys');
+    }
     return changed;
   }
 
