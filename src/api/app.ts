@@ -165,7 +165,9 @@ async function runIdempotently(
   res: ServerResponse,
 ): Promise<RouteResult> {
   if (key.length > 255) throw errors.idempotencyKeyTooLong();
-  const requestHash = createHash('sha256').update(`${method} ${path} ${canonicalJson(ctx.params)}`).digest('hex');
+  // The connected account acted for is part of the request: the same key for another one is a mismatch.
+  const actingFor = ctx.stripeAccount === null ? '' : ` as ${ctx.stripeAccount}`;
+  const requestHash = createHash('sha256').update(`${method} ${path}${actingFor} ${canonicalJson(ctx.params)}`).digest('hex');
   const req: IdempotentRequest = { accountId: ctx.account.id, mode: ctx.mode, key, requestHash, now: ctx.now, lockMs: IDEMPOTENCY_LOCK_MS };
   const { store } = ctx.deps;
   const verdict = await store.beginIdempotentRequest(req);
