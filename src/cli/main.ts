@@ -1,17 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from './args.js';
 import { CLIENT_COMMANDS_HELP, isClientCommand, runClientCommand } from './client-commands.js';
+import { accounts, ACCOUNTS_HELP } from './accounts.js';
+import { runAdmin } from './admin.js';
 import { keys, KEYS_HELP } from './keys.js';
 import { setDefaultVersion, SET_DEFAULT_VERSION_HELP } from './accounts-default-version.js';
+import { secrets, SECRETS_HELP } from './secrets.js';
 import { serve, SERVE_HELP } from './serve.js';
 
 const HELP = `Usage: herald <command> [flags]
 
 Commands:
   serve        Run the API and the delivery workers
-  keys roll    Replace the default account's secret keys
-  accounts set-default-version <version>
-               Change the default account's API version (for new events)
+  accounts     Create and list accounts (tenants) and connected accounts;
+               accounts set-default-version <version>: the API version of new events
+  keys         Roll secret keys; create restricted (read-only) keys
+  secrets      Encryption of signing secrets at rest: new-key, rotate-encryption-key, decrypt
 ${CLIENT_COMMANDS_HELP}
 
 Run 'herald <command> --help' for a command's flags and examples.
@@ -19,7 +23,7 @@ Run 'herald <command> --help' for a command's flags and examples.
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const { positionals, flags } = parseArgs(rest, ['--help']);
+  const { positionals, flags } = parseArgs(rest, ['--help', '--json']);
   if (command === '--version' || command === 'version') {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
     process.stdout.write(`herald ${pkg.version}\n`);
@@ -33,13 +37,16 @@ async function main(argv: string[]): Promise<number> {
     case 'serve':
       if (flags['--help']) return help(SERVE_HELP);
       return serve(flags);
-    case 'accounts':
-      if (positionals[0] === 'set-default-version') return flags['--help'] ? help(SET_DEFAULT_VERSION_HELP) : setDefaultVersion(positionals.slice(1), flags);
-      process.stderr.write(SET_DEFAULT_VERSION_HELP);
-      return 2;
     case 'keys':
       if (flags['--help']) return help(KEYS_HELP);
-      return keys(positionals, flags);
+      return runAdmin(() => keys(positionals, flags));
+    case 'accounts':
+      if (positionals[0] === 'set-default-version') return flags['--help'] ? help(SET_DEFAULT_VERSION_HELP) : setDefaultVersion(positionals.slice(1), flags);
+      if (flags['--help']) return help(ACCOUNTS_HELP);
+      return runAdmin(() => accounts(positionals, flags));
+    case 'secrets':
+      if (flags['--help']) return help(SECRETS_HELP);
+      return runAdmin(() => secrets(positionals, flags));
     default:
       if (isClientCommand(command)) return runClientCommand(command, rest);
       process.stderr.write(`herald: unknown command '${command}'\n\n${HELP}`);

@@ -8,7 +8,8 @@ import type { Logger } from '../domain/logger.js';
 import type { DeliveryAttempt } from '../domain/types.js';
 import type { AttemptResult, ClaimedDelivery, Store } from '../store/store.js';
 import { classify } from './outcome.js';
-import { retryDelay } from './retry-policy.js';
+import { goneReason } from '../store/health.js';
+import { boundedRetryAfter, parseRetryAfter, remainingSchedule, RETRY_AFTER_STATUSES, retryDelay } from './retry-policy.js';
 import type { HttpSender } from './sender.js';
 import type { DestinationTransports, TransportEntry, TransportEntryResult } from './transport.js';
 import type { VersionTranslator } from './versions.js';
@@ -23,6 +24,8 @@ export interface WorkerOptions {
   timeoutMs: number;
   retryOverride: readonly number[] | null;
   disableAfterMs: number;
+  /** HERALD_RETRY_AFTER_MAX: the longest wait a receiver's Retry-After can impose. */
+  retryAfterMaxMs?: number;
   /** Longest sleep between looks at the queue when nothing wakes the worker. */
   pollIntervalMs?: number;
   random?: () => number;
@@ -32,6 +35,8 @@ export interface WorkerOptions {
   defaultApiVersion?: string;
   /** How destinations other than webhook endpoints receive events (Amazon EventBridge). */
   transports?: DestinationTransports;
+  /** Called when recorded results disabled endpoints (the alert monitor looks at once). */
+  onEndpointsDisabled?: () => void;
 }
 
 /** Headers of every delivery, as Stripe sends them; the signature is added per attempt. */
@@ -155,7 +160,7 @@ export class DeliveryWorker {
       ...DELIVERY_HEADERS,
       ...deliverySignatureHeaders(payload, { secrets: claim.secrets, eventId: claim.event.id, timestamp: Math.floor(started / 1000), schemes: claim.endpoint.signatureSchemes }),
     };
-    const result = await sender.send({ url: claim.endpoint.url, headers, body: payload, timeoutMs });
+    const result = await sender.send({ url: claim.endpoint.url, headers, body: payload, timeoutMs, mode: claim.endpoint.mode });
     const verdict = classify(result);
     this.record(claim, started, payload, {
       outcome: verdict.outcome,
@@ -208,15 +213,26 @@ export class DeliveryWorker {
     const { clock, retryOverride } = this.options;
     const { permanent, ...outcome } = result;
     const finished = clock.now();
+    const status = outcome.httpStatus;
+    // 410 Gone: the receiver says the endpoint no longer exists (Standard Webhooks): stop at once.
+    const disableReason = status === 410 ? goneReason(finished) : undefined;
+    let failureMessage = outcome.failureMessage;
     let next: AttemptResult['next'];
     if (outcome.outcome === 'succeeded') {
       next = { state: 'succeeded' };
-    } else if (claim.kind === 'manual') {
+    } else if (claim.kind === 'manual' || disableReason) {
       next = { state: 'failed' }; // a resend is tried once; the automatic schedule is separate
     } else if (permanent) {
       next = { state: 'failed' }; // no retry could succeed (e.g. an event too large for EventBridge)
     } else {
-      const delay = retryDelay({ mode: claim.endpoint.mode, step: claim.scheduleStep, override: retryOverride, random: this.random() });
+      const { mode } = claim.endpoint;
+      let delay = retryDelay({ mode, step: claim.scheduleStep, override: retryOverride, random: this.random() });
+      const requested = status !== null && RETRY_AFTER_STATUSES.has(status) ? parseRetryAfter(outcome.responseHeaders?.['retry-after'], finished) : null;
+      if (delay !== null && requested !== null) {
+        const bounded = boundedRetryAfter(requested, { policyDelay: delay, maxMs: this.options.retryAfterMaxMs ?? Infinity, horizonMs: remainingSchedule(mode, claim.scheduleStep, retryOverride) });
+        if (bounded !== delay) failureMessage = `${failureMessage}; Retry-After honoured: next attempt in ${Math.round(bounded / 1000)} s`;
+        delay = bounded;
+      }
       next = delay === null ? { state: 'failed' } : { state: 'pending', at: finished + delay, scheduleStep: claim.scheduleStep + 1 };
     }
 
@@ -232,10 +248,11 @@ export class DeliveryWorker {
       url: claim.endpoint.url,
       created: started,
       ...outcome,
+      failureMessage,
       requestBody: payload,
       nextRetryAt: next.state === 'pending' ? next.at : null,
     };
-    this.results.push({ claim, attempt, next });
+    this.results.push({ claim, attempt, next, ...(disableReason ? { disableReason } : {}) });
     this.scheduleFlush();
   }
 
@@ -293,6 +310,7 @@ export class DeliveryWorker {
         try {
           const outcome = await store.recordAttempts(batch, { disableAfterMs });
           for (const { endpointId, reason } of outcome.disabled) logger.warn('endpoint disabled', { endpoint: endpointId, reason });
+          if (outcome.disabled.length > 0) this.options.onEndpointsDisabled?.();
         } catch (err) {
           // The leases expire and the deliveries are attempted again: at least once, never lost.
           logger.error('recording delivery attempts failed; they will be retried when their leases expire', { error: String(err), count: batch.length });

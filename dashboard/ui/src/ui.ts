@@ -56,6 +56,7 @@ export function failureKindText(kind: string): string {
     throttled: 'Throttled',
     aws_error: 'AWS error',
     entry_too_large: 'Too large for EventBridge',
+    blocked_address: 'Blocked address (private network)',
   };
   return words[kind] ?? kind;
 }
