@@ -53,3 +53,19 @@ export function eventSubjectOfRow(row: Row): Pick<StoredEvent, 'accountApiVersio
         : null,
   };
 }
+
+/**
+ * Applies `rewrite` (seal, open, re-seal) to the secret parts of per-destination AWS credentials
+ * (secret key, session token) with the destination's id as the owner; the access key id stays
+ * readable, as it identifies rather than authenticates.
+ */
+export function rewriteAwsCredentials(credentials: AwsCredentials, ownerId: string, rewrite: (value: string, ownerId: string) => string): AwsCredentials {
+  const next: AwsCredentials = { ...credentials, secretAccessKey: rewrite(credentials.secretAccessKey, ownerId) };
+  if (credentials.sessionToken !== undefined) next.sessionToken = rewrite(credentials.sessionToken, ownerId);
+  return next;
+}
+
+/** The same on a stored `aws_credentials` column (JSON); answers the new column value. */
+export function rewriteStoredAwsCredentials(stored: string, ownerId: string, rewrite: (value: string, ownerId: string) => string): string {
+  return JSON.stringify(rewriteAwsCredentials(JSON.parse(stored) as AwsCredentials, ownerId, rewrite));
+}

@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import type { EndpointSecret } from '../domain/types.js';
+import type { EndpointSecret, WebhookEndpoint } from '../domain/types.js';
+import { rewriteAwsCredentials } from './destination-rows.js';
 import type { ClaimedDelivery, ListenSession, Store } from './store.js';
 
 /**
@@ -141,20 +142,38 @@ export function idempotencyOwner(accountId: string, mode: string, key: string): 
 }
 
 /**
- * The store as the rest of Herald sees it when encryption is on: secrets, and the idempotent
+ * The store as the rest of Herald sees it when encryption is on: secrets (signing secrets, listen
+ * session secrets, EventBridge destinations' AWS secret keys and session tokens), and the idempotent
  * responses that may show them (an endpoint's create or roll_secret response, replayed to a retry),
  * go in sealed and come out in plaintext; everything else passes through untouched.
  */
 export function withSecretEncryption(store: Store, cipher: SecretCipher): Store {
   const openAll = (secrets: EndpointSecret[], endpointId: string) => secrets.map((s) => ({ ...s, secret: cipher.open(s.secret, endpointId) }));
   const openSession = (session: ListenSession): ListenSession => ({ ...session, secret: cipher.open(session.secret, session.id) });
+  // Per-destination AWS credentials (EventBridge) are secrets too: sealed in the row, open in memory.
+  const withCredentials = (endpoint: WebhookEndpoint, apply: (value: string, ownerId: string) => string): WebhookEndpoint => {
+    const aws = endpoint.amazonEventbridge;
+    if (!aws?.credentials) return endpoint;
+    return { ...endpoint, amazonEventbridge: { ...aws, credentials: rewriteAwsCredentials(aws.credentials, endpoint.id, apply) } };
+  };
+  const sealDestination = (endpoint: WebhookEndpoint) => withCredentials(endpoint, (value, id) => cipher.seal(value, id));
+  const openDestination = (endpoint: WebhookEndpoint) => withCredentials(endpoint, (value, id) => cipher.open(value, id));
   const overrides: Partial<Store> = {
-    createEndpoint: (endpoint, secret, max) => store.createEndpoint(endpoint, { ...secret, secret: cipher.seal(secret.secret, endpoint.id) }, max),
+    createEndpoint: (endpoint, secret, max) => store.createEndpoint(sealDestination(endpoint), { ...secret, secret: cipher.seal(secret.secret, endpoint.id) }, max),
+    updateEndpoint: (endpoint) => store.updateEndpoint(sealDestination(endpoint)),
+    getEndpoint: async (accountId, mode, id) => {
+      const endpoint = await store.getEndpoint(accountId, mode, id);
+      return endpoint && openDestination(endpoint);
+    },
+    listEndpoints: async (accountId, mode, page, filter) => {
+      const listed = await store.listEndpoints(accountId, mode, page, filter);
+      return { ...listed, data: listed.data.map(openDestination) };
+    },
     activeSecrets: async (endpointId, now) => openAll(await store.activeSecrets(endpointId, now), endpointId),
     rollSecret: (endpointId, secret, oldExpiresAt) => store.rollSecret(endpointId, { ...secret, secret: cipher.seal(secret.secret, endpointId) }, oldExpiresAt),
     claimDueDeliveries: async (now, limit, leaseMs) =>
       (await store.claimDueDeliveries(now, limit, leaseMs)).map(
-        (claim): ClaimedDelivery => ({ ...claim, secrets: claim.secrets.map((s) => cipher.open(s, claim.endpoint.id)) }),
+        (claim): ClaimedDelivery => ({ ...claim, endpoint: openDestination(claim.endpoint), secrets: claim.secrets.map((s) => cipher.open(s, claim.endpoint.id)) }),
       ),
     openListenSession: async (init) => openSession(await store.openListenSession({ ...init, secret: cipher.seal(init.secret, init.id) })),
     completeIdempotentRequest: (req, status, body, expiresAt) =>

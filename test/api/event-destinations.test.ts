@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import Stripe from 'stripe';
+import { newEncryptionKey, parseEncryptionKey } from '../../src/store/secret-encryption.js';
 import { startTestHerald, waitFor, type TestHerald } from '../helpers/herald.js';
 import { TestReceiver } from '../helpers/receiver.js';
 
@@ -242,4 +243,42 @@ describe('event destinations (v2) and thin events through stripe-node', () => {
     await stripe.v2.core.eventDestinations.del(target.id);
     await stripe.v2.core.eventDestinations.del(bystander.id);
   });
+
+  it('seals per-destination AWS credentials at rest with HERALD_ENCRYPTION_KEY, like signing secrets', async () => {
+    const sealed = await startTestHerald({ encryptionKeys: [parseEncryptionKey(newEncryptionKey())] });
+    try {
+      const client = sealed.stripe();
+      const secretAccessKey = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+      const bus = await client.v2.core.eventDestinations.create({
+        name: 'Sealed bus',
+        type: 'amazon_eventbridge',
+        event_payload: 'thin',
+        enabled_events: ['*'],
+        amazon_eventbridge: { aws_account_id: '123456789012', aws_region: 'eu-west-1', credentials: { access_key_id: 'AKIAIOSFODNN7EXAMPLE', secret_access_key: secretAccessKey, session_token: 'token-secret' } } as Stripe.V2.Core.EventDestinationCreateParams.AmazonEventbridge,
+      });
+      // every stored secret value of the destination, exactly as stored (the rewrite hook answers each unchanged)
+      const stored: string[] = [];
+      await sealed.herald.store.rewriteSecrets((value, owner) => {
+        if (owner === bus.id) stored.push(value);
+        return value;
+      });
+      assert.equal(stored.length, 3, 'the signing secret, the secret key and the session token');
+      for (const value of stored) assert.match(value, /^herald:v1:/);
+      assert.doesNotMatch(stored.join(' '), /wJalrXUtnFEMI|token-secret/);
+      // Herald itself (the delivery worker's transport) reads them in plaintext; an update keeps them sealed
+      const read = await sealed.herald.store.getEndpoint(sealed.herald.accountId, 'test', bus.id);
+      assert.deepEqual(read!.amazonEventbridge!.credentials, { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey, sessionToken: 'token-secret' });
+      await client.v2.core.eventDestinations.update(bus.id, { name: 'Renamed' });
+      const again: string[] = [];
+      await sealed.herald.store.rewriteSecrets((value, owner) => {
+        if (owner === bus.id) again.push(value);
+        return value;
+      });
+      assert.doesNotMatch(again.join(' '), /wJalrXUtnFEMI|token-secret/);
+      assert.equal((await sealed.herald.store.getEndpoint(sealed.herald.accountId, 'test', bus.id))!.amazonEventbridge!.credentials!.secretAccessKey, secretAccessKey);
+    } finally {
+      await sealed.stop();
+    }
+  });
 });
+

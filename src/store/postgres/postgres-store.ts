@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 import { destinationWants, relatedObjectOf } from '../../domain/destinations.js';
-import { destinationOfRow, destinationParams, eventSubjectOfRow } from '../destination-rows.js';
+import { destinationOfRow, destinationParams, eventSubjectOfRow, rewriteStoredAwsCredentials } from '../destination-rows.js';
 import { newId } from '../../domain/ids.js';
 import type {
   Account,
@@ -326,6 +326,10 @@ export class PostgresStore implements Store {
       for (const row of (await c.query('SELECT seq, endpoint_id, secret FROM endpoint_secrets')).rows) {
         const next = rewrite(row.secret, row.endpoint_id);
         if (next !== row.secret) changed += (await c.query('UPDATE endpoint_secrets SET secret = $1 WHERE seq = $2', [next, row.seq])).rowCount ?? 0;
+      }
+      for (const row of (await c.query('SELECT id, aws_credentials FROM endpoints WHERE aws_credentials IS NOT NULL FOR UPDATE')).rows) {
+        const next = rewriteStoredAwsCredentials(row.aws_credentials, row.id, rewrite);
+        if (next !== row.aws_credentials) changed += (await c.query('UPDATE endpoints SET aws_credentials = $1 WHERE id = $2', [next, row.id])).rowCount ?? 0;
       }
       for (const row of (await c.query('SELECT id, secret FROM listen_sessions')).rows) {
         const next = rewrite(row.secret, row.id);

@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { destinationWants, relatedObjectOf } from '../../domain/destinations.js';
-import { destinationOfRow, destinationParams, eventSubjectOfRow } from '../destination-rows.js';
+import { destinationOfRow, destinationParams, eventSubjectOfRow, rewriteStoredAwsCredentials } from '../destination-rows.js';
 import type {
   Account,
   ApiKeyOwner,
@@ -219,6 +219,12 @@ export class SqliteStore implements Store {
       for (const row of endpointSecrets) {
         const next = rewrite(row.secret as string, row.endpoint_id as string);
         if (next !== row.secret) changed += updateEndpointSecret.run(next, row.rowid).changes;
+      }
+      const destinations = this.stmt('SELECT id, aws_credentials FROM endpoints WHERE aws_credentials IS NOT NULL').all() as Row[];
+      const updateDestination = this.stmt('UPDATE endpoints SET aws_credentials = ? WHERE id = ?');
+      for (const row of destinations) {
+        const next = rewriteStoredAwsCredentials(row.aws_credentials as string, row.id as string, rewrite);
+        if (next !== row.aws_credentials) changed += updateDestination.run(next, row.id).changes;
       }
       const sessions = this.stmt('SELECT id, secret FROM listen_sessions').all() as Row[];
       const updateSession = this.stmt('UPDATE listen_sessions SET secret = ? WHERE id = ?');
