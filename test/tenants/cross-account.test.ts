@@ -34,6 +34,9 @@ const ROUTES_WITHOUT_PATH_IDS: Record<string, string> = {
   'GET /v1/event_types': 'the catalog; takes no ids',
   'POST /v1/accounts': 'creates; takes no ids',
   'GET /v1/accounts': 'probed: cursors, and the list never shows B',
+  'GET /v1/webhook_alerts': "the key's own account's alerts (the store lists by account and mode); takes no ids",
+  'GET /v1/alert_settings': "the key's own account's alert address; takes no ids",
+  'POST /v1/alert_settings': "sets the key's own account's alert address; takes no ids",
 };
 
 const PREFIX: Record<Kind, string> = { endpoint: 'we_', event: 'evt_', attempt: 'whatt_', session: 'lsn_', connected: 'acct_' };
