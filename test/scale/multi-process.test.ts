@@ -16,6 +16,14 @@ const EVENTS = 20_000;
 const ENDPOINTS = 5;
 /** Long enough that no lease expires on a busy 2-core machine unless its worker really died. */
 const DELIVERY_TIMEOUT_MS = 10_000;
+/**
+ * The first worker (the one the second test kills) attempts with a longer timeout, so its leases
+ * run longer than any other worker's can: a lease ending beyond every other's reach is provably
+ * its own (see `leasesOnlyTheVictimCanHold`).
+ */
+const VICTIM_TIMEOUT_MS = 15_000;
+/** Time the worker allows beyond its timeout to record a result (worker.ts LEASE_MARGIN_MS). */
+const LEASE_MARGIN_MS = 5_000;
 
 let server: TestPostgres;
 const running: Deployment[] = [];
@@ -44,7 +52,7 @@ async function deploy(): Promise<Deployment> {
   // All four start together: migrations and the default account must come out right anyway.
   const [api, ...workers] = await Promise.all([
     spawnHerald(['--role', 'api', '--port', '0', '--database', url], env),
-    ...Array.from({ length: 3 }, () => spawnHerald(['--role', 'worker', '--database', url], env)),
+    ...Array.from({ length: 3 }, (_, i) => spawnHerald(['--role', 'worker', '--database', url], i === 0 ? { ...env, HERALD_DELIVERY_TIMEOUT: `${VICTIM_TIMEOUT_MS}ms` } : env)),
   ]);
   const receivers = await Promise.all(Array.from({ length: ENDPOINTS }, () => new CountingReceiver().start()));
   const db = new pg.Client({ connectionString: url });
@@ -74,6 +82,18 @@ async function deploy(): Promise<Deployment> {
   progress.unref();
   running.push(deployment);
   return deployment;
+}
+
+/**
+ * Deliveries leased by the victim worker, seen while it is stopped (SIGSTOP, so it can neither
+ * record nor claim). Every other worker's lease ends at most DELIVERY_TIMEOUT_MS + LEASE_MARGIN_MS
+ * after its claim, and every claim this query sees happened before it returned: a lease ending
+ * later than that after the query is the victim's (claimed within the last 5 s).
+ */
+async function leasesOnlyTheVictimCanHold(db: pg.Client): Promise<number> {
+  const { rows } = await db.query("SELECT next_attempt_at FROM deliveries WHERE state = 'in_flight'");
+  const answered = Date.now();
+  return rows.filter((r) => Number(r.next_attempt_at) > answered + DELIVERY_TIMEOUT_MS + LEASE_MARGIN_MS).length;
 }
 
 async function openDeliveries(db: pg.Client): Promise<number> {
@@ -116,6 +136,19 @@ describe('scale-out: one API and three worker processes on one PostgreSQL databa
       const received = () => d.receivers.reduce((sum, r) => sum + r.total, 0);
       await waitFor(() => received() >= (EVENTS * ENDPOINTS) / 4, { timeoutMs: 120_000, intervalMs: 10, message: 'a quarter of the deliveries' });
       const victim = d.workers[0]!;
+      // Killed only once it provably holds leases: stopped, checked, and resumed to try again
+      // a moment later if it held none (between two claims on a loaded machine).
+      const deadline = Date.now() + 60_000;
+      let held = 0;
+      while (held === 0) {
+        assert.ok(Date.now() < deadline, 'the victim worker held leases at some moment within 60 s');
+        victim.child.kill('SIGSTOP');
+        held = await leasesOnlyTheVictimCanHold(d.db);
+        if (held === 0) {
+          victim.child.kill('SIGCONT');
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
       await victim.kill();
       // What was leased when the worker died. The survivors' leases among these are recorded by
       // them; the victim's are never recorded and are taken over once their lease expires.
