@@ -20,6 +20,10 @@ export interface OutgoingRequest {
 export class HttpSender {
   private readonly agent: Agent;
 
+  /**
+   * `connectionsPerOrigin` must be at least the number of attempts sent at once: one waiting for a
+   * free connection spends its timeout waiting.
+   */
   constructor(options: { connectionsPerOrigin?: number; rejectUnauthorized?: boolean } = {}) {
     this.agent = new Agent({
       connections: options.connectionsPerOrigin ?? 64,

@@ -51,7 +51,9 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
       throw new ConfigError('HERALD_VERSION_TRANSFORMS', (err as Error).message);
     }
   }
-  const sender = new HttpSender();
+  // A connection for every attempt the worker may have in flight: an attempt queued behind busy
+  // connections would spend its timeout waiting, and be recorded as a timeout it never was.
+  const sender = new HttpSender({ connectionsPerOrigin: config.deliveryConcurrency });
   const worker =
     config.role === 'api'
       ? null

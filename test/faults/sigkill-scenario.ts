@@ -70,13 +70,13 @@ export async function runKillScenario(scenario: KillScenario, cleanup: (fn: () =
     const delivered = () => receivers.reduce((sum, r) => sum + r.delivered.size, 0);
     publisher.start();
 
-    // Each process dies `killsPerProcess` times, each after a random 3–8 s of work since its
+    // Each process dies `killsPerProcess` times, each after a random 2–5 s of work since its
     // last start: independent moments, so with two processes they are sometimes down together.
     const acknowledgedAtKills: number[] = [];
     await Promise.all(
       heralds.map(async (herald) => {
         for (let k = 1; k <= scenario.killsPerProcess; k++) {
-          await new Promise((r) => setTimeout(r, 3000 + random() * 5000));
+          await new Promise((r) => setTimeout(r, 2000 + random() * 3000));
           const at = ((Date.now() - started) / 1000).toFixed(1);
           acknowledgedAtKills.push(publisher.acknowledged.size);
           await herald.killAndRestart();

@@ -90,10 +90,10 @@ async function deploy(): Promise<Deployment> {
  * after its claim, and every claim this query sees happened before it returned: a lease ending
  * later than that after the query is the victim's (claimed within the last 5 s).
  */
-async function leasesOnlyTheVictimCanHold(db: pg.Client): Promise<number> {
-  const { rows } = await db.query("SELECT next_attempt_at FROM deliveries WHERE state = 'in_flight'");
+async function leasesOnlyTheVictimCanHold(db: pg.Client): Promise<string[]> {
+  const { rows } = await db.query("SELECT id, next_attempt_at FROM deliveries WHERE state = 'in_flight'");
   const answered = Date.now();
-  return rows.filter((r) => Number(r.next_attempt_at) > answered + DELIVERY_TIMEOUT_MS + LEASE_MARGIN_MS).length;
+  return rows.filter((r) => Number(r.next_attempt_at) > answered + DELIVERY_TIMEOUT_MS + LEASE_MARGIN_MS).map((r) => r.id as string);
 }
 
 async function openDeliveries(db: pg.Client): Promise<number> {
@@ -136,18 +136,20 @@ describe('scale-out: one API and three worker processes on one PostgreSQL databa
       const received = () => d.receivers.reduce((sum, r) => sum + r.total, 0);
       await waitFor(() => received() >= (EVENTS * ENDPOINTS) / 4, { timeoutMs: 120_000, intervalMs: 10, message: 'a quarter of the deliveries' });
       const victim = d.workers[0]!;
-      // Killed only once it provably holds leases: stopped, checked, and resumed to try again
-      // a moment later if it held none (between two claims on a loaded machine).
+      // Killed only once it provably holds leases (on a loaded machine it may hold none between
+      // two claims): when a look shows some, it is stopped, and killed if a second look, taken
+      // while it can change nothing, still shows some; otherwise it resumes. It runs freely
+      // between looks: a worker kept stopped would let its leases run out and be taken over.
       const deadline = Date.now() + 60_000;
-      let held = 0;
-      while (held === 0) {
+      let held: string[] = [];
+      while (held.length === 0) {
         assert.ok(Date.now() < deadline, 'the victim worker held leases at some moment within 60 s');
-        victim.child.kill('SIGSTOP');
-        held = await leasesOnlyTheVictimCanHold(d.db);
-        if (held === 0) {
-          victim.child.kill('SIGCONT');
-          await new Promise((r) => setTimeout(r, 50));
+        if ((await leasesOnlyTheVictimCanHold(d.db)).length > 0) {
+          victim.child.kill('SIGSTOP');
+          held = await leasesOnlyTheVictimCanHold(d.db);
+          if (held.length === 0) victim.child.kill('SIGCONT');
         }
+        if (held.length === 0) await new Promise((r) => setTimeout(r, 50));
       }
       await victim.kill();
       // What was leased when the worker died. The survivors' leases among these are recorded by
@@ -163,6 +165,8 @@ describe('scale-out: one API and three worker processes on one PostgreSQL databa
       // The victim's batch: leased at the kill and whose attempt was never recorded.
       const victimBatch = snapshot.rows.filter((r) => !recordedAttempts.has(`${r.id}#${r.attempt_count}`));
       assert.ok(victimBatch.length > 0, 'the killed worker held leases when it died');
+      const batchIds = new Set(victimBatch.map((r) => r.id as string));
+      assert.ok(held.every((id) => batchIds.has(id)), 'the leases seen as its own were never recorded by it');
       assert.ok(victimBatch.length <= 256, 'at most one worker\'s in-flight capacity (its delivery concurrency)');
       const endpointIds = await d.db.query('SELECT id, url FROM endpoints');
       const endpointOfUrl = new Map(endpointIds.rows.map((r) => [r.url as string, r.id as string]));
@@ -181,7 +185,7 @@ describe('scale-out: one API and three worker processes on one PostgreSQL databa
       }
       const taken = await d.db.query("SELECT count(*)::int AS n FROM deliveries WHERE state = 'succeeded'");
       assert.equal(taken.rows[0].n, EVENTS * ENDPOINTS);
-      process.stdout.write(`# killed worker's batch: ${victimBatch.length} leased deliveries, ${duplicates} delivered twice\n`);
+      process.stdout.write(`# killed worker's batch: ${victimBatch.length} leased deliveries (${held.length} seen as its own before the kill), ${duplicates} delivered twice\n`);
     } catch (err) {
       for (const p of [d.api, ...d.workers]) process.stderr.write(p.log());
       throw err;
