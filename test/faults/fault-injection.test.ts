@@ -251,7 +251,7 @@ describe('fault injection: a receiver that misbehaves in every way for 60 s', ()
         const request = requests[i]!;
         actionCounts.set(request.action, (actionCounts.get(request.action) ?? 0) + 1);
         const expected = expectedOutcome(request.action);
-        const what = `${name} ${d.event_id} attempt ${a.attempt_number}: receiver did ${request.action}${request.status ? ` (${request.status})` : ''} ${request.answeredAt === null ? 'and never finished' : `${request.answeredAt - a.created} ms after the attempt began`}`;
+        const what = `${name} ${d.event_id} attempt ${a.attempt_number}: receiver did ${request.action}${request.status ? ` (${request.status})` : ''} ${request.answeredAt === null ? 'and never finished' : `${request.answeredAt - a.created} ms after the attempt began`}, connection closed ${request.closedAt === null ? 'never' : `at ${request.closedAt - a.created} ms`}; Herald recorded ${a.failure_kind ?? a.outcome} after ${a.duration_ms} ms`;
         if (a.failure_kind === 'timeout' && request.action !== 'timeout') {
           // The receiver's answer left after the deadline (a loaded machine slows the receiver
           // too): a timeout is then the right record. Anything earlier is a mismatch.

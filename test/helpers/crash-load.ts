@@ -2,17 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { Agent } from 'undici';
 import { spawnHerald, type HeraldProcess } from './herald-process.js';
-
-/** mulberry32: a small seedable PRNG, so a run's random moments can be replayed from its seed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed | 0;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from './seeded-random.js';
 
 /** A TCP port on 127.0.0.1 that nothing listens on at the moment. */
 export function unusedPort(): Promise<number> {

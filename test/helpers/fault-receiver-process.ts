@@ -9,7 +9,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { seededRandom } from './crash-load.js';
+import { seededRandom } from './seeded-random.js';
 import { FAULT_ACTIONS, type FaultAction, type FaultLogEntry } from './fault-receiver.js';
 
 const seed = Number(process.env.FAULT_SEED ?? '1');
@@ -36,8 +36,9 @@ const open = new Set<Socket>();
 
 const server = createServer((req, res) => {
   const action = drawAction();
-  const entry: FaultLogEntry = { path: req.url ?? '', eventId: null, action, status: null, at: Date.now(), answeredAt: null };
+  const entry: FaultLogEntry = { path: req.url ?? '', eventId: null, action, status: null, at: Date.now(), answeredAt: null, closedAt: null };
   log.push(entry);
+  req.socket.once('close', () => (entry.closedAt = Date.now()));
   const chunks: Buffer[] = [];
   const noteId = () => {
     entry.eventId ??= /^\{"id":"([^"]+)"/.exec(Buffer.concat(chunks).toString('utf8'))?.[1] ?? null;
@@ -114,9 +115,9 @@ function respond(action: FaultAction, entry: FaultLogEntry, req: IncomingMessage
       return;
     }
     case 'truncated':
-      // Promises 1000 bytes, sends 15, closes cleanly (FIN).
+      // Promises 1000 bytes, sends 15, closes cleanly (FIN), then lets go of the socket.
       entry.status = 200;
-      socket.end('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"received":tru');
+      socket.end('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"received":tru', () => socket.destroy());
       entry.answeredAt = Date.now();
       return;
     case 'garbage_status':

@@ -34,6 +34,8 @@ export interface FaultLogEntry {
    * sender whose timeout ran out first rightly records a timeout instead.
    */
   answeredAt: number | null;
+  /** When its connection closed (either side), null while open. */
+  closedAt: number | null;
 }
 
 /** What Herald must have recorded for an attempt the receiver answered with `action`. */
@@ -84,7 +86,7 @@ export async function startFaultReceiver(options: { seed: number; weights?: Part
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the fault receiver did not start within 30 s')), 30_000);
+    const timer = setTimeout(() => reject(new Error('the fault receiver did not start within 60 s')), 60_000);
     child.once('exit', (code) => reject(new Error(`the fault receiver exited with ${code} before it started`)));
     child.on('message', (message: { type: string; port?: number }) => {
       if (message.type !== 'ready') return;
