@@ -203,9 +203,11 @@ describe('fault injection: a receiver that misbehaves in every way for 60 s', ()
       list.forEach((a, i) => {
         const delay = RETRY_SCHEDULE_MS[i];
         if (a.outcome === 'failed' && delay !== undefined) {
-          // Due `delay` after the attempt ended (its start plus its duration, to a few ms).
+          // Due `delay` after the attempt ended: never sooner; later only by the sender's own lag
+          // on a busy machine, not by as much as the schedule's next step.
           const after = (a.next_retry_at ?? 0) - (a.created + a.duration_ms);
-          assert.ok(after >= delay - 5 && after <= delay + 100, `${where}: retry ${i + 1} due ${delay} ms after attempt ${i + 1} ended (${after} ms)`);
+          const nextStep = RETRY_SCHEDULE_MS[i + 1] ?? delay * 2;
+          assert.ok(after >= delay - 5 && after < nextStep, `${where}: retry ${i + 1} due ${delay} ms after attempt ${i + 1} ended (${after} ms)`);
           assert.ok(list[i + 1]!.created >= a.next_retry_at!, `${where}: retry ${i + 1} not before it was due`);
         } else {
           assert.equal(a.next_retry_at, null, `${where}: no retry after attempt ${i + 1}`);
