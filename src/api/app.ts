@@ -8,12 +8,14 @@ import { hashApiKey, modeOfApiKey, newId } from '../domain/ids.js';
 import type { Logger } from '../domain/logger.js';
 import type { Account, Mode } from '../domain/types.js';
 import type { IdempotentRequest, Store } from '../store/store.js';
-import { parseParams, readBody, Router, type RouteResult } from './http.js';
+import { bodyLimitFor, parseParams, readBody, Router, type RouteResult } from './http.js';
 import type { EventPublisher } from './publisher.js';
 import type { ListenHub } from '../listen/hub.js';
 import { listenRoutes } from '../listen/routes.js';
 import { accountRoutes } from './routes/account.js';
+import { alertRoutes } from './routes/alerts.js';
 import { deliveryLogRoutes } from './routes/delivery-log.js';
+import { EGRESS_ADDRESSES_PATH, sendEgressAddresses } from './routes/egress.js';
 import { eventRoutes } from './routes/events.js';
 import { webhookEndpointRoutes } from './routes/webhook-endpoints.js';
 
@@ -48,14 +50,22 @@ const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
 
 export type ApiHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
-/** The API as a plain request handler (no listening here: the server module does that). */
-export function createApiHandler(deps: ApiDeps): ApiHandler {
+/** Every route of the API. */
+export function createApiRouter(): Router<RequestContext> {
   const router = new Router<RequestContext>();
   webhookEndpointRoutes(router);
   eventRoutes(router);
   listenRoutes(router);
   deliveryLogRoutes(router);
   accountRoutes(router);
+  alertRoutes(router);
+  return router;
+}
+
+/** The API as a plain request handler (no listening here: the server module does that). */
+export function createApiHandler(deps: ApiDeps): ApiHandler {
+  const router = createApiRouter();
+  const bodyLimit = bodyLimitFor(deps.config.maxEventBytes);
 
   return async (req, res) => {
     const requestId = newId.request();
@@ -63,11 +73,13 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', 'http://herald.local');
     try {
+      // Public, without a key: receivers fetch it to allow-list Herald's traffic.
+      if ((method === 'GET' || method === 'HEAD') && url.pathname === EGRESS_ADDRESSES_PATH) return sendEgressAddresses(res, deps.config);
       const match = router.match(method, url.pathname);
       if (!match) throw errors.unknownRoute(method, url.pathname);
       const { account, mode } = await authenticate(deps, req.headers.authorization);
       await enforceRateLimit(deps, account.id, mode);
-      const body = method === 'POST' ? await readBody(req) : '';
+      const body = method === 'POST' ? await readBody(req, bodyLimit) : '';
       const params = parseParams(method, url.search.slice(1), body, req.headers['content-type']);
       const idempotencyKey = method === 'POST' ? headerValue(req.headers['idempotency-key']) : null;
       const ctx: RequestContext = { deps, account, mode, params, requestId, idempotencyKey, now: deps.clock.now(), res };

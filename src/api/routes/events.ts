@@ -38,6 +38,12 @@ async function publish(ctx: RequestContext) {
   if (previous !== undefined && (typeof previous !== 'object' || previous === null || Array.isArray(previous))) {
     throw errors.parameterInvalid('data[previous_attributes]', 'Invalid data[previous_attributes]: must be an object.');
   }
+  // HERALD_MAX_EVENT_BYTES bounds what every delivery of the event carries (Stripe: 256 KB).
+  const dataBytes = Buffer.byteLength(JSON.stringify(data), 'utf8');
+  const { maxEventBytes } = ctx.deps.config;
+  if (dataBytes > maxEventBytes) {
+    throw errors.parameterInvalid('data', `Invalid data: it is ${dataBytes} bytes as JSON, more than the limit of ${maxEventBytes} bytes per event (HERALD_MAX_EVENT_BYTES).`);
+  }
   const account = p.string('account', { maxLength: 255 }) ?? null;
   if (account !== null && !/^acct_[A-Za-z0-9]+$/.test(account)) {
     throw errors.parameterInvalid('account', `Invalid account: '${account}' is not a connected account id (acct_…).`);
