@@ -8,13 +8,15 @@ import { hashApiKey, kindOfApiKey, modeOfApiKey, newId } from '../domain/ids.js'
 import type { Logger } from '../domain/logger.js';
 import type { Account, ApiKeyKind, Mode } from '../domain/types.js';
 import type { IdempotentRequest, Store } from '../store/store.js';
-import { parseParams, readBody, Router, type RouteResult } from './http.js';
+import { bodyLimitFor, parseParams, readBody, Router, type RouteResult } from './http.js';
 import type { EventPublisher } from './publisher.js';
 import type { ListenHub } from '../listen/hub.js';
 import { listenRoutes } from '../listen/routes.js';
 import { accountRoutes } from './routes/account.js';
+import { alertRoutes } from './routes/alerts.js';
 import { connectedAccountRoutes } from './routes/connected-accounts.js';
 import { deliveryLogRoutes } from './routes/delivery-log.js';
+import { EGRESS_ADDRESSES_PATH, sendEgressAddresses } from './routes/egress.js';
 import { eventRoutes } from './routes/events.js';
 import { webhookEndpointRoutes } from './routes/webhook-endpoints.js';
 
@@ -53,21 +55,23 @@ const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
 
 export type ApiHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
-/** Every API route; the handler below serves exactly these. */
-export function apiRouter(): Router<RequestContext> {
+/** Every route of the API; the handler below serves exactly these. */
+export function createApiRouter(): Router<RequestContext> {
   const router = new Router<RequestContext>();
   webhookEndpointRoutes(router);
   eventRoutes(router);
   listenRoutes(router);
   deliveryLogRoutes(router);
   accountRoutes(router);
+  alertRoutes(router);
   connectedAccountRoutes(router);
   return router;
 }
 
 /** The API as a plain request handler (no listening here: the server module does that). */
 export function createApiHandler(deps: ApiDeps): ApiHandler {
-  const router = apiRouter();
+  const router = createApiRouter();
+  const bodyLimit = bodyLimitFor(deps.config.maxEventBytes);
 
   return async (req, res) => {
     const requestId = newId.request();
@@ -75,6 +79,8 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', 'http://herald.local');
     try {
+      // Public, without a key: receivers fetch it to allow-list Herald's traffic.
+      if ((method === 'GET' || method === 'HEAD') && url.pathname === EGRESS_ADDRESSES_PATH) return sendEgressAddresses(res, deps.config);
       const match = router.match(method, url.pathname);
       if (!match) throw errors.unknownRoute(method, url.pathname);
       const { account, mode, apiKey } = await authenticate(deps, req.headers.authorization);
@@ -83,7 +89,7 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
       const stripeAccount = headerValue(req.headers['stripe-account']);
       if (stripeAccount !== null && !match.route.stripeAccount) throw errors.stripeAccountUnsupported(method, url.pathname);
       await enforceRateLimit(deps, account.id, mode);
-      const body = method === 'POST' ? await readBody(req) : '';
+      const body = method === 'POST' ? await readBody(req, bodyLimit) : '';
       const params = parseParams(method, url.search.slice(1), body, req.headers['content-type']);
       const idempotencyKey = method === 'POST' ? headerValue(req.headers['idempotency-key']) : null;
       const ctx: RequestContext = { deps, account, mode, apiKey, stripeAccount, params, requestId, idempotencyKey, now: deps.clock.now(), res };

@@ -1,4 +1,7 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { createSecureContext } from 'node:tls';
+import { parseIpRange } from '@herald/webhooks';
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseDuration } from '../domain/duration.js';
@@ -34,6 +37,34 @@ export interface HeraldConfig {
   /** file: URL of the operator's module of payload version changes (see delivery/versions.ts). */
   versionTransforms: string | null;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+  // Outbound safety
+  /** Test mode deliveries are checked against private networks too (live mode always is). */
+  blockPrivateNetworks: boolean;
+  /** CIDR ranges deliveries may reach even though they are private, loopback, … */
+  allowedNetworks: string[];
+  /** PEM text of CAs trusted for deliveries in addition to Node's (read from HERALD_CA_FILE). */
+  caCertificates: string | null;
+  /** Longest wait a receiver's Retry-After can impose before the next attempt. */
+  retryAfterMaxMs: number;
+  /** http:// or https:// URL of the proxy deliveries tunnel through (CONNECT). */
+  egressProxy: string | null;
+  /** Local address outgoing delivery sockets bind to. */
+  egressLocalAddress: string | null;
+  /** The operator's public egress addresses, published at GET /files/ips/ips_webhooks.json. */
+  egressAddresses: string[];
+  // Failure alerts and abuse limits
+  /** An endpoint failing this long gets a `failing` alert (less than disableAfterMs). */
+  alertAfterMs: number;
+  /** How often each worker process looks for endpoints to alert about and alerts to send. */
+  alertCheckIntervalMs: number;
+  /** smtp:// or smtps:// URL of the server alerts are emailed through; null: log and dashboard only. */
+  smtpUrl: string | null;
+  /** Where alerts go for accounts that set no address of their own. */
+  alertEmail: string | null;
+  alertFrom: string;
+  /** Largest event `data` accepted by POST /v1/events, in bytes of JSON. */
+  maxEventBytes: number;
   // Tenants and secrets
   /** AES-256-GCM keys for signing secrets at rest: the first encrypts, all decrypt; null: stored in plaintext. */
   encryptionKeys: Buffer[] | null;
@@ -78,6 +109,21 @@ const secretKey = (mode: 'test' | 'live') => (text: string, name: string) => {
   return text;
 };
 
+const booleanSetting = (text: string, name: string) => {
+  const t = text.trim().toLowerCase();
+  if (t === 'true' || t === '1' || t === 'yes') return true;
+  if (t === 'false' || t === '0' || t === 'no') return false;
+  throw new ConfigError(name, `expected true or false, got '${text}'`);
+};
+
+const cidrList = (text: string, name: string) => {
+  const entries = text.split(',').map((p) => p.trim()).filter(Boolean);
+  for (const entry of entries) {
+    if (!parseIpRange(entry)) throw new ConfigError(name, `'${entry}' is not an IP address or CIDR range (e.g. 10.0.0.0/8, 203.0.113.7, 2001:db8::/32)`);
+  }
+  return entries;
+};
+
 export function parseDatabaseUrl(text: string, name = '--database'): DatabaseLocation {
   if (text.startsWith('postgres://') || text.startsWith('postgresql://')) return { kind: 'postgres', url: text };
   if (text.startsWith('sqlite:')) {
@@ -87,6 +133,28 @@ export function parseDatabaseUrl(text: string, name = '--database'): DatabaseLoc
   }
   throw new ConfigError(name, `expected sqlite:<path> or postgres://…, got '${text}'`);
 }
+
+/** An address as SMTP servers accept it: local@domain, nothing that could add a header. */
+const EMAIL_PATTERN = /^[^\s@<>(),;:"\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
+export const isEmailAddress = (text: string): boolean => text.length <= 254 && EMAIL_PATTERN.test(text);
+
+const emailAddress = (text: string, name: string) => {
+  if (!isEmailAddress(text.trim())) throw new ConfigError(name, `expected an email address such as ops@example.com, got '${text}'`);
+  return text.trim();
+};
+
+const smtpUrl = (text: string, name: string) => {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(name, `expected smtp://user:pass@host:587 or smtps://user:pass@host:465, got an invalid URL`);
+  }
+  if ((url.protocol !== 'smtp:' && url.protocol !== 'smtps:') || !url.hostname) {
+    throw new ConfigError(name, `expected smtp://user:pass@host:587 or smtps://user:pass@host:465, got a ${url.protocol} URL`);
+  }
+  return text;
+};
 
 export const SETTINGS: Setting<keyof HeraldConfig>[] = [
   { key: 'port', flag: '--port', env: 'HERALD_PORT', default: '8420', description: 'TCP port of the API and dashboard (0 picks a free one).', parse: integerIn(0, 65535) },
@@ -118,6 +186,46 @@ export const SETTINGS: Setting<keyof HeraldConfig>[] = [
       return pathToFileURL(path).href;
     } },
   { key: 'logLevel', flag: '--log-level', env: 'HERALD_LOG_LEVEL', default: 'info', description: 'debug, info, warn, error or silent.', parse: (t, n) => { if (!['debug', 'info', 'warn', 'error', 'silent'].includes(t)) throw new ConfigError(n, `expected debug, info, warn, error or silent, got '${t}'`); return t as HeraldConfig['logLevel']; } },
+
+  // Outbound safety
+  { key: 'blockPrivateNetworks', flag: '--block-private-networks', env: 'HERALD_BLOCK_PRIVATE_NETWORKS', default: 'false', description: 'Block deliveries to private, loopback, link-local and metadata addresses in test mode too (live mode always blocks them).', parse: booleanSetting },
+  { key: 'allowedNetworks', flag: '--allowed-networks', env: 'HERALD_ALLOWED_NETWORKS', default: '', description: 'Comma-separated CIDR ranges deliveries may reach although they are private (e.g. 10.20.0.0/16).', parse: cidrList },
+  { key: 'caCertificates', flag: '--ca-file', env: 'HERALD_CA_FILE', default: null, description: "PEM file of CA certificates trusted for deliveries, in addition to Node's bundled ones.", parse: (t, n) => {
+      const path = resolvePath(t);
+      if (!existsSync(path)) throw new ConfigError(n, `no such file: ${path}`);
+      const pem = readFileSync(path, 'utf8');
+      if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(n, `${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+      try {
+        createSecureContext({ ca: pem });
+      } catch (err) {
+        throw new ConfigError(n, `${path}: ${(err as Error).message}`);
+      }
+      return pem;
+    } },
+  { key: 'retryAfterMaxMs', flag: '--retry-after-max', env: 'HERALD_RETRY_AFTER_MAX', default: '1d', description: "Longest delay a receiver's Retry-After (on 429 or 503) can impose before the next attempt.", parse: duration(1000) },
+  { key: 'egressProxy', flag: '--egress-proxy', env: 'HERALD_EGRESS_PROXY', default: null, description: 'http:// or https:// URL of a proxy that deliveries tunnel through (HTTP CONNECT).', parse: (t, n) => {
+      let url: URL;
+      try {
+        url = new URL(t);
+      } catch {
+        throw new ConfigError(n, `expected a URL such as http://proxy.internal:3128, got '${t}'`);
+      }
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(n, `the proxy URL must start with http:// or https://, got '${t}'`);
+      if ((url.pathname !== '/' && url.pathname !== '') || url.search) throw new ConfigError(n, 'the proxy URL has no path or query');
+      return url.href;
+    } },
+  { key: 'egressLocalAddress', flag: '--egress-local-address', env: 'HERALD_EGRESS_LOCAL_ADDRESS', default: null, description: 'Local IP address that outgoing delivery connections bind to.', parse: (t, n) => {
+      if (!isIP(t.trim())) throw new ConfigError(n, `expected an IP address of this machine, got '${t}'`);
+      return t.trim();
+    } },
+  { key: 'egressAddresses', flag: '--egress-addresses', env: 'HERALD_EGRESS_ADDRESSES', default: '', description: 'Comma-separated public addresses or CIDR ranges deliveries leave from, published at /files/ips/ips_webhooks.json.', parse: cidrList },
+  // Failure alerts and abuse limits
+  { key: 'alertAfterMs', flag: '--alert-after', env: 'HERALD_ALERT_AFTER', default: '1d', description: 'Email an endpoint\'s account when it has failed without a 2xx for this long (must be less than HERALD_DISABLE_AFTER).', parse: duration(1000) },
+  { key: 'alertCheckIntervalMs', flag: '--alert-check-interval', env: 'HERALD_ALERT_CHECK_INTERVAL', default: '30s', description: 'How often workers look for endpoints to alert about and alerts to (re)send.', parse: duration(50) },
+  { key: 'smtpUrl', flag: '--smtp-url', env: 'HERALD_SMTP_URL', default: null, description: 'SMTP server for alert emails: smtp://user:pass@host:587 (STARTTLS) or smtps://user:pass@host:465. Unset: alerts go to the log and the dashboard.', parse: smtpUrl },
+  { key: 'alertEmail', flag: '--alert-email', env: 'HERALD_ALERT_EMAIL', default: null, description: 'Alert recipient for accounts that set none of their own (`herald alerts set-email`).', parse: emailAddress },
+  { key: 'alertFrom', flag: '--alert-from', env: 'HERALD_ALERT_FROM', default: 'herald@localhost', description: 'Sender address of alert emails.', parse: emailAddress },
+  { key: 'maxEventBytes', flag: '--max-event-bytes', env: 'HERALD_MAX_EVENT_BYTES', default: '262144', description: 'Largest event data accepted (bytes of JSON); the request body limit is 3 times this plus 64 KiB, at least 1 MiB.', parse: integerIn(1024, 64 * 1024 * 1024) },
   // Tenants and secrets
   { key: 'encryptionKeys', flag: '--encryption-key', env: 'HERALD_ENCRYPTION_KEY', default: null, description: 'Encrypt endpoint signing secrets at rest (AES-256-GCM) with this 32-byte key (base64 or hex; `herald secrets new-key`). A comma-separated list during a rotation: the first encrypts, all decrypt.', parse: parseEncryptionKeys },
 ];
@@ -159,7 +267,18 @@ export function resolveConfig(env: Record<string, string | undefined>, flags: Re
       fromFlag !== undefined ? [fromFlag, setting.flag] : fromEnv !== undefined && fromEnv !== '' ? [fromEnv, setting.env] : [setting.default, setting.env];
     config[setting.key] = text === null ? null : setting.parse(text, name);
   }
+  checkAlertAfter(config as HeraldConfig, flags['--alert-after'] !== undefined || !!env.HERALD_ALERT_AFTER);
   return config as HeraldConfig;
+}
+
+/**
+ * The `failing` alert must come before the endpoint is disabled. An operator who shortens
+ * HERALD_DISABLE_AFTER below the default alert delay gets the alert at half the disable delay.
+ */
+function checkAlertAfter(config: HeraldConfig, explicit: boolean): void {
+  if (config.alertAfterMs < config.disableAfterMs) return;
+  if (explicit) throw new ConfigError('HERALD_ALERT_AFTER', 'must be less than HERALD_DISABLE_AFTER, so that the alert comes before the endpoint is disabled');
+  config.alertAfterMs = Math.floor(config.disableAfterMs / 2);
 }
 
 /** The configuration tests and embedders start from: defaults with a few overrides. */

@@ -110,6 +110,9 @@ export const errors = {
     ),
   bodyTooLarge: (limit: number) =>
     new ApiError(413, 'invalid_request_error', 'request_too_large', `The request body is larger than the limit of ${limit} bytes.`),
+  headersTooLarge: () =>
+    new ApiError(431, 'invalid_request_error', 'request_too_large', 'The request line and headers are larger than the server accepts; send long parameters in the body of a POST.'),
+  malformedHttp: () => invalid(400, undefined, 'The request is not valid HTTP/1.1.'),
   idempotencyMismatch: (key: string) =>
     new ApiError(
       400,

@@ -5,15 +5,19 @@ import { EventPublisher } from '../api/publisher.js';
 import { createDashboardHandler } from '../dashboard/server.js';
 import { ListenHub } from '../listen/hub.js';
 import { ConfigError, type HeraldConfig } from '../config/config.js';
+import { errors } from '../domain/errors.js';
 import { loadVersionChanges, VersionTranslator } from '../delivery/versions.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import { EventTypeCatalog } from '../domain/event-types.js';
 import { hashApiKey, newApiKey, newId } from '../domain/ids.js';
 import { consoleLogger, type Logger } from '../domain/logger.js';
 import type { Mode } from '../domain/types.js';
+import { AddressPolicy } from '../delivery/address-policy.js';
 import { HttpSender } from '../delivery/sender.js';
 import { DeliveryWorker } from '../delivery/worker.js';
 import { openStore, type Store } from '../store/index.js';
+import { smtpMailer } from '../alerts/mailer.js';
+import { AlertMonitor } from '../alerts/monitor.js';
 import { EncryptionKeyError, prepareSecretsAtRest, SecretCipher, withSecretEncryption } from '../store/secret-encryption.js';
 
 export interface HeraldOptions {
@@ -53,7 +57,29 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
       throw new ConfigError('HERALD_VERSION_TRANSFORMS', (err as Error).message);
     }
   }
-  const sender = new HttpSender();
+  const sender = new HttpSender({
+    policy: new AddressPolicy({ blockInTestMode: config.blockPrivateNetworks, allowedNetworks: config.allowedNetworks }),
+    extraCa: config.caCertificates,
+    proxy: config.egressProxy,
+    localAddress: config.egressLocalAddress,
+  });
+  // Failure alerts are watched where deliveries are made; with several workers, each alert is still
+  // queued and sent once (see alerts/monitor.ts).
+  const alerts =
+    config.role === 'api'
+      ? null
+      : new AlertMonitor({
+          store,
+          clock,
+          logger,
+          mailer: config.smtpUrl ? smtpMailer(config.smtpUrl) : null,
+          from: config.alertFrom,
+          defaultRecipient: config.alertEmail,
+          // Embedders that shorten disableAfterMs without alertAfterMs still get the warning first.
+          alertAfterMs: config.alertAfterMs < config.disableAfterMs ? config.alertAfterMs : Math.floor(config.disableAfterMs / 2),
+          disableAfterMs: config.disableAfterMs,
+          checkIntervalMs: config.alertCheckIntervalMs,
+        });
   const worker =
     config.role === 'api'
       ? null
@@ -66,10 +92,13 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
           timeoutMs: config.deliveryTimeoutMs,
           retryOverride: config.retrySchedule,
           disableAfterMs: config.disableAfterMs,
+          retryAfterMaxMs: config.retryAfterMaxMs,
           versions,
           defaultApiVersion: config.apiVersion,
+          onEndpointsDisabled: () => alerts?.wake(),
         });
   worker?.start();
+  alerts?.start();
 
   let server: Server | null = null;
   let listen: ListenHub | null = null;
@@ -93,8 +122,13 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
     // The dashboard shares the port and reaches the data only through `handler`, the public API.
     const dashboard = createDashboardHandler({ api: handler, clock, logger });
     server = createServer({ keepAliveTimeout: 5000 }, (req, res) => void (dashboard.handles(req.url) ? dashboard.handle(req, res) : handler(req, res)));
-    server.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    // Requests Node's parser refuses never reach the API; they still get an error in Stripe's shape.
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable) return;
+      const error = err.code === 'HPE_HEADER_OVERFLOW' ? errors.headersTooLarge() : errors.malformedHttp();
+      const body = JSON.stringify(error.toJSON());
+      const reason = error.status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
+      socket.end(`HTTP/1.1 ${error.status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     });
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
@@ -138,6 +172,7 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
         clearTimeout(force);
       }
       await worker?.stop();
+      await alerts?.stop();
       await sender.close();
       await store.close();
     })());

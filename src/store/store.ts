@@ -147,6 +147,26 @@ export interface Store {
    */
   hitRateLimit(key: string, windowStart: Millis, limit: number): Promise<boolean>;
 
+  // Failure alerts (see alerts/monitor.ts)
+  /**
+   * Endpoints whose alert state may change now: enabled ones failing since `failingSinceBefore` or
+   * earlier, ones Herald disabled that were not alerted about yet, and ones warned or disabled.
+   */
+  alertCandidates(failingSinceBefore: Millis): Promise<AlertCandidate[]>;
+  /**
+   * Moves an endpoint's alert state from `from` to `to` and queues `alert`, in one transaction, only
+   * if the state is still `from` (a compare-and-set: of several processes, one queues the alert).
+   */
+  transitionAlertState(endpointId: string, from: AlertStateRecord, to: AlertStateRecord, alert: EndpointAlert, now: Millis): Promise<boolean>;
+  /** Leases up to `limit` alerts due to be sent at `now` until `now + leaseMs`. */
+  claimDueAlerts(now: Millis, limit: number, leaseMs: number): Promise<ClaimedAlert[]>;
+  /** Records how a claimed alert went out, or when to try again; does nothing if the lease was lost. */
+  finishAlert(claim: ClaimedAlert, result: AlertSendResult): Promise<void>;
+  listAlerts(accountId: string, mode: Mode, page: PageRequest): Promise<Page<EndpointAlert>>;
+  /** The account's own alert address (null: the operator's HERALD_ALERT_EMAIL). */
+  getAlertEmail(accountId: string): Promise<string | null>;
+  setAlertEmail(accountId: string, email: string | null, now: Millis): Promise<void>;
+
   // Housekeeping
   /** Deletes expired idempotency keys and, in small batches, data older than `olderThan`. */
   prune(now: Millis, olderThan: Millis): Promise<{ events: number; attempts: number; idempotencyKeys: number }>;
@@ -186,6 +206,8 @@ export interface AttemptResult {
   attempt: DeliveryAttempt;
   /** What happens to the delivery next: retried at a time, or finished. */
   next: { state: 'pending'; at: Millis; scheduleStep: number } | { state: 'succeeded' | 'failed' };
+  /** Disable the endpoint at once with this reason (the receiver answered 410 Gone). */
+  disableReason?: string;
 }
 
 export interface HealthPolicy {
@@ -270,3 +292,62 @@ export interface ListenSession {
 
 /** An event as the listen stream sends it: its log position and its data as stored JSON text. */
 export type ListenEvent = ClaimedDelivery['event'] & { seq: number };
+
+/** Where an endpoint stands as far as alerts go, and the start of the run of failures it is about. */
+export type AlertState = 'ok' | 'warned' | 'disabled';
+export interface AlertStateRecord {
+  state: AlertState;
+  failingSince: Millis | null;
+}
+
+export interface AlertCandidate {
+  endpoint: WebhookEndpoint;
+  alert: AlertStateRecord;
+}
+
+/** `failing`: failing for HERALD_ALERT_AFTER; `disabled`: Herald disabled it; `recovered`: a 2xx again. */
+export type AlertKind = 'failing' | 'disabled' | 'recovered';
+/** pending: to be sent; emailed; logged: no SMTP server or no recipient, so only logged and listed. */
+export type AlertDelivery = 'pending' | 'emailed' | 'logged';
+
+export interface EndpointAlert {
+  id: string; // walrt_…
+  accountId: string;
+  mode: Mode;
+  endpointId: string;
+  kind: AlertKind;
+  created: Millis;
+  subject: string;
+  /** The email's plain text. */
+  body: string;
+  details: AlertDetails;
+  delivery: AlertDelivery;
+  recipient: string | null;
+  sendAttempts: number;
+  lastError: string | null;
+  sentAt: Millis | null;
+}
+
+export interface AlertDetails {
+  url: string;
+  failingSince: Millis | null;
+  /** When Herald disables it if nothing succeeds (failing), or when it did (disabled). */
+  disableAt: Millis | null;
+  disabledAt: Millis | null;
+  disabledReason: string | null;
+  recoveredAt: Millis | null;
+  /** Recent failed attempts by kind and HTTP status, most frequent first. */
+  failures: { failureKind: string; httpStatus: number | null; count: number }[];
+  example: { attemptId: string; eventId: string; created: Millis; failureKind: string | null; httpStatus: number | null; failureMessage: string | null } | null;
+}
+
+export interface ClaimedAlert {
+  alert: EndpointAlert;
+  leaseToken: string;
+  /** The account's own alert address, if it set one. */
+  accountEmail: string | null;
+}
+
+export type AlertSendResult =
+  | { delivery: 'emailed' | 'logged'; recipient: string | null; at: Millis }
+  | { delivery: 'pending'; retryAt: Millis; error: string };

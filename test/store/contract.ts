@@ -26,6 +26,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
     const T0 = 1_800_000_000_000;
     const LEASE = 30_000;
     const HEALTH = { disableAfterMs: 3 * 86_400_000 };
+    const DAY_MS = 86_400_000;
 
     let accountCounter = 0;
     async function account(store: Store) {
@@ -894,6 +895,61 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
       assert.deepEqual(await hits('acct_a/test', T0 + 1000, 3), [true, true, true], 'a new window starts afresh');
       const concurrent = await Promise.all(Array.from({ length: 10 }, () => store.hitRateLimit('acct_b/test', T0, 3)));
       assert.equal(concurrent.filter(Boolean).length, 3);
+    });
+    test('alert states move by compare-and-set, queue one alert each, and alerts are leased to one sender', async () => {
+      const store = await open();
+      const a = await account(store);
+      const failing = await addEndpoint(store, a, { failingSince: T0 });
+      const healthy = await addEndpoint(store, a);
+      const disabled = await addEndpoint(store, a, { status: 'disabled', disabledReason: 'Disabled automatically: …', disabledAt: T0, failingSince: T0 });
+      const candidates = await store.alertCandidates(T0 + 10);
+      assert.deepEqual(candidates.map((c) => c.endpoint.id).sort(), [failing.id, disabled.id].sort());
+      assert.ok(candidates.every((c) => c.alert.state === 'ok' && c.alert.failingSince === null));
+      assert.deepEqual(await store.alertCandidates(T0 - 1).then((cs) => cs.map((c) => c.endpoint.id)), [disabled.id], 'failing, but not for long enough yet');
+
+      const alertFor = (endpointId: string, kind: 'failing' | 'disabled' | 'recovered') => ({
+        id: `walrt_${Math.random().toString(36).slice(2)}`, accountId: a, mode: 'test' as Mode, endpointId, kind, created: T0, subject: `${kind} ${endpointId}`, body: 'text',
+        details: { url: 'https://example.com/hook', failingSince: T0, disableAt: null, disabledAt: null, disabledReason: null, recoveredAt: null, failures: [], example: null },
+        delivery: 'pending' as const, recipient: null, sendAttempts: 0, lastError: null, sentAt: null,
+      });
+      const ok = { state: 'ok' as const, failingSince: null };
+      const warned = { state: 'warned' as const, failingSince: T0 };
+      // Two processes see the same change at once: one of them queues the alert.
+      const raced = await Promise.all([
+        store.transitionAlertState(failing.id, ok, warned, alertFor(failing.id, 'failing'), T0 + 1),
+        store.transitionAlertState(failing.id, ok, warned, alertFor(failing.id, 'failing'), T0 + 1),
+      ]);
+      assert.deepEqual(raced.sort(), [false, true]);
+      assert.equal(await store.transitionAlertState(failing.id, { state: 'warned', failingSince: T0 - 5 }, ok, alertFor(failing.id, 'recovered'), T0 + 2), false, 'another run');
+      const after = await store.alertCandidates(T0 + 10);
+      assert.deepEqual(after.find((c) => c.endpoint.id === failing.id)?.alert, warned);
+      assert.equal(after.some((c) => c.endpoint.id === healthy.id), false);
+
+      await store.setAlertEmail(a, 'team@example.com', T0);
+      assert.equal(await store.getAlertEmail(a), 'team@example.com');
+      const [first, second] = await Promise.all([store.claimDueAlerts(T0 + 5, 10, 60_000), store.claimDueAlerts(T0 + 5, 10, 60_000)]);
+      const claimed = [...first!, ...second!];
+      assert.equal(claimed.length, 1, 'one alert, claimed by one sender');
+      assert.equal(claimed[0]!.accountEmail, 'team@example.com');
+      assert.equal(claimed[0]!.alert.sendAttempts, 1);
+      assert.deepEqual(await store.claimDueAlerts(T0 + 10, 10, 60_000), [], 'leased');
+      await store.finishAlert(claimed[0]!, { delivery: 'pending', retryAt: T0 + 30_000, error: 'SMTP down' });
+      assert.deepEqual(await store.claimDueAlerts(T0 + 29_999, 10, 60_000), []);
+      const retry = await store.claimDueAlerts(T0 + 30_000, 10, 60_000);
+      assert.equal(retry[0]?.alert.sendAttempts, 2);
+      await store.finishAlert(claimed[0]!, { delivery: 'emailed', recipient: 'x@example.com', at: T0 }); // stale lease: ignored
+      await store.finishAlert(retry[0]!, { delivery: 'emailed', recipient: 'team@example.com', at: T0 + 30_001 });
+      assert.deepEqual(await store.claimDueAlerts(T0 + 10 * DAY_MS, 10, 60_000), []);
+      const listed = await store.listAlerts(a, 'test', { limit: 10 });
+      assert.equal(listed.data.length, 1);
+      assert.deepEqual(
+        { delivery: listed.data[0]!.delivery, recipient: listed.data[0]!.recipient, lastError: listed.data[0]!.lastError, sentAt: listed.data[0]!.sentAt },
+        { delivery: 'emailed', recipient: 'team@example.com', lastError: 'SMTP down', sentAt: T0 + 30_001 },
+      );
+      assert.deepEqual(listed.data[0]!.details, alertFor(failing.id, 'failing').details);
+      assert.equal((await store.listAlerts(a, 'live', { limit: 10 })).data.length, 0);
+      await store.setAlertEmail(a, null, T0);
+      assert.equal(await store.getAlertEmail(a), null);
     });
   });
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { apiRouter } from '../../src/api/app.js';
+import { createApiRouter } from '../../src/api/app.js';
 import { hashApiKey, newApiKey, newId, randomAlphanumeric } from '../../src/domain/ids.js';
 import type { Mode } from '../../src/domain/types.js';
 import { samplePaymentIntent, startTestHerald, type TestHerald } from '../helpers/herald.js';
@@ -119,7 +119,7 @@ describe('cross-account probes of every route', () => {
   }
 
   test('every route is known to this file', () => {
-    for (const route of apiRouter().list()) {
+    for (const route of createApiRouter().list()) {
       const name = `${route.method} ${route.path}`;
       const ids = route.path.match(/:[a-z_]+/g) ?? [];
       if (ids.length === 0) {
@@ -136,7 +136,7 @@ describe('cross-account probes of every route', () => {
     for (const objectMode of ['test', 'live'] as const) {
       test(`${mode} key of A on every route with an id of B's ${objectMode} objects answers as for a missing id`, async () => {
         let probed = 0;
-        for (const route of apiRouter().list()) {
+        for (const route of createApiRouter().list()) {
           if (!route.path.includes(':id')) continue;
           const name = `${route.method} ${route.path}`;
           const segments = route.path.split('/');
@@ -257,7 +257,7 @@ describe('cross-account probes of every route', () => {
       return { status: r.status, body: JSON.parse(text.replaceAll(id, '<id>')) as unknown };
     };
     for (const mode of ['test', 'live'] as const) {
-      for (const route of apiRouter().list()) {
+      for (const route of createApiRouter().list()) {
         if (!route.path.includes(':id')) continue;
         const segments = route.path.split('/');
         const kind = KIND_OF_COLLECTION[segments[segments.indexOf(':id') - 1]!]!;
@@ -274,7 +274,7 @@ describe('cross-account probes of every route', () => {
   test("a restricted key of A gets the same answers as A's secret key on reads, and 403 on every write whatever the id", async () => {
     const { addRestricted } = await restrictedKeyFor(h, keysA);
     const rk = await addRestricted('test');
-    for (const route of apiRouter().list()) {
+    for (const route of createApiRouter().list()) {
       if (!route.path.includes(':id')) continue;
       const segments = route.path.split('/');
       const kind = KIND_OF_COLLECTION[segments[segments.indexOf(':id') - 1]!]!;

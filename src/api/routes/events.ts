@@ -39,6 +39,12 @@ async function publish(ctx: RequestContext) {
   if (previous !== undefined && (typeof previous !== 'object' || previous === null || Array.isArray(previous))) {
     throw errors.parameterInvalid('data[previous_attributes]', 'Invalid data[previous_attributes]: must be an object.');
   }
+  // HERALD_MAX_EVENT_BYTES bounds what every delivery of the event carries (Stripe: 256 KB).
+  const dataBytes = Buffer.byteLength(JSON.stringify(data), 'utf8');
+  const { maxEventBytes } = ctx.deps.config;
+  if (dataBytes > maxEventBytes) {
+    throw errors.parameterInvalid('data', `Invalid data: it is ${dataBytes} bytes as JSON, more than the limit of ${maxEventBytes} bytes per event (HERALD_MAX_EVENT_BYTES).`);
+  }
   const accountParam = p.string('account', { maxLength: 255 }) ?? null;
   if (accountParam !== null && ctx.stripeAccount !== null && accountParam !== ctx.stripeAccount) {
     throw errors.parameterInvalid('account', `Invalid account: '${accountParam}' differs from the Stripe-Account header ('${ctx.stripeAccount}'); send one of them.`);

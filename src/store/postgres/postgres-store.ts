@@ -21,6 +21,12 @@ import { disableReason } from '../health.js';
 import { LISTEN_DELIVERY_UPSERT_SQL, listenDeliveryValues } from '../listen-delivery.js';
 import { idempotencyOwner, SEALED_PREFIX } from '../secret-encryption.js';
 import type {
+  AlertCandidate,
+  AlertSendResult,
+  AlertState,
+  AlertStateRecord,
+  ClaimedAlert,
+  EndpointAlert,
   AttemptCountBucket,
   AttemptResult,
   AttemptScope,
@@ -565,7 +571,7 @@ export class PostgresStore implements Store {
     // nobody else holds at this moment (SKIP LOCKED); whoever holds one is writing a success too.
     const endpointIds = [...new Set(attempts.map((a) => a.endpointId))].sort();
     const seen = await this.pool.query(`SELECT ${HEALTH_COLUMNS} FROM endpoints WHERE id = ANY($1)`, [endpointIds]);
-    const preview = replayHealth(seen.rows, attempts, policy);
+    const preview = replayHealth(seen.rows, results, policy);
     if (!preview.transitions) {
       await this.recordResults(this.pool, results);
       if (preview.changed.length > 0) {
@@ -580,7 +586,7 @@ export class PostgresStore implements Store {
     }
     return this.transaction(async (c) => {
       const locked = await c.query(`SELECT ${HEALTH_COLUMNS} FROM endpoints WHERE id = ANY($1) ORDER BY id FOR UPDATE`, [endpointIds]);
-      const { changed, disabled } = replayHealth(locked.rows, attempts, policy);
+      const { changed, disabled } = replayHealth(locked.rows, results, policy);
       await this.recordResults(c, results);
       if (changed.length > 0) {
         await c.query(
@@ -862,6 +868,81 @@ export class PostgresStore implements Store {
     await this.pool.query('DELETE FROM idempotency_keys WHERE account_id = $1 AND mode = $2 AND key = $3 AND status IS NULL', [req.accountId, req.mode, req.key]);
   }
 
+  // Failure alerts ---------------------------------------------------------------------------
+
+  async alertCandidates(failingSinceBefore: Millis): Promise<AlertCandidate[]> {
+    const { rows } = await this.pool.query(
+      `SELECT e.*, s.state AS alert_state, s.failing_since AS alert_failing_since
+       FROM endpoints e LEFT JOIN endpoint_alert_states s ON s.endpoint_id = e.id
+       WHERE e.status != 'deleted' AND (
+         s.state = 'warned'
+         OR (s.state = 'disabled' AND e.status = 'enabled')
+         OR (e.status = 'enabled' AND e.failing_since <= $1 AND COALESCE(s.state, 'ok') = 'ok')
+         OR (e.status = 'disabled' AND e.disabled_reason IS NOT NULL AND COALESCE(s.state, 'ok') = 'ok'))`,
+      [failingSinceBefore],
+    );
+    return rows.map((row: Row) => ({ endpoint: toEndpoint(row), alert: { state: (row.alert_state ?? 'ok') as AlertState, failingSince: row.alert_failing_since ?? null } }));
+  }
+
+  async transitionAlertState(endpointId: string, from: AlertStateRecord, to: AlertStateRecord, alert: EndpointAlert, now: Millis): Promise<boolean> {
+    return this.transaction(async (c) => {
+      // The row exists first, so that the compare-and-set below is one UPDATE: of processes racing
+      // on it, the later ones re-check its WHERE against the committed row and change nothing.
+      await c.query("INSERT INTO endpoint_alert_states (endpoint_id, state, failing_since, changed_at) VALUES ($1, 'ok', NULL, $2) ON CONFLICT (endpoint_id) DO NOTHING", [endpointId, now]);
+      const moved = await c.query(
+        `UPDATE endpoint_alert_states SET state = $2, failing_since = $3, changed_at = $4
+         WHERE endpoint_id = $1 AND state = $5 AND failing_since IS NOT DISTINCT FROM $6::bigint`,
+        [endpointId, to.state, to.failingSince, now, from.state, from.failingSince],
+      );
+      if (moved.rowCount !== 1) return false;
+      await c.query(
+        `INSERT INTO alerts (id, account_id, mode, endpoint_id, kind, created, subject, body, details, delivery, next_send_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10)`,
+        [alert.id, alert.accountId, alert.mode, alert.endpointId, alert.kind, alert.created, alert.subject, alert.body, JSON.stringify(alert.details), now],
+      );
+      return true;
+    });
+  }
+
+  async claimDueAlerts(now: Millis, limit: number, leaseMs: number): Promise<ClaimedAlert[]> {
+    const leaseToken = randomBytes(12).toString('hex');
+    const { rows } = await this.pool.query(
+      `UPDATE alerts a SET next_send_at = $1, lease_token = $2, send_attempts = a.send_attempts + 1
+       WHERE a.seq IN (SELECT seq FROM alerts WHERE next_send_at IS NOT NULL AND next_send_at <= $3 ORDER BY next_send_at LIMIT $4 FOR UPDATE SKIP LOCKED)
+       RETURNING a.*, (SELECT email FROM account_alert_settings s WHERE s.account_id = a.account_id) AS account_email`,
+      [now + leaseMs, leaseToken, now, limit],
+    );
+    return rows.map((row: Row) => ({ alert: toAlert(row), leaseToken, accountEmail: row.account_email ?? null }));
+  }
+
+  async finishAlert(claim: ClaimedAlert, result: AlertSendResult): Promise<void> {
+    if (result.delivery === 'pending') {
+      await this.pool.query('UPDATE alerts SET next_send_at = $1, last_error = $2, lease_token = NULL WHERE id = $3 AND lease_token = $4', [result.retryAt, result.error, claim.alert.id, claim.leaseToken]);
+    } else {
+      await this.pool.query(
+        'UPDATE alerts SET delivery = $1, recipient = $2, sent_at = $3, next_send_at = NULL, lease_token = NULL WHERE id = $4 AND lease_token = $5',
+        [result.delivery, result.recipient, result.at, claim.alert.id, claim.leaseToken],
+      );
+    }
+  }
+
+  async listAlerts(accountId: string, mode: Mode, page: PageRequest): Promise<Page<EndpointAlert>> {
+    return this.paginate('alerts', '*', 'account_id = $1 AND mode = $2', [accountId, mode], page, toAlert);
+  }
+
+  async getAlertEmail(accountId: string): Promise<string | null> {
+    const { rows } = await this.pool.query('SELECT email FROM account_alert_settings WHERE account_id = $1', [accountId]);
+    return rows[0]?.email ?? null;
+  }
+
+  async setAlertEmail(accountId: string, email: string | null, now: Millis): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO account_alert_settings (account_id, email, updated) VALUES ($1, $2, $3)
+       ON CONFLICT (account_id) DO UPDATE SET email = EXCLUDED.email, updated = EXCLUDED.updated`,
+      [accountId, email, now],
+    );
+  }
+
   // Housekeeping -----------------------------------------------------------------------------
 
   /**
@@ -881,6 +962,8 @@ export class PostgresStore implements Store {
   async prune(now: Millis, olderThan: Millis): Promise<{ events: number; attempts: number; idempotencyKeys: number }> {
     const deadline = Date.now() + PRUNE_BUDGET_MS;
     await this.pool.query('DELETE FROM rate_limits WHERE window_start < $1', [now - 60_000]);
+    // Alerts are kept as long as events; one still to be sent is kept until it is.
+    await this.pool.query('DELETE FROM alerts WHERE created < $1 AND next_send_at IS NULL', [olderThan]);
     const repeat = async (deleteBatch: () => Promise<number>) => {
       let total = 0;
       for (;;) {
@@ -956,13 +1039,13 @@ const HEALTH_COLUMNS = 'id, status, failing_since, last_success_at, disabled_rea
  * changed (as they are now), whether any change is more than `lastSuccessAt` moving forward, and
  * the endpoints disabled.
  */
-function replayHealth(rows: Row[], attempts: DeliveryAttempt[], policy: HealthPolicy): { changed: Row[]; transitions: boolean; disabled: RecordOutcome['disabled'] } {
+function replayHealth(rows: Row[], results: AttemptResult[], policy: HealthPolicy): { changed: Row[]; transitions: boolean; disabled: RecordOutcome['disabled'] } {
   const health = new Map<string, Row>(rows.map((r) => [r.id as string, { ...r }]));
   const changed = new Set<Row>();
   const disabled: RecordOutcome['disabled'] = [];
   // A transition: a run of failures starts or ends, or an endpoint is disabled.
   let transitions = false;
-  for (const a of attempts) {
+  for (const { attempt: a, disableReason: requested } of results) {
     const h = health.get(a.endpointId);
     if (!h) continue;
     if (a.outcome === 'succeeded') {
@@ -980,8 +1063,8 @@ function replayHealth(rows: Row[], attempts: DeliveryAttempt[], policy: HealthPo
       changed.add(h);
       transitions = true;
     }
-    if (h.status === 'enabled' && a.created - h.failing_since >= policy.disableAfterMs) {
-      const reason = disableReason(h.failing_since, a.created);
+    if (h.status === 'enabled' && (requested || a.created - h.failing_since >= policy.disableAfterMs)) {
+      const reason = requested ?? disableReason(h.failing_since, a.created);
       Object.assign(h, { status: 'disabled', disabled_reason: reason, disabled_at: a.created });
       changed.add(h);
       transitions = true;
@@ -1134,6 +1217,25 @@ function toDeliverySummary(row: Row): DeliverySummary {
       row.a_id === null
         ? null
         : { id: row.a_id, created: row.a_created, outcome: row.a_outcome, httpStatus: row.a_http_status ?? null, failureKind: row.a_failure_kind ?? null, durationMs: row.a_duration_ms },
+  };
+}
+
+function toAlert(row: Row): EndpointAlert {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    mode: row.mode,
+    endpointId: row.endpoint_id,
+    kind: row.kind,
+    created: row.created,
+    subject: row.subject,
+    body: row.body,
+    details: JSON.parse(row.details) as EndpointAlert['details'],
+    delivery: row.delivery,
+    recipient: row.recipient ?? null,
+    sendAttempts: row.send_attempts,
+    lastError: row.last_error ?? null,
+    sentAt: row.sent_at ?? null,
   };
 }
 

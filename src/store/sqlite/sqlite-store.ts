@@ -19,6 +19,12 @@ import type {
 } from '../../domain/types.js';
 import { newId } from '../../domain/ids.js';
 import type {
+  AlertCandidate,
+  AlertSendResult,
+  AlertState,
+  AlertStateRecord,
+  ClaimedAlert,
+  EndpointAlert,
   AttemptResult,
   AttemptScope,
   AttemptCountBucket,
@@ -481,7 +487,7 @@ export class SqliteStore implements Store {
     );
     return this.withoutSync(() => {
       const outcome: RecordOutcome = { disabled: [] };
-      for (const { claim, attempt, next } of results) {
+      for (const { claim, attempt, next, disableReason: requested } of results) {
         insertAttempt.run(attemptParams(attempt));
         moveOn.run({
           id: claim.deliveryId,
@@ -496,8 +502,8 @@ export class SqliteStore implements Store {
         } else {
           const row = endpointFailed.get(attempt.created, attempt.endpointId) as Row | undefined;
           const failingSince = row?.failing_since as number | undefined;
-          if (row?.status === 'enabled' && failingSince !== undefined && attempt.created - failingSince >= policy.disableAfterMs) {
-            const reason = disableReason(failingSince, attempt.created);
+          if (row?.status === 'enabled' && failingSince !== undefined && (requested || attempt.created - failingSince >= policy.disableAfterMs)) {
+            const reason = requested ?? disableReason(failingSince, attempt.created);
             if (disable.run(reason, attempt.created, attempt.endpointId).changes > 0) outcome.disabled.push({ endpointId: attempt.endpointId, reason });
           }
         }
@@ -737,6 +743,83 @@ export class SqliteStore implements Store {
       .run(req.accountId, req.mode, req.key);
   }
 
+  // Failure alerts ---------------------------------------------------------------------------
+
+  async alertCandidates(failingSinceBefore: Millis): Promise<AlertCandidate[]> {
+    const rows = this
+      .stmt(
+        `SELECT e.*, s.state AS alert_state, s.failing_since AS alert_failing_since
+         FROM endpoints e LEFT JOIN endpoint_alert_states s ON s.endpoint_id = e.id
+         WHERE e.status != 'deleted' AND (
+           s.state = 'warned'
+           OR (s.state = 'disabled' AND e.status = 'enabled')
+           OR (e.status = 'enabled' AND e.failing_since <= ? AND COALESCE(s.state, 'ok') = 'ok')
+           OR (e.status = 'disabled' AND e.disabled_reason IS NOT NULL AND COALESCE(s.state, 'ok') = 'ok'))`,
+      )
+      .all(failingSinceBefore) as Row[];
+    return rows.map(toAlertCandidate);
+  }
+
+  async transitionAlertState(endpointId: string, from: AlertStateRecord, to: AlertStateRecord, alert: EndpointAlert, now: Millis): Promise<boolean> {
+    return this.db.transaction(() => {
+      const row = this.stmt('SELECT state, failing_since FROM endpoint_alert_states WHERE endpoint_id = ?').get(endpointId) as Row | undefined;
+      const current: AlertStateRecord = row ? { state: row.state as AlertState, failingSince: (row.failing_since as number | null) ?? null } : { state: 'ok', failingSince: null };
+      if (current.state !== from.state || current.failingSince !== from.failingSince) return false;
+      this
+        .stmt(
+          `INSERT INTO endpoint_alert_states (endpoint_id, state, failing_since, changed_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (endpoint_id) DO UPDATE SET state = excluded.state, failing_since = excluded.failing_since, changed_at = excluded.changed_at`,
+        )
+        .run(endpointId, to.state, to.failingSince, now);
+      this
+        .stmt(
+          `INSERT INTO alerts (id, account_id, mode, endpoint_id, kind, created, subject, body, details, delivery, next_send_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)`,
+        )
+        .run(alert.id, alert.accountId, alert.mode, alert.endpointId, alert.kind, alert.created, alert.subject, alert.body, JSON.stringify(alert.details), now);
+      return true;
+    }).immediate();
+  }
+
+  async claimDueAlerts(now: Millis, limit: number, leaseMs: number): Promise<ClaimedAlert[]> {
+    const leaseToken = randomBytes(12).toString('hex');
+    const rows = this
+      .stmt(
+        `UPDATE alerts SET next_send_at = ?, lease_token = ?, send_attempts = send_attempts + 1
+         WHERE seq IN (SELECT seq FROM alerts WHERE next_send_at IS NOT NULL AND next_send_at <= ? ORDER BY next_send_at LIMIT ?)
+         RETURNING *, (SELECT email FROM account_alert_settings WHERE account_id = alerts.account_id) AS account_email`,
+      )
+      .all(now + leaseMs, leaseToken, now, limit) as Row[];
+    return rows.map((row) => ({ alert: toAlert(row), leaseToken, accountEmail: (row.account_email as string | null) ?? null }));
+  }
+
+  async finishAlert(claim: ClaimedAlert, result: AlertSendResult): Promise<void> {
+    if (result.delivery === 'pending') {
+      this.stmt('UPDATE alerts SET next_send_at = ?, last_error = ?, lease_token = NULL WHERE id = ? AND lease_token = ?').run(result.retryAt, result.error, claim.alert.id, claim.leaseToken);
+    } else {
+      this
+        .stmt('UPDATE alerts SET delivery = ?, recipient = ?, sent_at = ?, next_send_at = NULL, lease_token = NULL WHERE id = ? AND lease_token = ?')
+        .run(result.delivery, result.recipient, result.at, claim.alert.id, claim.leaseToken);
+    }
+  }
+
+  async listAlerts(accountId: string, mode: Mode, page: PageRequest): Promise<Page<EndpointAlert>> {
+    return this.paginate('alerts', 'account_id = @accountId AND mode = @mode', { accountId, mode }, page, toAlert);
+  }
+
+  async getAlertEmail(accountId: string): Promise<string | null> {
+    return (this.stmt('SELECT email FROM account_alert_settings WHERE account_id = ?').pluck().get(accountId) as string | null | undefined) ?? null;
+  }
+
+  async setAlertEmail(accountId: string, email: string | null, now: Millis): Promise<void> {
+    this
+      .stmt(
+        `INSERT INTO account_alert_settings (account_id, email, updated) VALUES (?, ?, ?)
+         ON CONFLICT (account_id) DO UPDATE SET email = excluded.email, updated = excluded.updated`,
+      )
+      .run(accountId, email, now);
+  }
+
   // Housekeeping -----------------------------------------------------------------------------
 
   async hitRateLimit(key: string, windowStart: Millis, limit: number): Promise<boolean> {
@@ -770,6 +853,8 @@ export class SqliteStore implements Store {
       () => this.stmt('DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys WHERE expires_at <= ? LIMIT ?)').run(now, batch).changes,
     );
     this.stmt('DELETE FROM rate_limits WHERE window_start < ?').run(now - 60_000);
+    // Alerts are kept as long as events; one still to be sent is kept until it is.
+    this.stmt('DELETE FROM alerts WHERE created < ? AND next_send_at IS NULL').run(olderThan);
     const attempts = await repeat(() => this.stmt('DELETE FROM attempts WHERE seq IN (SELECT seq FROM attempts WHERE created < ? LIMIT ?)').run(olderThan, batch).changes);
     const events = await repeat(() =>
       this.withoutSync(() => {
@@ -986,6 +1071,32 @@ function toListenSession(row: Row): ListenSession {
     enabledEvents: JSON.parse(row.enabled_events as string) as string[],
     cursor: row.cursor_seq as number,
     created: row.created as number,
+  };
+}
+
+function toAlertCandidate(row: Row): AlertCandidate {
+  return {
+    endpoint: toEndpoint(row),
+    alert: { state: ((row.alert_state as AlertState | null) ?? 'ok'), failingSince: (row.alert_failing_since as number | null) ?? null },
+  };
+}
+
+function toAlert(row: Row): EndpointAlert {
+  return {
+    id: row.id as string,
+    accountId: row.account_id as string,
+    mode: row.mode as Mode,
+    endpointId: row.endpoint_id as string,
+    kind: row.kind as EndpointAlert['kind'],
+    created: row.created as number,
+    subject: row.subject as string,
+    body: row.body as string,
+    details: JSON.parse(row.details as string) as EndpointAlert['details'],
+    delivery: row.delivery as EndpointAlert['delivery'],
+    recipient: (row.recipient as string | null) ?? null,
+    sendAttempts: row.send_attempts as number,
+    lastError: (row.last_error as string | null) ?? null,
+    sentAt: (row.sent_at as number | null) ?? null,
   };
 }
 
