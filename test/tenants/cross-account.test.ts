@@ -12,7 +12,7 @@ import { samplePaymentIntent, startTestHerald, type TestHerald } from '../helper
  * is given a probe.
  */
 
-type Kind = 'endpoint' | 'event' | 'attempt' | 'session' | 'connected';
+type Kind = 'endpoint' | 'event' | 'attempt' | 'session' | 'connected' | 'alert';
 
 /** Which kind of id a route's `:id` is, from the path segment before it. */
 const KIND_OF_COLLECTION: Record<string, Kind> = {
@@ -34,9 +34,12 @@ const ROUTES_WITHOUT_PATH_IDS: Record<string, string> = {
   'GET /v1/event_types': 'the catalog; takes no ids',
   'POST /v1/accounts': 'creates; takes no ids',
   'GET /v1/accounts': 'probed: cursors, and the list never shows B',
+  'GET /v1/webhook_alerts': 'probed: cursors, and the list never shows B',
+  'GET /v1/alert_settings': "the key's own account settings; takes no ids",
+  'POST /v1/alert_settings': "the key's own account settings; takes no ids",
 };
 
-const PREFIX: Record<Kind, string> = { endpoint: 'we_', event: 'evt_', attempt: 'whatt_', session: 'lsn_', connected: 'acct_' };
+const PREFIX: Record<Kind, string> = { endpoint: 'we_', event: 'evt_', attempt: 'whatt_', session: 'lsn_', connected: 'acct_', alert: 'walrt_' };
 const missingId = (kind: Kind) => `${PREFIX[kind]}${randomAlphanumeric(kind === 'connected' ? 16 : 24)}`;
 
 interface Objects {
@@ -45,6 +48,7 @@ interface Objects {
   attempt: string;
   session: string;
   connected: string;
+  alert: string;
 }
 
 describe('cross-account probes of every route', () => {
@@ -91,8 +95,26 @@ describe('cross-account probes of every route', () => {
       'application/json',
     );
     assert.equal(ack.attempts.length, 1);
-    void mode;
-    return { endpoint: endpoint.id, event: event.id, attempt: ack.attempts[0], session: session.id, connected: connected.id };
+    // A failure alert about the endpoint, queued as the alert monitor does.
+    const owner = (await h.herald.store.findApiKeyOwner(hashApiKey(key)))!;
+    const alert = {
+      id: missingId('alert'),
+      accountId: owner.accountId,
+      mode,
+      endpointId: endpoint.id,
+      kind: 'failing' as const,
+      created: Date.now(),
+      subject: 'failing',
+      body: 'failing',
+      details: { url: endpoint.url, failingSince: Date.now(), disableAt: null, disabledAt: null, disabledReason: null, recoveredAt: null, failures: [], example: null },
+      delivery: 'logged' as const,
+      recipient: null,
+      sendAttempts: 0,
+      lastError: null,
+      sentAt: null,
+    };
+    assert.ok(await h.herald.store.transitionAlertState(endpoint.id, { state: 'ok', failingSince: null }, { state: 'warned', failingSince: Date.now() }, alert, Date.now()));
+    return { endpoint: endpoint.id, event: event.id, attempt: ack.attempts[0], session: session.id, connected: connected.id, alert: alert.id };
   }
 
   /** Status and body, with the probed id written as <id> so a foreign and a missing id compare equal. */
@@ -171,6 +193,7 @@ describe('cross-account probes of every route', () => {
         ['/v1/webhook_endpoints', 'endpoint', theirs.endpoint],
         ['/v1/events', 'event', theirs.event],
         ['/v1/accounts', 'connected', theirs.connected],
+        ['/v1/webhook_alerts', 'alert', theirs.alert],
         [`/v1/events/${own.event}/delivery_attempts`, 'attempt', theirs.attempt],
         [`/v1/webhook_endpoints/${own.endpoint}/delivery_attempts`, 'attempt', theirs.attempt],
       ];
@@ -190,7 +213,7 @@ describe('cross-account probes of every route', () => {
 
     test(`${mode}: lists never show B's objects`, async () => {
       const theirs = Object.values(objectsB.test).concat(Object.values(objectsB.live));
-      for (const path of ['/v1/webhook_endpoints?limit=100', '/v1/events?limit=100', '/v1/accounts?limit=100', `/v1/events/${objectsA[mode].event}/deliveries`]) {
+      for (const path of ['/v1/webhook_endpoints?limit=100', '/v1/events?limit=100', '/v1/accounts?limit=100', '/v1/webhook_alerts?limit=100', `/v1/events/${objectsA[mode].event}/deliveries`]) {
         const r = await h.request('GET', path, { key: keysA[mode] });
         assert.equal(r.status, 200, path);
         const text = JSON.stringify(r.body);
