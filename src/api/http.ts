@@ -83,11 +83,17 @@ function nestingDepth(value: unknown, limit: number): number {
 
 export interface Route<C> {
   method: string;
-  /** As added, e.g. `/v1/webhook_endpoints/:id`. */
+  /** As registered, e.g. `/v1/webhook_endpoints/:id`. */
   path: string;
   pattern: RegExp;
   names: string[];
   handler: (ctx: C, path: Record<string, string>) => Promise<RouteResult>;
+  /** The route acts for a connected account named in the `Stripe-Account` header (Connect). */
+  stripeAccount: boolean;
+}
+
+export interface RouteOptions {
+  stripeAccount?: boolean;
 }
 
 export interface RouteResult {
@@ -99,7 +105,7 @@ export interface RouteResult {
 export class Router<C> {
   private readonly routes: Route<C>[] = [];
 
-  add(method: string, path: string, handler: Route<C>['handler']): this {
+  add(method: string, path: string, handler: Route<C>['handler'], options: RouteOptions = {}): this {
     const names: string[] = [];
     const pattern = new RegExp(
       `^${path
@@ -111,13 +117,13 @@ export class Router<C> {
         })
         .join('/')}/?$`,
     );
-    this.routes.push({ method, path, pattern, names, handler });
+    this.routes.push({ method, path, pattern, names, handler, stripeAccount: options.stripeAccount ?? false });
     return this;
   }
 
-  /** Every route, in matching order (tests probe each one). */
-  list(): { method: string; path: string }[] {
-    return this.routes.map(({ method, path }) => ({ method, path }));
+  /** Every route, in matching order (tests enumerate them, so no route escapes a check). */
+  list(): readonly Route<C>[] {
+    return this.routes;
   }
 
   match(method: string, path: string): { route: Route<C>; params: Record<string, string> } | null {

@@ -6,6 +6,7 @@ import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseDuration } from '../domain/duration.js';
 import { modeOfApiKey } from '../domain/ids.js';
+import { EncryptionKeyError, keyIdOf, parseEncryptionKey } from '../store/secret-encryption.js';
 
 /**
  * Herald's whole configuration, resolved and validated once at start. Precedence: defaults, then
@@ -64,6 +65,9 @@ export interface HeraldConfig {
   alertFrom: string;
   /** Largest event `data` accepted by POST /v1/events, in bytes of JSON. */
   maxEventBytes: number;
+  // Tenants and secrets
+  /** AES-256-GCM keys for signing secrets at rest: the first encrypts, all decrypt; null: stored in plaintext. */
+  encryptionKeys: Buffer[] | null;
 }
 
 export type DatabaseLocation = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
@@ -99,7 +103,7 @@ const duration = (min: number) => (text: string, name: string) => {
 };
 
 const secretKey = (mode: 'test' | 'live') => (text: string, name: string) => {
-  if (modeOfApiKey(text) !== mode || text.length < 16 || !/^[A-Za-z0-9_]+$/.test(text)) {
+  if (!text.startsWith('sk_') || modeOfApiKey(text) !== mode || text.length < 16 || !/^[A-Za-z0-9_]+$/.test(text)) {
     throw new ConfigError(name, `expected a ${mode} secret key: sk_${mode}_ followed by at least 8 letters, digits or underscores`);
   }
   return text;
@@ -222,7 +226,22 @@ export const SETTINGS: Setting<keyof HeraldConfig>[] = [
   { key: 'alertEmail', flag: '--alert-email', env: 'HERALD_ALERT_EMAIL', default: null, description: 'Alert recipient for accounts that set none of their own (`herald alerts set-email`).', parse: emailAddress },
   { key: 'alertFrom', flag: '--alert-from', env: 'HERALD_ALERT_FROM', default: 'herald@localhost', description: 'Sender address of alert emails.', parse: emailAddress },
   { key: 'maxEventBytes', flag: '--max-event-bytes', env: 'HERALD_MAX_EVENT_BYTES', default: '262144', description: 'Largest event data accepted (bytes of JSON); the request body limit is 3 times this plus 64 KiB, at least 1 MiB.', parse: integerIn(1024, 64 * 1024 * 1024) },
+  // Tenants and secrets
+  { key: 'encryptionKeys', flag: '--encryption-key', env: 'HERALD_ENCRYPTION_KEY', default: null, description: 'Encrypt endpoint signing secrets at rest (AES-256-GCM) with this 32-byte key (base64 or hex; `herald secrets new-key`). A comma-separated list during a rotation: the first encrypts, all decrypt.', parse: parseEncryptionKeys },
 ];
+
+function parseEncryptionKeys(text: string, name: string): Buffer[] {
+  const keys = text.split(',').map((part, i) => {
+    try {
+      return parseEncryptionKey(part);
+    } catch (err) {
+      if (err instanceof EncryptionKeyError) throw new ConfigError(name, `key ${i + 1}: ${err.message}`);
+      throw err;
+    }
+  });
+  if (new Set(keys.map(keyIdOf)).size !== keys.length) throw new ConfigError(name, 'the same key is listed twice');
+  return keys;
+}
 
 /**
  * Resolves the configuration. `flags` maps flag names (`--port`) to values. Unknown `HERALD_*`

@@ -18,6 +18,7 @@ import { DeliveryWorker } from '../delivery/worker.js';
 import { openStore, type Store } from '../store/index.js';
 import { smtpMailer } from '../alerts/mailer.js';
 import { AlertMonitor } from '../alerts/monitor.js';
+import { EncryptionKeyError, prepareSecretsAtRest, SecretCipher, withSecretEncryption } from '../store/secret-encryption.js';
 
 export interface HeraldOptions {
   clock?: Clock;
@@ -43,7 +44,8 @@ const PRUNE_INTERVAL_MS = 60_000;
 export async function startHerald(config: HeraldConfig, options: HeraldOptions = {}): Promise<RunningHerald> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? consoleLogger(config.logLevel);
-  const store = options.store ?? (await openStore(config.database));
+  const rawStore = options.store ?? (await openStore(config.database));
+  const store = await secureSecretsAtRest(rawStore, config, logger);
 
   const { account, newKeys } = await bootstrapAccount(store, config, clock);
 
@@ -179,6 +181,24 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
     })());
 
   return { url, accountId: account.id, newKeys, store, stop };
+}
+
+/**
+ * HERALD_ENCRYPTION_KEY: plaintext secrets are encrypted now, in one transaction, and every stored
+ * secret must open with the configured keys; otherwise the start fails (closing the store) rather
+ * than sign deliveries with garbage.
+ */
+async function secureSecretsAtRest(store: Store, config: HeraldConfig, logger: Logger): Promise<Store> {
+  const cipher = config.encryptionKeys ? new SecretCipher(config.encryptionKeys) : null;
+  try {
+    const encrypted = await prepareSecretsAtRest(store, cipher);
+    if (encrypted > 0) logger.info('encrypted signing secrets at rest', { count: encrypted, keyId: cipher?.sealingKeyId });
+  } catch (err) {
+    await store.close();
+    if (err instanceof EncryptionKeyError) throw new ConfigError('HERALD_ENCRYPTION_KEY', err.message);
+    throw err;
+  }
+  return cipher ? withSecretEncryption(store, cipher) : store;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type {
   Account,
   ApiKeyOwner,
+  ConnectedAccount,
   DeliveryAttempt,
   DeliveryKind,
   EndpointSecret,
@@ -25,9 +26,32 @@ export interface Store {
   ensureDefaultAccount(init: Account): Promise<{ account: Account; created: boolean }>;
   createAccount(account: Account): Promise<void>;
   getAccount(id: string): Promise<Account | null>;
-  /** Makes `keyHash` the account's one secret key for `mode`, replacing any previous key. */
+  /** Every account, oldest first (operators' listing: `herald accounts list`). */
+  listAccounts(): Promise<Account[]>;
+  /** Makes `keyHash` the account's one secret key for `mode`, replacing any previous secret key. */
   setApiKey(accountId: string, mode: Mode, keyHash: string, now: Millis): Promise<void>;
+  /** Adds a restricted (read-only) key; an account may have several. */
+  addRestrictedApiKey(accountId: string, mode: Mode, keyHash: string, now: Millis): Promise<void>;
   findApiKeyOwner(keyHash: string): Promise<ApiKeyOwner | null>;
+
+  // Connected accounts (Connect), always looked up within their platform
+  /** Stores a connected account unless the platform already has one with this id; answers the stored one. */
+  ensureConnectedAccount(account: ConnectedAccount): Promise<{ account: ConnectedAccount; created: boolean }>;
+  getConnectedAccount(platformAccountId: string, id: string): Promise<ConnectedAccount | null>;
+  listConnectedAccounts(platformAccountId: string, page: PageRequest): Promise<Page<ConnectedAccount>>;
+
+  // Signing secrets at rest
+  /**
+   * Rewrites every stored signing secret (endpoints' and listen sessions') and every kept
+   * idempotent response body (a create or roll response shows a secret) in one transaction:
+   * `rewrite` gets the stored text and the id of its owner (endpoint, session, or
+   * `idempotencyOwner(…)`) and answers the text to store; rows it answers unchanged are not
+   * written. If `rewrite` throws, nothing changes. Answers how many rows changed. Encryption at rest
+   * (secret-encryption.ts) is built on it. `responses` narrows the kept responses visited (there
+   * may be many) to those stored sealed (starting with SEALED_PREFIX) or in plaintext; signing
+   * secrets are always all visited.
+   */
+  rewriteSecrets(rewrite: (stored: string, ownerId: string) => string, options?: { responses?: 'all' | 'sealed' | 'plaintext' }): Promise<number>;
 
   // Webhook endpoints
   /** Stores a new endpoint with its first secret, unless the account and mode already have `max`. */
@@ -157,6 +181,8 @@ export interface EventFilter {
   createdGte?: Millis;
   createdLt?: Millis;
   deliverySuccess?: boolean;
+  /** Only the events of this connected account (a request with `Stripe-Account`). */
+  connectedAccount?: string;
   /** Events created before this are outside the listing window. */
   notBefore: Millis;
 }

@@ -6,6 +6,7 @@ import { newId } from '../../domain/ids.js';
 import type {
   Account,
   ApiKeyOwner,
+  ConnectedAccount,
   DeliveryAttempt,
   EndpointSecret,
   Millis,
@@ -18,6 +19,7 @@ import type {
 import { DELIVERY_STATUS_SQL, deliveryStatus } from '../delivery-status.js';
 import { disableReason } from '../health.js';
 import { LISTEN_DELIVERY_UPSERT_SQL, listenDeliveryValues } from '../listen-delivery.js';
+import { idempotencyOwner, SEALED_PREFIX } from '../secret-encryption.js';
 import type {
   AlertCandidate,
   AlertSendResult,
@@ -245,20 +247,93 @@ export class PostgresStore implements Store {
     return rows[0] ? toAccount(rows[0]) : null;
   }
 
+  async listAccounts(): Promise<Account[]> {
+    const { rows } = await this.pool.query('SELECT * FROM accounts ORDER BY created, id');
+    return rows.map(toAccount);
+  }
+
   async setApiKey(accountId: string, mode: Mode, keyHash: string, now: Millis): Promise<void> {
     await this.transaction(async (c) => {
-      await c.query('DELETE FROM api_keys WHERE account_id = $1 AND mode = $2', [accountId, mode]);
+      await c.query("DELETE FROM api_keys WHERE account_id = $1 AND mode = $2 AND kind = 'secret'", [accountId, mode]);
       await c.query(
-        `INSERT INTO api_keys (key_hash, account_id, mode, created) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (key_hash) DO UPDATE SET account_id = EXCLUDED.account_id, mode = EXCLUDED.mode, created = EXCLUDED.created`,
+        `INSERT INTO api_keys (key_hash, account_id, mode, created, kind) VALUES ($1, $2, $3, $4, 'secret')
+         ON CONFLICT (key_hash) DO UPDATE SET account_id = EXCLUDED.account_id, mode = EXCLUDED.mode, created = EXCLUDED.created, kind = 'secret'`,
         [keyHash, accountId, mode, now],
       );
     });
   }
 
+  async addRestrictedApiKey(accountId: string, mode: Mode, keyHash: string, now: Millis): Promise<void> {
+    await this.pool.query("INSERT INTO api_keys (key_hash, account_id, mode, created, kind) VALUES ($1, $2, $3, $4, 'restricted')", [keyHash, accountId, mode, now]);
+  }
+
   async findApiKeyOwner(keyHash: string): Promise<ApiKeyOwner | null> {
-    const { rows } = await this.pool.query('SELECT account_id, mode FROM api_keys WHERE key_hash = $1', [keyHash]);
-    return rows[0] ? { accountId: rows[0].account_id, mode: rows[0].mode } : null;
+    const { rows } = await this.pool.query('SELECT account_id, mode, kind FROM api_keys WHERE key_hash = $1', [keyHash]);
+    return rows[0] ? { accountId: rows[0].account_id, mode: rows[0].mode, kind: rows[0].kind === 'restricted' ? 'restricted' : 'secret' } : null;
+  }
+
+  // Connected accounts -----------------------------------------------------------------------
+
+  async ensureConnectedAccount(account: ConnectedAccount): Promise<{ account: ConnectedAccount; created: boolean }> {
+    // One statement: two processes registering the same id at once both end with the one row.
+    const inserted = await this.pool.query(
+      `INSERT INTO connected_accounts (platform_account_id, id, name, email, created) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (platform_account_id, id) DO NOTHING RETURNING *`,
+      [account.platformAccountId, account.id, account.name, account.email, account.created],
+    );
+    if (inserted.rows[0]) return { account: toConnectedAccount(inserted.rows[0]), created: true };
+    return { account: (await this.getConnectedAccount(account.platformAccountId, account.id))!, created: false };
+  }
+
+  async getConnectedAccount(platformAccountId: string, id: string): Promise<ConnectedAccount | null> {
+    const { rows } = await this.pool.query('SELECT * FROM connected_accounts WHERE platform_account_id = $1 AND id = $2', [platformAccountId, id]);
+    return rows[0] ? toConnectedAccount(rows[0]) : null;
+  }
+
+  async listConnectedAccounts(platformAccountId: string, page: PageRequest): Promise<Page<ConnectedAccount>> {
+    return this.paginate('connected_accounts', '*', 'platform_account_id = $1', [platformAccountId], page, toConnectedAccount);
+  }
+
+  // Signing secrets at rest ------------------------------------------------------------------
+
+  /**
+   * After a rewrite that changed rows, the secret tables are rewritten (VACUUM FULL: small tables, a
+   * brief exclusive lock) so the replaced values do not linger in dead row versions. The kept
+   * responses' table (up to a day of idempotent requests) only gets a plain VACUUM, which does not
+   * block requests: its replaced bodies stay in free space until reused, and expire within 24 h.
+   */
+  async rewriteSecrets(rewrite: (stored: string, ownerId: string) => string, options: { responses?: 'all' | 'sealed' | 'plaintext' } = {}): Promise<number> {
+    const changed = await this.rewriteSecretRows(rewrite, options.responses ?? 'all');
+    if (changed > 0) {
+      await this.pool.query('VACUUM FULL endpoint_secrets, listen_sessions');
+      await this.pool.query('VACUUM idempotency_keys');
+    }
+    return changed;
+  }
+
+  private async rewriteSecretRows(rewrite: (stored: string, ownerId: string) => string, responses: 'all' | 'sealed' | 'plaintext'): Promise<number> {
+    return this.transaction(async (c) => {
+      // Locked for the whole rewrite: a secret rolled meanwhile cannot slip past it unconverted.
+      await c.query('LOCK TABLE endpoint_secrets, listen_sessions IN SHARE ROW EXCLUSIVE MODE');
+      let changed = 0;
+      for (const row of (await c.query('SELECT seq, endpoint_id, secret FROM endpoint_secrets')).rows) {
+        const next = rewrite(row.secret, row.endpoint_id);
+        if (next !== row.secret) changed += (await c.query('UPDATE endpoint_secrets SET secret = $1 WHERE seq = $2', [next, row.seq])).rowCount ?? 0;
+      }
+      for (const row of (await c.query('SELECT id, secret FROM listen_sessions')).rows) {
+        const next = rewrite(row.secret, row.id);
+        if (next !== row.secret) changed += (await c.query('UPDATE listen_sessions SET secret = $1 WHERE id = $2', [next, row.id])).rowCount ?? 0;
+      }
+      const sealed = { all: '', sealed: ' AND starts_with(body, $1)', plaintext: ' AND NOT starts_with(body, $1)' }[responses];
+      const kept = await c.query(`SELECT account_id, mode, key, body FROM idempotency_keys WHERE body IS NOT NULL${sealed} FOR UPDATE`, sealed ? [SEALED_PREFIX] : []);
+      for (const row of kept.rows) {
+        const next = rewrite(row.body, idempotencyOwner(row.account_id, row.mode, row.key));
+        if (next !== row.body) {
+          changed += (await c.query('UPDATE idempotency_keys SET body = $1 WHERE account_id = $2 AND mode = $3 AND key = $4', [next, row.account_id, row.mode, row.key])).rowCount ?? 0;
+        }
+      }
+      return changed;
+    });
   }
 
   // Endpoints --------------------------------------------------------------------------------
@@ -419,6 +494,7 @@ export class PostgresStore implements Store {
     if (filter.createdGte !== undefined) where.push(`created >= ${param(filter.createdGte)}`);
     if (filter.createdLt !== undefined) where.push(`created < ${param(filter.createdLt)}`);
     if (filter.deliverySuccess !== undefined) where.push(`${filter.deliverySuccess ? 'NOT ' : ''}EXISTS (${undeliveredOf('events')})`);
+    if (filter.connectedAccount !== undefined) where.push(`connected_account = ${param(filter.connectedAccount)}`);
     return this.paginate('events', eventColumns('events'), where.join(' AND '), params, page, toEvent);
   }
 
@@ -1046,6 +1122,10 @@ function eventColumns(alias: string): string {
 
 function toAccount(row: Row): Account {
   return { id: row.id, name: row.name, applicationId: row.application_id, defaultApiVersion: row.default_api_version, created: row.created };
+}
+
+function toConnectedAccount(row: Row): ConnectedAccount {
+  return { id: row.id, platformAccountId: row.platform_account_id, name: row.name ?? null, email: row.email ?? null, created: row.created };
 }
 
 function toEndpoint(row: Row): WebhookEndpoint {

@@ -6,6 +6,7 @@ import { endpointWantsType } from '../../domain/event-types.js';
 import type {
   Account,
   ApiKeyOwner,
+  ConnectedAccount,
   DeliveryAttempt,
   EndpointSecret,
   Millis,
@@ -43,6 +44,7 @@ import type {
 import { DELIVERY_STATUS_SQL, deliveryStatus } from '../delivery-status.js';
 import { disableReason } from '../health.js';
 import { LISTEN_DELIVERY_UPSERT_SQL, listenDeliveryValues } from '../listen-delivery.js';
+import { idempotencyOwner, SEALED_PREFIX } from '../secret-encryption.js';
 
 type Row = Record<string, unknown>;
 type Params = Record<string, unknown>;
@@ -141,16 +143,94 @@ export class SqliteStore implements Store {
     return row ? toAccount(row) : null;
   }
 
+  async listAccounts(): Promise<Account[]> {
+    return (this.stmt('SELECT * FROM accounts ORDER BY created, rowid').all() as Row[]).map(toAccount);
+  }
+
   async setApiKey(accountId: string, mode: Mode, keyHash: string, now: Millis): Promise<void> {
     this.db.transaction(() => {
-      this.stmt('DELETE FROM api_keys WHERE account_id = ? AND mode = ?').run(accountId, mode);
-      this.stmt('INSERT OR REPLACE INTO api_keys (key_hash, account_id, mode, created) VALUES (?, ?, ?, ?)').run(keyHash, accountId, mode, now);
+      this.stmt("DELETE FROM api_keys WHERE account_id = ? AND mode = ? AND kind = 'secret'").run(accountId, mode);
+      this.stmt("INSERT OR REPLACE INTO api_keys (key_hash, account_id, mode, created, kind) VALUES (?, ?, ?, ?, 'secret')").run(keyHash, accountId, mode, now);
     }).immediate();
   }
 
+  async addRestrictedApiKey(accountId: string, mode: Mode, keyHash: string, now: Millis): Promise<void> {
+    this.stmt("INSERT INTO api_keys (key_hash, account_id, mode, created, kind) VALUES (?, ?, ?, ?, 'restricted')").run(keyHash, accountId, mode, now);
+  }
+
   async findApiKeyOwner(keyHash: string): Promise<ApiKeyOwner | null> {
-    const row = this.stmt('SELECT account_id, mode FROM api_keys WHERE key_hash = ?').get(keyHash) as Row | undefined;
-    return row ? { accountId: row.account_id as string, mode: row.mode as Mode } : null;
+    const row = this.stmt('SELECT account_id, mode, kind FROM api_keys WHERE key_hash = ?').get(keyHash) as Row | undefined;
+    return row ? { accountId: row.account_id as string, mode: row.mode as Mode, kind: row.kind === 'restricted' ? 'restricted' : 'secret' } : null;
+  }
+
+  // Connected accounts -----------------------------------------------------------------------
+
+  async ensureConnectedAccount(account: ConnectedAccount): Promise<{ account: ConnectedAccount; created: boolean }> {
+    return this.db.transaction(() => {
+      const existing = this.stmt('SELECT * FROM connected_accounts WHERE platform_account_id = ? AND id = ?').get(account.platformAccountId, account.id) as Row | undefined;
+      if (existing) return { account: toConnectedAccount(existing), created: false };
+      this
+        .stmt(
+          `INSERT INTO connected_accounts (platform_account_id, id, seq, name, email, created)
+           VALUES (?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM connected_accounts), ?, ?, ?)`,
+        )
+        .run(account.platformAccountId, account.id, account.name, account.email, account.created);
+      return { account, created: true };
+    }).immediate();
+  }
+
+  async getConnectedAccount(platformAccountId: string, id: string): Promise<ConnectedAccount | null> {
+    const row = this.stmt('SELECT * FROM connected_accounts WHERE platform_account_id = ? AND id = ?').get(platformAccountId, id) as Row | undefined;
+    return row ? toConnectedAccount(row) : null;
+  }
+
+  async listConnectedAccounts(platformAccountId: string, page: PageRequest): Promise<Page<ConnectedAccount>> {
+    return this.paginate('connected_accounts', 'platform_account_id = @platformAccountId', { platformAccountId }, page, toConnectedAccount);
+  }
+
+  // Signing secrets at rest ------------------------------------------------------------------
+
+  /**
+   * After a rewrite that changed rows, the file is compacted (VACUUM) and the WAL emptied, so the
+   * values replaced (plaintext before encryption, ciphertext under a retired key) do not linger in
+   * free pages. A one-off cost, proportional to the database size, when encryption is turned on or
+   * the key rotated.
+   */
+  async rewriteSecrets(rewrite: (stored: string, ownerId: string) => string, options: { responses?: 'all' | 'sealed' | 'plaintext' } = {}): Promise<number> {
+    const changed = this.rewriteSecretRows(rewrite, options.responses ?? 'all');
+    if (changed > 0) {
+      this.db.exec('VACUUM');
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    }
+    return changed;
+  }
+
+  private rewriteSecretRows(rewrite: (stored: string, ownerId: string) => string, responses: 'all' | 'sealed' | 'plaintext'): number {
+    return this.db.transaction(() => {
+      let changed = 0;
+      const endpointSecrets = this.stmt('SELECT rowid, endpoint_id, secret FROM endpoint_secrets').all() as Row[];
+      const updateEndpointSecret = this.stmt('UPDATE endpoint_secrets SET secret = ? WHERE rowid = ?');
+      for (const row of endpointSecrets) {
+        const next = rewrite(row.secret as string, row.endpoint_id as string);
+        if (next !== row.secret) changed += updateEndpointSecret.run(next, row.rowid).changes;
+      }
+      const sessions = this.stmt('SELECT id, secret FROM listen_sessions').all() as Row[];
+      const updateSession = this.stmt('UPDATE listen_sessions SET secret = ? WHERE id = ?');
+      for (const row of sessions) {
+        const next = rewrite(row.secret as string, row.id as string);
+        if (next !== row.secret) changed += updateSession.run(next, row.id).changes;
+      }
+      const sealed = { all: '', sealed: ' AND substr(body, 1, @length) = @prefix', plaintext: ' AND substr(body, 1, @length) != @prefix' }[responses];
+      const kept = this
+        .stmt(`SELECT rowid, account_id, mode, key, body FROM idempotency_keys WHERE body IS NOT NULL${sealed}`)
+        .all(sealed ? { length: SEALED_PREFIX.length, prefix: SEALED_PREFIX } : {}) as Row[];
+      const updateResponse = this.stmt('UPDATE idempotency_keys SET body = ? WHERE rowid = ?');
+      for (const row of kept) {
+        const next = rewrite(row.body as string, idempotencyOwner(row.account_id as string, row.mode as string, row.key as string));
+        if (next !== row.body) changed += updateResponse.run(next, row.rowid).changes;
+      }
+      return changed;
+    }).immediate();
   }
 
   // Endpoints --------------------------------------------------------------------------------
@@ -328,6 +408,10 @@ export class SqliteStore implements Store {
       params.createdLt = filter.createdLt;
     }
     if (filter.deliverySuccess !== undefined) where.push(filter.deliverySuccess ? 'pending_webhooks = 0' : 'pending_webhooks > 0');
+    if (filter.connectedAccount !== undefined) {
+      where.push('connected_account = @connectedAccount');
+      params.connectedAccount = filter.connectedAccount;
+    }
     return this.paginate('events', where.join(' AND '), params, page, toEvent, EVENT_COLUMNS);
   }
 
@@ -828,6 +912,16 @@ function toAccount(row: Row): Account {
     name: row.name as string,
     applicationId: row.application_id as string,
     defaultApiVersion: row.default_api_version as string,
+    created: row.created as number,
+  };
+}
+
+function toConnectedAccount(row: Row): ConnectedAccount {
+  return {
+    id: row.id as string,
+    platformAccountId: row.platform_account_id as string,
+    name: (row.name as string | null) ?? null,
+    email: (row.email as string | null) ?? null,
     created: row.created as number,
   };
 }
