@@ -396,6 +396,7 @@ export class SqliteStore implements Store {
         .all({ now, limit, leaseUntil: now + leaseMs, leaseToken }) as Row[];
       if (rows.length === 0) return [];
       const endpoints = new Map<string, { endpoint: WebhookEndpoint; secrets: string[] } | null>();
+      const events = new Map<string, ClaimedDelivery['event'] | null>();
       const getEndpoint = this.stmt('SELECT * FROM endpoints WHERE id = ?');
       const getEvent = this.stmt(`SELECT ${EVENT_COLUMNS} FROM events WHERE id = ?`);
       const cancel = this.stmt("UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL, lease_token = NULL, attempt_count = attempt_count - 1 WHERE id = ?");
@@ -408,7 +409,14 @@ export class SqliteStore implements Store {
           endpoints.set(endpointId, endpoint && endpoint.status === 'enabled' ? { endpoint, secrets: this.secretsOf(endpointId, now).map((s) => s.secret) } : null);
         }
         const target = endpoints.get(endpointId);
-        const event = getEvent.get(row.event_id) as Row | undefined;
+        // An event fanned out to several endpoints is read once per batch, and its claims share
+        // one object (the worker renders one body per event object and version).
+        const eventId = row.event_id as string;
+        if (!events.has(eventId)) {
+          const eventRow = getEvent.get(eventId) as Row | undefined;
+          events.set(eventId, eventRow ? toClaimedEvent(eventRow) : null);
+        }
+        const event = events.get(eventId);
         // The endpoint was disabled or deleted (or the event pruned) before this attempt fell due:
         // the attempt is dropped, as Stripe drops retries for disabled endpoints.
         if (!target || !event) {
@@ -421,7 +429,7 @@ export class SqliteStore implements Store {
           kind: row.kind as ClaimedDelivery['kind'],
           attemptNumber: row.attempt_count as number,
           scheduleStep: row.schedule_step as number,
-          event: toClaimedEvent(event),
+          event,
           endpoint: target.endpoint,
           secrets: target.secrets,
         });
