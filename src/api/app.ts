@@ -14,6 +14,7 @@ import type { ListenHub } from '../listen/hub.js';
 import { listenRoutes } from '../listen/routes.js';
 import { accountRoutes } from './routes/account.js';
 import { deliveryLogRoutes } from './routes/delivery-log.js';
+import { EGRESS_ADDRESSES_PATH, sendEgressAddresses } from './routes/egress.js';
 import { eventRoutes } from './routes/events.js';
 import { webhookEndpointRoutes } from './routes/webhook-endpoints.js';
 
@@ -63,6 +64,8 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', 'http://herald.local');
     try {
+      // Public, without a key: receivers fetch it to allow-list Herald's traffic.
+      if ((method === 'GET' || method === 'HEAD') && url.pathname === EGRESS_ADDRESSES_PATH) return sendEgressAddresses(res, deps.config);
       const match = router.match(method, url.pathname);
       if (!match) throw errors.unknownRoute(method, url.pathname);
       const { account, mode } = await authenticate(deps, req.headers.authorization);

@@ -1,4 +1,7 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { createSecureContext } from 'node:tls';
+import { parseIpRange } from '@herald/webhooks';
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseDuration } from '../domain/duration.js';
@@ -33,6 +36,22 @@ export interface HeraldConfig {
   /** file: URL of the operator's module of payload version changes (see delivery/versions.ts). */
   versionTransforms: string | null;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+  // Outbound safety
+  /** Test mode deliveries are checked against private networks too (live mode always is). */
+  blockPrivateNetworks: boolean;
+  /** CIDR ranges deliveries may reach even though they are private, loopback, … */
+  allowedNetworks: string[];
+  /** PEM text of CAs trusted for deliveries in addition to Node's (read from HERALD_CA_FILE). */
+  caCertificates: string | null;
+  /** Longest wait a receiver's Retry-After can impose before the next attempt. */
+  retryAfterMaxMs: number;
+  /** http:// or https:// URL of the proxy deliveries tunnel through (CONNECT). */
+  egressProxy: string | null;
+  /** Local address outgoing delivery sockets bind to. */
+  egressLocalAddress: string | null;
+  /** The operator's public egress addresses, published at GET /files/ips/ips_webhooks.json. */
+  egressAddresses: string[];
 }
 
 export type DatabaseLocation = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
@@ -72,6 +91,21 @@ const secretKey = (mode: 'test' | 'live') => (text: string, name: string) => {
     throw new ConfigError(name, `expected a ${mode} secret key: sk_${mode}_ followed by at least 8 letters, digits or underscores`);
   }
   return text;
+};
+
+const booleanSetting = (text: string, name: string) => {
+  const t = text.trim().toLowerCase();
+  if (t === 'true' || t === '1' || t === 'yes') return true;
+  if (t === 'false' || t === '0' || t === 'no') return false;
+  throw new ConfigError(name, `expected true or false, got '${text}'`);
+};
+
+const cidrList = (text: string, name: string) => {
+  const entries = text.split(',').map((p) => p.trim()).filter(Boolean);
+  for (const entry of entries) {
+    if (!parseIpRange(entry)) throw new ConfigError(name, `'${entry}' is not an IP address or CIDR range (e.g. 10.0.0.0/8, 203.0.113.7, 2001:db8::/32)`);
+  }
+  return entries;
 };
 
 export function parseDatabaseUrl(text: string, name = '--database'): DatabaseLocation {
@@ -114,6 +148,39 @@ export const SETTINGS: Setting<keyof HeraldConfig>[] = [
       return pathToFileURL(path).href;
     } },
   { key: 'logLevel', flag: '--log-level', env: 'HERALD_LOG_LEVEL', default: 'info', description: 'debug, info, warn, error or silent.', parse: (t, n) => { if (!['debug', 'info', 'warn', 'error', 'silent'].includes(t)) throw new ConfigError(n, `expected debug, info, warn, error or silent, got '${t}'`); return t as HeraldConfig['logLevel']; } },
+
+  // Outbound safety
+  { key: 'blockPrivateNetworks', flag: '--block-private-networks', env: 'HERALD_BLOCK_PRIVATE_NETWORKS', default: 'false', description: 'Block deliveries to private, loopback, link-local and metadata addresses in test mode too (live mode always blocks them).', parse: booleanSetting },
+  { key: 'allowedNetworks', flag: '--allowed-networks', env: 'HERALD_ALLOWED_NETWORKS', default: '', description: 'Comma-separated CIDR ranges deliveries may reach although they are private (e.g. 10.20.0.0/16).', parse: cidrList },
+  { key: 'caCertificates', flag: '--ca-file', env: 'HERALD_CA_FILE', default: null, description: "PEM file of CA certificates trusted for deliveries, in addition to Node's bundled ones.", parse: (t, n) => {
+      const path = resolvePath(t);
+      if (!existsSync(path)) throw new ConfigError(n, `no such file: ${path}`);
+      const pem = readFileSync(path, 'utf8');
+      if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(n, `${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+      try {
+        createSecureContext({ ca: pem });
+      } catch (err) {
+        throw new ConfigError(n, `${path}: ${(err as Error).message}`);
+      }
+      return pem;
+    } },
+  { key: 'retryAfterMaxMs', flag: '--retry-after-max', env: 'HERALD_RETRY_AFTER_MAX', default: '1d', description: "Longest delay a receiver's Retry-After (on 429 or 503) can impose before the next attempt.", parse: duration(1000) },
+  { key: 'egressProxy', flag: '--egress-proxy', env: 'HERALD_EGRESS_PROXY', default: null, description: 'http:// or https:// URL of a proxy that deliveries tunnel through (HTTP CONNECT).', parse: (t, n) => {
+      let url: URL;
+      try {
+        url = new URL(t);
+      } catch {
+        throw new ConfigError(n, `expected a URL such as http://proxy.internal:3128, got '${t}'`);
+      }
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(n, `the proxy URL must start with http:// or https://, got '${t}'`);
+      if ((url.pathname !== '/' && url.pathname !== '') || url.search) throw new ConfigError(n, 'the proxy URL has no path or query');
+      return url.href;
+    } },
+  { key: 'egressLocalAddress', flag: '--egress-local-address', env: 'HERALD_EGRESS_LOCAL_ADDRESS', default: null, description: 'Local IP address that outgoing delivery connections bind to.', parse: (t, n) => {
+      if (!isIP(t.trim())) throw new ConfigError(n, `expected an IP address of this machine, got '${t}'`);
+      return t.trim();
+    } },
+  { key: 'egressAddresses', flag: '--egress-addresses', env: 'HERALD_EGRESS_ADDRESSES', default: '', description: 'Comma-separated public addresses or CIDR ranges deliveries leave from, published at /files/ips/ips_webhooks.json.', parse: cidrList },
 ];
 
 /**

@@ -35,3 +35,42 @@ export function retryDelay({ mode, step, override, random }: RetryPolicyInput): 
   if (override) return base;
   return Math.round(base * (1 - JITTER + 2 * JITTER * random));
 }
+
+/** Statuses whose Retry-After header Herald honours (RFC 9110: 429 Too Many Requests, 503 Service Unavailable). */
+export const RETRY_AFTER_STATUSES: ReadonlySet<number> = new Set([429, 503]);
+
+/**
+ * Milliseconds a `Retry-After` value asks for: delay-seconds (`120`) or an HTTP date, relative to
+ * `now`. Null when absent or unreadable; a date in the past reads as 0.
+ */
+export function parseRetryAfter(value: string | undefined, now: number): number | null {
+  if (value === undefined) return null;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Math.min(Number(text), 10 * 365 * 86_400) * 1000;
+  if (!/[a-z]/i.test(text)) return null; // not a date either (e.g. "-5", "1.5")
+  const at = Date.parse(text);
+  if (Number.isNaN(at)) return null;
+  return Math.max(0, at - now);
+}
+
+export interface RetryAfterBounds {
+  /** The policy's own delay before the next attempt: a receiver can lengthen the wait, never shorten it. */
+  policyDelay: number;
+  /** HERALD_RETRY_AFTER_MAX. */
+  maxMs: number;
+  /** What is left of the schedule from this step (the sum of its remaining delays): the retry horizon. */
+  horizonMs: number;
+}
+
+/**
+ * The delay to use when the receiver sent `Retry-After`: at least the policy's delay, at most
+ * the cap and the retry horizon (the wait never outlasts the rest of the schedule).
+ */
+export function boundedRetryAfter(requestedMs: number, bounds: RetryAfterBounds): number {
+  return Math.max(bounds.policyDelay, Math.min(requestedMs, bounds.maxMs, bounds.horizonMs));
+}
+
+/** The sum of the schedule's delays from `step` on (without jitter). */
+export function remainingSchedule(mode: Mode, step: number, override: readonly number[] | null): number {
+  return (override ?? RETRY_SCHEDULES[mode]).slice(step).reduce((sum, d) => sum + d, 0);
+}

@@ -1,4 +1,7 @@
 import { Agent } from 'undici';
+import type { Mode } from '../domain/types.js';
+import type { AddressPolicy } from './address-policy.js';
+import { egressConnector, type EgressOptions, type Resolver } from './egress.js';
 import { failureKindOfError, type SendResult } from './outcome.js';
 
 /** Bytes of a receiver's response body that are kept for the delivery log. */
@@ -11,25 +14,60 @@ export interface OutgoingRequest {
   headers: Record<string, string>;
   body: string;
   timeoutMs: number;
+  /** The endpoint's mode: it decides whether the address policy applies. */
+  mode: Mode;
 }
+
+export interface SenderOptions {
+  connectionsPerOrigin?: number;
+  /** Where deliveries may connect (none given: nothing is blocked, for embedders and benchmarks). */
+  policy?: AddressPolicy;
+  extraCa?: string | null;
+  proxy?: string | null;
+  localAddress?: string | null;
+  /** Name resolution instead of the system's (tests of DNS rebinding). */
+  resolve?: Resolver;
+}
+
+const CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * Sends one attempt: one POST, a hard timeout over the whole exchange, no redirects followed, a
  * capped body read. Never throws for a receiver's failure; the result says what happened.
  */
 export class HttpSender {
-  private readonly agent: Agent;
+  /** Connections checked by the address policy (live mode; test mode with HERALD_BLOCK_PRIVATE_NETWORKS). */
+  private readonly guarded: Agent;
+  /** Unchecked connections (test mode by default: deliveries to a local receiver are the point). */
+  private readonly open: Agent;
+  private readonly policy: AddressPolicy | null;
+  private readonly closers: (() => Promise<void>)[] = [];
 
-  constructor(options: { connectionsPerOrigin?: number; rejectUnauthorized?: boolean } = {}) {
-    this.agent = new Agent({
-      connections: options.connectionsPerOrigin ?? 64,
-      pipelining: 1,
-      keepAliveTimeout: 10_000,
-      // The per-attempt timer below is the real limit; these only stop undici's defaults (300 s) from mattering.
-      headersTimeout: 0,
-      bodyTimeout: 0,
-      connect: { minVersion: 'TLSv1.2', rejectUnauthorized: options.rejectUnauthorized ?? true },
-    });
+  constructor(options: SenderOptions = {}) {
+    this.policy = options.policy ?? null;
+    const agent = (policy: AddressPolicy | null) => {
+      const egress: EgressOptions = {
+        policy,
+        extraCa: options.extraCa ?? null,
+        proxy: options.proxy ?? null,
+        localAddress: options.localAddress ?? null,
+        connectTimeoutMs: CONNECT_TIMEOUT_MS,
+        ...(options.resolve ? { resolve: options.resolve } : {}),
+      };
+      const { connect, close } = egressConnector(egress);
+      this.closers.push(close);
+      return new Agent({
+        connections: options.connectionsPerOrigin ?? 64,
+        pipelining: 1,
+        keepAliveTimeout: 10_000,
+        // The per-attempt timer below is the real limit; these only stop undici's defaults (300 s) from mattering.
+        headersTimeout: 0,
+        bodyTimeout: 0,
+        connect,
+      });
+    };
+    this.guarded = agent(this.policy);
+    this.open = this.policy ? agent(null) : this.guarded;
   }
 
   async send(request: OutgoingRequest): Promise<SendResult> {
@@ -43,7 +81,8 @@ export class HttpSender {
     }, request.timeoutMs);
     try {
       const url = new URL(request.url);
-      const response = await this.agent.request({
+      const agent = this.policy?.appliesTo(request.mode) ? this.guarded : this.open;
+      const response = await agent.request({
         origin: url.origin,
         path: `${url.pathname}${url.search}`,
         method: 'POST',
@@ -59,19 +98,19 @@ export class HttpSender {
       }
       const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string; message?: string } };
       const code = e.code && e.code !== 'UND_ERR_SOCKET' ? e.code : (e.cause?.code ?? e.code);
-      return {
-        kind: 'error',
-        error: failureKindOfError(code, e.name),
-        message: `${code ? `${code}: ` : ''}${e.cause?.message ?? e.message ?? String(err)}`,
-        durationMs: elapsed(),
-      };
+      const kind = failureKindOfError(code, e.name);
+      const text = readableError(e.cause?.message ?? e.message ?? String(err), code);
+      // Herald's own refusals explain themselves; socket and TLS errors keep their code (e.g. CERT_HAS_EXPIRED).
+      const message = kind === 'blocked_address' || code?.startsWith('HERALD_') ? text : `${code ? `${code}: ` : ''}${text}`;
+      return { kind: 'error', error: kind, message: kind === 'tls_error' ? `TLS: ${message}` : message, durationMs: elapsed() };
     } finally {
       clearTimeout(timer);
     }
   }
 
   async close(): Promise<void> {
-    await this.agent.close();
+    await Promise.all([this.guarded.close(), this.open === this.guarded ? null : this.open.close()]);
+    await Promise.all(this.closers.map((close) => close()));
   }
 }
 
@@ -97,4 +136,13 @@ function flattenHeaders(headers: Record<string, string | string[] | undefined>):
     if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   return flat;
+}
+
+/** OpenSSL's error text, shortened to its reason ("tlsv1 alert protocol version"), with a hint where one helps. */
+function readableError(text: string, code: string | undefined): string {
+  const reason = /:SSL routines:[^:]*:([^:]+):/.exec(text)?.[1] ?? text;
+  if (code === 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION' || code === 'ERR_SSL_UNSUPPORTED_PROTOCOL') {
+    return `${reason} (the receiver offers no TLS version Herald accepts: 1.2 or 1.3)`;
+  }
+  return reason;
 }

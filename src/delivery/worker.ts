@@ -7,7 +7,8 @@ import type { Logger } from '../domain/logger.js';
 import type { DeliveryAttempt } from '../domain/types.js';
 import type { AttemptResult, ClaimedDelivery, Store } from '../store/store.js';
 import { classify } from './outcome.js';
-import { retryDelay } from './retry-policy.js';
+import { goneReason } from '../store/health.js';
+import { boundedRetryAfter, parseRetryAfter, remainingSchedule, RETRY_AFTER_STATUSES, retryDelay } from './retry-policy.js';
 import type { HttpSender } from './sender.js';
 import type { VersionTranslator } from './versions.js';
 
@@ -21,6 +22,8 @@ export interface WorkerOptions {
   timeoutMs: number;
   retryOverride: readonly number[] | null;
   disableAfterMs: number;
+  /** HERALD_RETRY_AFTER_MAX: the longest wait a receiver's Retry-After can impose. */
+  retryAfterMaxMs?: number;
   /** Longest sleep between looks at the queue when nothing wakes the worker. */
   pollIntervalMs?: number;
   random?: () => number;
@@ -137,17 +140,28 @@ export class DeliveryWorker {
       ...DELIVERY_HEADERS,
       ...deliverySignatureHeaders(payload, { secrets: claim.secrets, eventId: claim.event.id, timestamp: Math.floor(started / 1000), schemes: claim.endpoint.signatureSchemes }),
     };
-    const result = await sender.send({ url: claim.endpoint.url, headers, body: payload, timeoutMs });
+    const result = await sender.send({ url: claim.endpoint.url, headers, body: payload, timeoutMs, mode: claim.endpoint.mode });
     const verdict = classify(result);
     const finished = clock.now();
+    const status = result.kind === 'response' ? result.status : null;
+    // 410 Gone: the receiver says the endpoint no longer exists (Standard Webhooks): stop at once.
+    const disableReason = status === 410 ? goneReason(finished) : undefined;
+    let failureMessage = verdict.outcome === 'failed' ? verdict.message : null;
 
     let next: AttemptResult['next'];
     if (verdict.outcome === 'succeeded') {
       next = { state: 'succeeded' };
-    } else if (claim.kind === 'manual') {
+    } else if (claim.kind === 'manual' || disableReason) {
       next = { state: 'failed' }; // a resend is tried once; the automatic schedule is separate
     } else {
-      const delay = retryDelay({ mode: claim.endpoint.mode, step: claim.scheduleStep, override: retryOverride, random: this.random() });
+      const { mode } = claim.endpoint;
+      let delay = retryDelay({ mode, step: claim.scheduleStep, override: retryOverride, random: this.random() });
+      const requested = result.kind === 'response' && RETRY_AFTER_STATUSES.has(result.status) ? parseRetryAfter(result.headers['retry-after'], finished) : null;
+      if (delay !== null && requested !== null) {
+        const bounded = boundedRetryAfter(requested, { policyDelay: delay, maxMs: this.options.retryAfterMaxMs ?? Infinity, horizonMs: remainingSchedule(mode, claim.scheduleStep, retryOverride) });
+        if (bounded !== delay) failureMessage = `${failureMessage}; Retry-After honoured: next attempt in ${Math.round(bounded / 1000)} s`;
+        delay = bounded;
+      }
       next = delay === null ? { state: 'failed' } : { state: 'pending', at: finished + delay, scheduleStep: claim.scheduleStep + 1 };
     }
 
@@ -165,7 +179,7 @@ export class DeliveryWorker {
       durationMs: result.durationMs,
       outcome: verdict.outcome,
       failureKind: verdict.outcome === 'failed' ? verdict.failureKind : null,
-      failureMessage: verdict.outcome === 'failed' ? verdict.message : null,
+      failureMessage,
       httpStatus: result.kind === 'response' ? result.status : null,
       requestHeaders: headers,
       responseHeaders: result.kind === 'response' ? result.headers : null,
@@ -173,7 +187,7 @@ export class DeliveryWorker {
       requestBody: payload,
       nextRetryAt: next.state === 'pending' ? next.at : null,
     };
-    this.results.push({ claim, attempt, next });
+    this.results.push({ claim, attempt, next, ...(disableReason ? { disableReason } : {}) });
     this.scheduleFlush();
   }
 

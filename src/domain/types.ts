@@ -90,9 +90,13 @@ export interface StoredEvent {
 export type DeliveryKind = 'automatic' | 'manual';
 export type DeliveryState = 'pending' | 'in_flight' | 'succeeded' | 'failed' | 'cancelled';
 
-/** Why an attempt failed. `http_error` is any non-2xx, non-3xx status. */
+/**
+ * Why an attempt failed. `http_error` is any non-2xx, non-3xx status. `blocked_address`: the
+ * endpoint's host is (or resolves only to) an address deliveries may not reach (private networks).
+ */
 export type FailureKind =
   | 'http_error'
+  | 'blocked_address'
   | 'redirect'
   | 'timeout'
   | 'connection_refused'

@@ -7,7 +7,7 @@ import type { DeliveryAttempt, FailureKind, StoredEvent } from '../domain/types.
 import type { ListenSession } from '../store/store.js';
 import type { ListenHub } from './hub.js';
 
-const FAILURE_KINDS: readonly FailureKind[] = ['http_error', 'redirect', 'timeout', 'connection_refused', 'dns_error', 'tls_error', 'connection_error', 'endpoint_unavailable'];
+const FAILURE_KINDS: readonly FailureKind[] = ['http_error', 'redirect', 'timeout', 'connection_refused', 'dns_error', 'tls_error', 'connection_error', 'endpoint_unavailable', 'blocked_address'];
 const MAX_CAPTURED_BODY = 4096;
 
 /**

@@ -11,6 +11,7 @@ import { EventTypeCatalog } from '../domain/event-types.js';
 import { hashApiKey, newApiKey, newId } from '../domain/ids.js';
 import { consoleLogger, type Logger } from '../domain/logger.js';
 import type { Mode } from '../domain/types.js';
+import { AddressPolicy } from '../delivery/address-policy.js';
 import { HttpSender } from '../delivery/sender.js';
 import { DeliveryWorker } from '../delivery/worker.js';
 import { openStore, type Store } from '../store/index.js';
@@ -51,7 +52,12 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
       throw new ConfigError('HERALD_VERSION_TRANSFORMS', (err as Error).message);
     }
   }
-  const sender = new HttpSender();
+  const sender = new HttpSender({
+    policy: new AddressPolicy({ blockInTestMode: config.blockPrivateNetworks, allowedNetworks: config.allowedNetworks }),
+    extraCa: config.caCertificates,
+    proxy: config.egressProxy,
+    localAddress: config.egressLocalAddress,
+  });
   const worker =
     config.role === 'api'
       ? null
@@ -64,6 +70,7 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
           timeoutMs: config.deliveryTimeoutMs,
           retryOverride: config.retrySchedule,
           disableAfterMs: config.disableAfterMs,
+          retryAfterMaxMs: config.retryAfterMaxMs,
           versions,
           defaultApiVersion: config.apiVersion,
         });

@@ -160,6 +160,8 @@ export interface AttemptResult {
   attempt: DeliveryAttempt;
   /** What happens to the delivery next: retried at a time, or finished. */
   next: { state: 'pending'; at: Millis; scheduleStep: number } | { state: 'succeeded' | 'failed' };
+  /** Disable the endpoint at once with this reason (the receiver answered 410 Gone). */
+  disableReason?: string;
 }
 
 export interface HealthPolicy {

@@ -53,6 +53,7 @@ export function failureKindText(kind: string): string {
     tls_error: 'TLS error',
     connection_error: 'Connection error',
     endpoint_unavailable: 'Endpoint unavailable',
+    blocked_address: 'Blocked address (private network)',
   };
   return words[kind] ?? kind;
 }

@@ -3,6 +3,7 @@
 import { readHeader, resolveSecrets, resolveTolerance, type HeaderSource, type SignatureScheme, type VerifyOptions, type WebhookEvent } from './common.js';
 import { MemoryDedupeStore, type DedupeStore } from './dedupe.js';
 import { WebhookVerificationError } from './errors.js';
+import { IpRangeList } from './ip.js';
 
 export interface WebhookLogger {
   info(message: string, fields?: Record<string, unknown>): void;
@@ -35,6 +36,12 @@ export interface WebhookHandlerOptions<E extends WebhookEvent = WebhookEvent> {
   logger?: WebhookLogger | false;
   /** Milliseconds clock used for the tolerance check, for tests. */
   now?: () => number;
+  /**
+   * Accept deliveries only from these addresses or CIDR ranges (e.g. Herald's published egress
+   * addresses, see `fetchEgressAddresses`); others get 403 before any signature work. A request
+   * whose source address is unknown is refused too. IPv4-mapped IPv6 sources match IPv4 entries.
+   */
+  allowedSources?: Iterable<string> | IpRangeList;
 }
 
 export interface WebhookRequest {
@@ -42,6 +49,8 @@ export interface WebhookRequest {
   rawBody: unknown;
   headers: HeaderSource;
   method?: string;
+  /** The peer's IP address (the Node adapters pass the socket's); needed with `allowedSources`. */
+  remoteAddress?: string | null;
 }
 
 export interface WebhookResponse {
@@ -61,6 +70,8 @@ export interface HandledWebhook<E extends WebhookEvent = WebhookEvent> {
 export interface AfterResponse {
   /** Keeps the runtime alive until the handler finishes (Workers `ctx.waitUntil`, Next.js `after`). */
   waitUntil?: (work: Promise<unknown>) => void;
+  /** The peer's IP address, for `allowedSources` (the Fetch API's Request does not carry it). */
+  remoteAddress?: string | null;
 }
 
 export interface WebhookHandler<E extends WebhookEvent = WebhookEvent> {
@@ -114,6 +125,7 @@ export function createWebhookHandlerWith<E extends WebhookEvent = WebhookEvent>(
   const logger = options.logger === false ? silentLogger : (options.logger ?? consoleLogger);
   const now = options.now ?? Date.now;
   const acknowledgeFirst = (options.acknowledge ?? 'immediately') === 'immediately';
+  const allowedSources = options.allowedSources === undefined ? null : options.allowedSources instanceof IpRangeList ? options.allowedSources : new IpRangeList(options.allowedSources);
 
   /** Runs the matching handler; false when it failed (already logged, id released). */
   async function runHandler(event: E, dedupeKey: string | null): Promise<boolean> {
@@ -142,6 +154,11 @@ export function createWebhookHandlerWith<E extends WebhookEvent = WebhookEvent>(
   async function handle(request: WebhookRequest): Promise<HandledWebhook<E>> {
     if (request.method !== undefined && request.method.toUpperCase() !== 'POST') {
       return { response: reply(405, { error: { type: 'invalid_request_error', message: 'Webhooks are delivered with POST.' } }, { allow: 'POST' }), event: null, process: nothingToDo };
+    }
+    if (allowedSources && !(request.remoteAddress && allowedSources.has(request.remoteAddress))) {
+      logger.warn('webhook refused: source address not allowed', { remote_address: request.remoteAddress ?? null });
+      const message = request.remoteAddress ? `Deliveries from ${request.remoteAddress} are not accepted.` : 'The source address of the request is unknown.';
+      return { response: errorReply(403, 'invalid_request_error', 'source_not_allowed', message), event: null, process: nothingToDo };
     }
     let event: E;
     let scheme: SignatureScheme;
@@ -189,7 +206,7 @@ export function createWebhookHandlerWith<E extends WebhookEvent = WebhookEvent>(
     handle,
     async fetch(request, fetchOptions = {}) {
       const rawBody = request.method === 'POST' ? new Uint8Array(await request.arrayBuffer()) : undefined;
-      const handled = await handle({ rawBody, headers: request.headers, method: request.method });
+      const handled = await handle({ rawBody, headers: request.headers, method: request.method, remoteAddress: fetchOptions.remoteAddress ?? null });
       // A timer, not a microtask: the framework gets to write the response before the handler runs.
       const work = new Promise<void>((resolve) => setTimeout(resolve, 0)).then(handled.process);
       fetchOptions.waitUntil?.(work);

@@ -56,7 +56,7 @@ export function nodeWebhook(handler: WebhookHandler<any>, options: NodeAdapterOp
       res.destroy();
       return;
     }
-    respondThenProcess(res, await handler.handle({ rawBody, headers: req.headers, method: req.method }));
+    respondThenProcess(res, await handler.handle({ rawBody, headers: req.headers, method: req.method, remoteAddress: req.socket?.remoteAddress ?? null }));
   };
 }
 
@@ -91,7 +91,7 @@ export function expressWebhook(handler: WebhookHandler<any>, options: NodeAdapte
           throw error;
         }
       }
-      respondThenProcess(res, await handler.handle({ rawBody, headers: req.headers, method: req.method }));
+      respondThenProcess(res, await handler.handle({ rawBody, headers: req.headers, method: req.method, remoteAddress: req.socket?.remoteAddress ?? null }));
     } catch (error) {
       if (next) next(error);
       else res.destroy();
@@ -118,7 +118,7 @@ export function fastifyWebhook(handler: WebhookHandler<any>, options: NodeAdapte
     instance.removeAllContentTypeParsers();
     instance.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_request, body, done) => done(null, body));
     instance.post(path, async (request, reply) => {
-      const handled = await handler.handle({ rawBody: request.body, headers: request.headers, method: request.method });
+      const handled = await handler.handle({ rawBody: request.body, headers: request.headers, method: request.method, remoteAddress: reply.raw.socket?.remoteAddress ?? null });
       // Writing to the raw response ourselves is what lets the handler run after it is sent.
       reply.hijack();
       respondThenProcess(reply.raw, handled);

@@ -26,6 +26,8 @@ export {
   verifyWebhookAsync,
 } from './web-crypto.js';
 export { MemoryDedupeStore, type DedupeStore, type MemoryDedupeOptions } from './dedupe.js';
+export { formatIpAddress, formatIpRange, IpRangeList, parseIpAddress, parseIpRange, rangeContains, unmapIpv4, type IpAddress, type IpRange } from './ip.js';
+export { fetchEgressAddresses } from './sources.js';
 export {
   honoWebhook,
   nextWebhook,

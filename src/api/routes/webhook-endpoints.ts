@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+import { AddressPolicy } from '../../delivery/address-policy.js';
 import { deliveryAttemptObject, webhookEndpointObject } from '../../domain/objects.js';
 import { errors } from '../../domain/errors.js';
 import { isApiVersion, newId, newSigningSecret } from '../../domain/ids.js';
@@ -8,6 +10,7 @@ import { applyMetadata, Params } from '../params.js';
 import { listObject, PAGE_PARAMS, readPage } from './lists.js';
 
 const MAX_URL_LENGTH = 2048;
+const unbracket = (host: string) => (host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host);
 
 export function webhookEndpointRoutes(router: Router<RequestContext>): void {
   router
@@ -170,6 +173,16 @@ function validateUrl(ctx: RequestContext, url: string): string {
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw errors.urlInvalid(url, 'It must be an absolute http:// or https:// URL.');
   if (parsed.username || parsed.password) throw errors.urlInvalid(url, 'Credentials in the URL are not allowed.');
   if (ctx.mode === 'live' && parsed.protocol !== 'https:') throw errors.liveModeHttps(url);
+  // A literal address is known now; host names are checked on every connection (DNS may change).
+  // `parsed.hostname` is the WHATWG-normalized host: 0x7f.1, 2130706433 and 127.1 all read 127.0.0.1.
+  const { config } = ctx.deps;
+  const policy = new AddressPolicy({ blockInTestMode: config.blockPrivateNetworks, allowedNetworks: config.allowedNetworks });
+  if (policy.appliesTo(ctx.mode) && isIP(unbracket(parsed.hostname))) {
+    const verdict = policy.check(unbracket(parsed.hostname));
+    if (!verdict.allowed) {
+      throw errors.urlInvalid(url, `Deliveries may not reach ${verdict.reason}; use a public address or host name (an operator can allow private networks with HERALD_ALLOWED_NETWORKS).`);
+    }
+  }
   return url;
 }
 

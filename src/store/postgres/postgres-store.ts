@@ -491,7 +491,7 @@ export class PostgresStore implements Store {
     // nobody else holds at this moment (SKIP LOCKED); whoever holds one is writing a success too.
     const endpointIds = [...new Set(attempts.map((a) => a.endpointId))].sort();
     const seen = await this.pool.query(`SELECT ${HEALTH_COLUMNS} FROM endpoints WHERE id = ANY($1)`, [endpointIds]);
-    const preview = replayHealth(seen.rows, attempts, policy);
+    const preview = replayHealth(seen.rows, results, policy);
     if (!preview.transitions) {
       await this.recordResults(this.pool, results);
       if (preview.changed.length > 0) {
@@ -506,7 +506,7 @@ export class PostgresStore implements Store {
     }
     return this.transaction(async (c) => {
       const locked = await c.query(`SELECT ${HEALTH_COLUMNS} FROM endpoints WHERE id = ANY($1) ORDER BY id FOR UPDATE`, [endpointIds]);
-      const { changed, disabled } = replayHealth(locked.rows, attempts, policy);
+      const { changed, disabled } = replayHealth(locked.rows, results, policy);
       await this.recordResults(c, results);
       if (changed.length > 0) {
         await c.query(
@@ -882,13 +882,13 @@ const HEALTH_COLUMNS = 'id, status, failing_since, last_success_at, disabled_rea
  * changed (as they are now), whether any change is more than `lastSuccessAt` moving forward, and
  * the endpoints disabled.
  */
-function replayHealth(rows: Row[], attempts: DeliveryAttempt[], policy: HealthPolicy): { changed: Row[]; transitions: boolean; disabled: RecordOutcome['disabled'] } {
+function replayHealth(rows: Row[], results: AttemptResult[], policy: HealthPolicy): { changed: Row[]; transitions: boolean; disabled: RecordOutcome['disabled'] } {
   const health = new Map<string, Row>(rows.map((r) => [r.id as string, { ...r }]));
   const changed = new Set<Row>();
   const disabled: RecordOutcome['disabled'] = [];
   // A transition: a run of failures starts or ends, or an endpoint is disabled.
   let transitions = false;
-  for (const a of attempts) {
+  for (const { attempt: a, disableReason: requested } of results) {
     const h = health.get(a.endpointId);
     if (!h) continue;
     if (a.outcome === 'succeeded') {
@@ -906,8 +906,8 @@ function replayHealth(rows: Row[], attempts: DeliveryAttempt[], policy: HealthPo
       changed.add(h);
       transitions = true;
     }
-    if (h.status === 'enabled' && a.created - h.failing_since >= policy.disableAfterMs) {
-      const reason = disableReason(h.failing_since, a.created);
+    if (h.status === 'enabled' && (requested || a.created - h.failing_since >= policy.disableAfterMs)) {
+      const reason = requested ?? disableReason(h.failing_since, a.created);
       Object.assign(h, { status: 'disabled', disabled_reason: reason, disabled_at: a.created });
       changed.add(h);
       transitions = true;

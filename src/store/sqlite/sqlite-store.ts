@@ -460,7 +460,7 @@ export class SqliteStore implements Store {
     );
     return this.withoutSync(() => {
       const outcome: RecordOutcome = { disabled: [] };
-      for (const { claim, attempt, next } of results) {
+      for (const { claim, attempt, next, disableReason: requested } of results) {
         insertAttempt.run(attemptParams(attempt));
         moveOn.run({
           id: claim.deliveryId,
@@ -475,8 +475,8 @@ export class SqliteStore implements Store {
         } else {
           const row = endpointFailed.get(attempt.created, attempt.endpointId) as Row | undefined;
           const failingSince = row?.failing_since as number | undefined;
-          if (row?.status === 'enabled' && failingSince !== undefined && attempt.created - failingSince >= policy.disableAfterMs) {
-            const reason = disableReason(failingSince, attempt.created);
+          if (row?.status === 'enabled' && failingSince !== undefined && (requested || attempt.created - failingSince >= policy.disableAfterMs)) {
+            const reason = requested ?? disableReason(failingSince, attempt.created);
             if (disable.run(reason, attempt.created, attempt.endpointId).changes > 0) outcome.disabled.push({ endpointId: attempt.endpointId, reason });
           }
         }
