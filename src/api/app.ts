@@ -4,15 +4,17 @@ import type { HeraldConfig } from '../config/config.js';
 import type { Clock } from '../domain/clock.js';
 import { ApiError, errors } from '../domain/errors.js';
 import type { EventTypeCatalog } from '../domain/event-types.js';
-import { hashApiKey, modeOfApiKey, newId } from '../domain/ids.js';
+import { hashApiKey, kindOfApiKey, modeOfApiKey, newId } from '../domain/ids.js';
 import type { Logger } from '../domain/logger.js';
-import type { Account, Mode } from '../domain/types.js';
+import type { Account, ApiKeyKind, Mode } from '../domain/types.js';
 import type { IdempotentRequest, Store } from '../store/store.js';
-import { parseParams, readBody, Router, type RouteResult } from './http.js';
+import { bodyLimitFor, parseParams, readBody, Router, type RouteResult } from './http.js';
 import type { EventPublisher } from './publisher.js';
 import type { ListenHub } from '../listen/hub.js';
 import { listenRoutes } from '../listen/routes.js';
 import { accountRoutes } from './routes/account.js';
+import { alertRoutes } from './routes/alerts.js';
+import { connectedAccountRoutes } from './routes/connected-accounts.js';
 import { deliveryLogRoutes } from './routes/delivery-log.js';
 import { EGRESS_ADDRESSES_PATH, sendEgressAddresses } from './routes/egress.js';
 import { eventRoutes } from './routes/events.js';
@@ -36,6 +38,10 @@ export interface RequestContext {
   deps: ApiDeps;
   account: Account;
   mode: Mode;
+  /** The API key the request was made with (for error messages, which show it redacted). */
+  apiKey: { key: string; kind: ApiKeyKind };
+  /** The connected account the `Stripe-Account` header names (validated by the route), or null. */
+  stripeAccount: string | null;
   params: Record<string, unknown>;
   requestId: string;
   idempotencyKey: string | null;
@@ -49,14 +55,23 @@ const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
 
 export type ApiHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
-/** The API as a plain request handler (no listening here: the server module does that). */
-export function createApiHandler(deps: ApiDeps): ApiHandler {
+/** Every API route; the handler below serves exactly these. */
+export function apiRouter(): Router<RequestContext> {
   const router = new Router<RequestContext>();
   webhookEndpointRoutes(router);
   eventRoutes(router);
   listenRoutes(router);
   deliveryLogRoutes(router);
   accountRoutes(router);
+  alertRoutes(router);
+  connectedAccountRoutes(router);
+  return router;
+}
+
+/** The API as a plain request handler (no listening here: the server module does that). */
+export function createApiHandler(deps: ApiDeps): ApiHandler {
+  const router = apiRouter();
+  const bodyLimit = bodyLimitFor(deps.config.maxEventBytes);
 
   return async (req, res) => {
     const requestId = newId.request();
@@ -68,19 +83,26 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
       if ((method === 'GET' || method === 'HEAD') && url.pathname === EGRESS_ADDRESSES_PATH) return sendEgressAddresses(res, deps.config);
       const match = router.match(method, url.pathname);
       if (!match) throw errors.unknownRoute(method, url.pathname);
-      const { account, mode } = await authenticate(deps, req.headers.authorization);
+      const { account, mode, apiKey } = await authenticate(deps, req.headers.authorization);
+      // Read-only keys: every route that is not a GET changes something (or opens a session).
+      if (apiKey.kind === 'restricted' && method !== 'GET') throw errors.restrictedKeyWrite(apiKey.key, account.id);
+      const stripeAccount = headerValue(req.headers['stripe-account']);
+      if (stripeAccount !== null && !match.route.stripeAccount) throw errors.stripeAccountUnsupported(method, url.pathname);
       await enforceRateLimit(deps, account.id, mode);
-      const body = method === 'POST' ? await readBody(req) : '';
+      const body = method === 'POST' ? await readBody(req, bodyLimit) : '';
       const params = parseParams(method, url.search.slice(1), body, req.headers['content-type']);
       const idempotencyKey = method === 'POST' ? headerValue(req.headers['idempotency-key']) : null;
-      const ctx: RequestContext = { deps, account, mode, params, requestId, idempotencyKey, now: deps.clock.now(), res };
+      const ctx: RequestContext = { deps, account, mode, apiKey, stripeAccount, params, requestId, idempotencyKey, now: deps.clock.now(), res };
       const run = () => match.route.handler(ctx, match.params);
       const result = idempotencyKey ? await runIdempotently(ctx, method, url.pathname, idempotencyKey, run, res) : await run();
       if (idempotencyKey) res.setHeader('Idempotency-Key', idempotencyKey);
       send(res, result.status ?? 200, JSON.stringify(result.body));
+      deps.logger.debug('request', { requestId, method, path: url.pathname, status: result.status ?? 200, account: account.id, mode });
     } catch (err) {
       const apiError = err instanceof ApiError ? err : null;
       if (!apiError) deps.logger.error('request failed', { requestId, method, path: url.pathname, error: (err as Error)?.stack ?? String(err) });
+      // Paths only, never query strings or bodies: those may carry anything a client sends.
+      else deps.logger.debug('request', { requestId, method, path: url.pathname, status: apiError.status, error: apiError.code ?? apiError.type });
       const error = apiError ?? errors.internal();
       for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
       send(res, error.status, JSON.stringify(error.toJSON()));
@@ -109,8 +131,12 @@ async function enforceRateLimit(deps: ApiDeps, accountId: string, mode: Mode): P
   if (!(await deps.store.hitRateLimit(`${accountId}/${mode}`, now - (now % 1000), limit))) throw errors.rateLimited();
 }
 
-/** Bearer (`Authorization: Bearer sk_…`) or Basic with the key as user name (`curl -u sk_…:`). */
-async function authenticate(deps: ApiDeps, authorization: string | undefined): Promise<{ account: Account; mode: Mode }> {
+/**
+ * Bearer (`Authorization: Bearer sk_…`) or Basic with the key as user name (`curl -u sk_…:`).
+ * Secret keys (`sk_`) and restricted keys (`rk_`, read-only) are looked up by hash; a key of the
+ * wrong kind for its prefix is as invalid as an unknown one.
+ */
+async function authenticate(deps: ApiDeps, authorization: string | undefined): Promise<{ account: Account; mode: Mode; apiKey: RequestContext['apiKey'] }> {
   if (!authorization) throw errors.noApiKey();
   let key: string | null = null;
   const [scheme, credentials = ''] = authorization.trim().split(/\s+/, 2);
@@ -120,14 +146,15 @@ async function authenticate(deps: ApiDeps, authorization: string | undefined): P
     key = decoded.split(':')[0] ?? '';
   }
   if (!key) throw errors.noApiKey();
-  if (/^(pk|rk)_/.test(key)) throw errors.notSecretKey();
+  if (key.startsWith('pk_')) throw errors.notSecretKey();
+  const kind = kindOfApiKey(key);
   const mode = modeOfApiKey(key);
-  if (!mode) throw errors.invalidApiKey(key);
+  if (!mode || !kind) throw errors.invalidApiKey(key);
   const owner = await deps.store.findApiKeyOwner(hashApiKey(key));
-  if (!owner || owner.mode !== mode) throw errors.invalidApiKey(key);
+  if (!owner || owner.mode !== mode || owner.kind !== kind) throw errors.invalidApiKey(key);
   const account = await deps.store.getAccount(owner.accountId);
   if (!account) throw errors.invalidApiKey(key);
-  return { account, mode };
+  return { account, mode, apiKey: { key, kind } };
 }
 
 /**
@@ -144,7 +171,9 @@ async function runIdempotently(
   res: ServerResponse,
 ): Promise<RouteResult> {
   if (key.length > 255) throw errors.idempotencyKeyTooLong();
-  const requestHash = createHash('sha256').update(`${method} ${path} ${canonicalJson(ctx.params)}`).digest('hex');
+  // The connected account acted for is part of the request: the same key for another one is a mismatch.
+  const actingFor = ctx.stripeAccount === null ? '' : ` as ${ctx.stripeAccount}`;
+  const requestHash = createHash('sha256').update(`${method} ${path}${actingFor} ${canonicalJson(ctx.params)}`).digest('hex');
   const req: IdempotentRequest = { accountId: ctx.account.id, mode: ctx.mode, key, requestHash, now: ctx.now, lockMs: IDEMPOTENCY_LOCK_MS };
   const { store } = ctx.deps;
   const verdict = await store.beginIdempotentRequest(req);

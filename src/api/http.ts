@@ -5,6 +5,14 @@ import { parseForm } from './form.js';
 /** Largest request body accepted: an Event's data can be large, but not unbounded. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
+/**
+ * The body limit that goes with HERALD_MAX_EVENT_BYTES: room for an event of the largest size even
+ * form-encoded (percent-encoding triples a byte at most), never below the 1 MiB default.
+ */
+export function bodyLimitFor(maxEventBytes: number): number {
+  return Math.max(MAX_BODY_BYTES, 3 * maxEventBytes + 64 * 1024);
+}
+
 export async function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<string> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > limit) {
@@ -48,17 +56,44 @@ export function parseParams(method: string, query: string, body: string, content
       throw errors.malformedBody(`invalid JSON (${(err as Error).message})`);
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw errors.malformedBody('a JSON body must be an object');
+    // Everything downstream (hashing for idempotency, storing, rendering) walks values recursively.
+    if (nestingDepth(parsed, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw errors.malformedBody(`JSON nested more than ${MAX_JSON_DEPTH} levels deep`);
     return parsed as Record<string, unknown>;
   }
   if (type === 'application/x-www-form-urlencoded' || type === '') return parseForm(body);
   throw errors.unsupportedMediaType(type);
 }
 
+/** Deepest JSON body accepted: far beyond any real event, far below what recursion can survive. */
+const MAX_JSON_DEPTH = 100;
+
+/** The nesting depth of a parsed JSON value, without recursion; stops counting past `limit`. */
+function nestingDepth(value: unknown, limit: number): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth > deepest) deepest = depth;
+    if (deepest > limit) return deepest;
+    for (const child of Array.isArray(node) ? node : Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
 export interface Route<C> {
   method: string;
+  /** As registered, e.g. `/v1/webhook_endpoints/:id`. */
+  path: string;
   pattern: RegExp;
   names: string[];
   handler: (ctx: C, path: Record<string, string>) => Promise<RouteResult>;
+  /** The route acts for a connected account named in the `Stripe-Account` header (Connect). */
+  stripeAccount: boolean;
+}
+
+export interface RouteOptions {
+  stripeAccount?: boolean;
 }
 
 export interface RouteResult {
@@ -70,7 +105,7 @@ export interface RouteResult {
 export class Router<C> {
   private readonly routes: Route<C>[] = [];
 
-  add(method: string, path: string, handler: Route<C>['handler']): this {
+  add(method: string, path: string, handler: Route<C>['handler'], options: RouteOptions = {}): this {
     const names: string[] = [];
     const pattern = new RegExp(
       `^${path
@@ -82,8 +117,13 @@ export class Router<C> {
         })
         .join('/')}/?$`,
     );
-    this.routes.push({ method, pattern, names, handler });
+    this.routes.push({ method, path, pattern, names, handler, stripeAccount: options.stripeAccount ?? false });
     return this;
+  }
+
+  /** Every route, in matching order (tests enumerate them, so no route escapes a check). */
+  list(): readonly Route<C>[] {
+    return this.routes;
   }
 
   match(method: string, path: string): { route: Route<C>; params: Record<string, string> } | null {

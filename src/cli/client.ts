@@ -59,7 +59,7 @@ export class HeraldClient {
   }
 
   get mode(): 'test' | 'live' {
-    return this.apiKey.startsWith('sk_live_') ? 'live' : 'test';
+    return /^(sk|rk)_live_/.test(this.apiKey) ? 'live' : 'test';
   }
 
   url(path: string): string {
@@ -140,7 +140,8 @@ export function unreachableMessage(apiBase: string, err: unknown): string {
 export function clientFrom(flags: ParsedFlags, io: CliIO): HeraldClient {
   const apiKey = flags.strings['--api-key'] ?? io.env.HERALD_API_KEY;
   if (!apiKey) throw new CliError('no API key: pass --api-key sk_test_… or set HERALD_API_KEY (`herald serve` prints the keys on its first start)', 2);
-  if (!/^sk_(test|live)_/.test(apiKey)) throw new CliError(`the API key must be a secret key (sk_test_… or sk_live_…), got '${apiKey.slice(0, 8)}…'`, 2);
+  // A restricted key (rk_…) serves the read-only commands; the API refuses it the others (403).
+  if (!/^(sk|rk)_(test|live)_/.test(apiKey)) throw new CliError(`the API key must be a secret key (sk_test_… or sk_live_…) or a restricted key (rk_…), got '${apiKey.slice(0, 8)}…'`, 2);
   const apiBase = flags.strings['--api-base'] ?? io.env.HERALD_API_BASE ?? DEFAULT_API_BASE;
   try {
     const parsed = new URL(apiBase);

@@ -1,14 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from './args.js';
 import { CLIENT_COMMANDS_HELP, isClientCommand, runClientCommand } from './client-commands.js';
+import { accounts, ACCOUNTS_HELP } from './accounts.js';
+import { runAdmin } from './admin.js';
 import { keys, KEYS_HELP } from './keys.js';
+import { secrets, SECRETS_HELP } from './secrets.js';
 import { serve, SERVE_HELP } from './serve.js';
 
 const HELP = `Usage: herald <command> [flags]
 
 Commands:
   serve        Run the API and the delivery workers
-  keys roll    Replace the default account's secret keys
+  accounts     Create and list accounts (tenants) and connected accounts
+  keys         Roll secret keys; create restricted (read-only) keys
+  secrets      Encryption of signing secrets at rest: new-key, rotate-encryption-key, decrypt
 ${CLIENT_COMMANDS_HELP}
 
 Run 'herald <command> --help' for a command's flags and examples.
@@ -16,7 +21,7 @@ Run 'herald <command> --help' for a command's flags and examples.
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const { positionals, flags } = parseArgs(rest, ['--help']);
+  const { positionals, flags } = parseArgs(rest, ['--help', '--json']);
   if (command === '--version' || command === 'version') {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
     process.stdout.write(`herald ${pkg.version}\n`);
@@ -32,7 +37,13 @@ async function main(argv: string[]): Promise<number> {
       return serve(flags);
     case 'keys':
       if (flags['--help']) return help(KEYS_HELP);
-      return keys(positionals, flags);
+      return runAdmin(() => keys(positionals, flags));
+    case 'accounts':
+      if (flags['--help']) return help(ACCOUNTS_HELP);
+      return runAdmin(() => accounts(positionals, flags));
+    case 'secrets':
+      if (flags['--help']) return help(SECRETS_HELP);
+      return runAdmin(() => secrets(positionals, flags));
     default:
       if (isClientCommand(command)) return runClientCommand(command, rest);
       process.stderr.write(`herald: unknown command '${command}'\n\n${HELP}`);

@@ -74,7 +74,34 @@ const endpointParams: ParamFlag[] = [
   { name: '--metadata', kind: 'list', value: 'key=value', param: 'metadata', map: true, description: 'Metadata entry.' },
 ];
 
+const alertsTable = (list: { data: any[] }, palette: Palette) =>
+  list.data.length === 0
+    ? 'No alerts.\n'
+    : table(
+        ['ID', 'TYPE', 'ENDPOINT', 'CREATED', 'NOTIFIED', 'URL'],
+        list.data.map((a) => [a.id, a.type === 'webhook_endpoint.recovered' ? palette.green(a.type) : palette.red(a.type), a.webhook_endpoint, formatUnix(a.created), a.notification?.status ?? '', a.url]),
+        palette,
+      );
+
+const alertSettings = (s: { email: string | null; emailed: boolean }) =>
+  `Alert address: ${s.email ?? "(none: the operator's HERALD_ALERT_EMAIL)"}\nAlerts are ${s.emailed ? 'emailed' : 'logged and listed only (no SMTP server or no address)'}.\n`;
+
 const RESOURCES: Record<string, { summary: string; operations: Record<string, Operation> }> = {
+  alerts: {
+    summary: 'Failure alerts about this account\'s endpoints, and where they are emailed',
+    operations: {
+      list: { summary: 'List alerts, newest first', method: 'GET', path: () => '/v1/webhook_alerts', params: PAGE_FLAGS, human: alertsTable, examples: ['herald alerts list', 'herald alerts list --json'] },
+      settings: { summary: "Show the account's alert address", method: 'GET', path: () => '/v1/alert_settings', human: alertSettings, examples: ['herald alerts settings'] },
+      'set-email': {
+        summary: "Set the account's alert address (--email '' returns to the operator's HERALD_ALERT_EMAIL)",
+        method: 'POST',
+        path: () => '/v1/alert_settings',
+        params: [{ name: '--email', kind: 'string', value: 'address', param: 'email', description: 'Where alerts about this account\'s endpoints are emailed.' }],
+        human: alertSettings,
+        examples: ['herald alerts set-email --email oncall@example.com', "herald alerts set-email --email ''"],
+      },
+    },
+  },
   events: {
     summary: 'Events published to this account (last 30 days)',
     operations: {

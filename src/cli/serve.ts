@@ -1,5 +1,6 @@
 import { ConfigError, resolveConfig, SETTINGS } from '../config/config.js';
 import { startHerald } from '../server/herald.js';
+import { keyIdOf } from '../store/secret-encryption.js';
 
 export const SERVE_HELP = `Usage: herald serve [flags]
 
@@ -39,6 +40,7 @@ export async function serve(flags: Record<string, string>): Promise<number> {
   if (herald.url) out(`  Dashboard:  ${herald.url}/dashboard  (sign in with a secret key)`);
   out(`  Database:   ${config.database.kind === 'sqlite' ? `sqlite:${config.database.path}` : 'postgres'}`);
   out(`  Account:    ${herald.accountId}`);
+  out(`  Secrets:    ${config.encryptionKeys ? `signing secrets encrypted at rest (AES-256-GCM, key ${keyIdOf(config.encryptionKeys[0]!)})` : 'signing secrets stored in plaintext (set HERALD_ENCRYPTION_KEY to encrypt them)'}`);
   if (herald.newKeys.test || herald.newKeys.live) {
     out(`  Secret keys (stored hashed: copy them now, they are not shown again):`);
     if (herald.newKeys.test) out(`    test: ${herald.newKeys.test}`);

@@ -6,6 +6,7 @@ import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseDuration } from '../domain/duration.js';
 import { modeOfApiKey } from '../domain/ids.js';
+import { EncryptionKeyError, keyIdOf, parseEncryptionKey } from '../store/secret-encryption.js';
 
 /**
  * Herald's whole configuration, resolved and validated once at start. Precedence: defaults, then
@@ -52,6 +53,21 @@ export interface HeraldConfig {
   egressLocalAddress: string | null;
   /** The operator's public egress addresses, published at GET /files/ips/ips_webhooks.json. */
   egressAddresses: string[];
+  // Failure alerts and abuse limits
+  /** An endpoint failing this long gets a `failing` alert (less than disableAfterMs). */
+  alertAfterMs: number;
+  /** How often each worker process looks for endpoints to alert about and alerts to send. */
+  alertCheckIntervalMs: number;
+  /** smtp:// or smtps:// URL of the server alerts are emailed through; null: log and dashboard only. */
+  smtpUrl: string | null;
+  /** Where alerts go for accounts that set no address of their own. */
+  alertEmail: string | null;
+  alertFrom: string;
+  /** Largest event `data` accepted by POST /v1/events, in bytes of JSON. */
+  maxEventBytes: number;
+  // Tenants and secrets
+  /** AES-256-GCM keys for signing secrets at rest: the first encrypts, all decrypt; null: stored in plaintext. */
+  encryptionKeys: Buffer[] | null;
 }
 
 export type DatabaseLocation = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
@@ -87,7 +103,7 @@ const duration = (min: number) => (text: string, name: string) => {
 };
 
 const secretKey = (mode: 'test' | 'live') => (text: string, name: string) => {
-  if (modeOfApiKey(text) !== mode || text.length < 16 || !/^[A-Za-z0-9_]+$/.test(text)) {
+  if (!text.startsWith('sk_') || modeOfApiKey(text) !== mode || text.length < 16 || !/^[A-Za-z0-9_]+$/.test(text)) {
     throw new ConfigError(name, `expected a ${mode} secret key: sk_${mode}_ followed by at least 8 letters, digits or underscores`);
   }
   return text;
@@ -117,6 +133,28 @@ export function parseDatabaseUrl(text: string, name = '--database'): DatabaseLoc
   }
   throw new ConfigError(name, `expected sqlite:<path> or postgres://…, got '${text}'`);
 }
+
+/** An address as SMTP servers accept it: local@domain, nothing that could add a header. */
+const EMAIL_PATTERN = /^[^\s@<>(),;:"\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
+export const isEmailAddress = (text: string): boolean => text.length <= 254 && EMAIL_PATTERN.test(text);
+
+const emailAddress = (text: string, name: string) => {
+  if (!isEmailAddress(text.trim())) throw new ConfigError(name, `expected an email address such as ops@example.com, got '${text}'`);
+  return text.trim();
+};
+
+const smtpUrl = (text: string, name: string) => {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(name, `expected smtp://user:pass@host:587 or smtps://user:pass@host:465, got an invalid URL`);
+  }
+  if ((url.protocol !== 'smtp:' && url.protocol !== 'smtps:') || !url.hostname) {
+    throw new ConfigError(name, `expected smtp://user:pass@host:587 or smtps://user:pass@host:465, got a ${url.protocol} URL`);
+  }
+  return text;
+};
 
 export const SETTINGS: Setting<keyof HeraldConfig>[] = [
   { key: 'port', flag: '--port', env: 'HERALD_PORT', default: '8420', description: 'TCP port of the API and dashboard (0 picks a free one).', parse: integerIn(0, 65535) },
@@ -181,7 +219,29 @@ export const SETTINGS: Setting<keyof HeraldConfig>[] = [
       return t.trim();
     } },
   { key: 'egressAddresses', flag: '--egress-addresses', env: 'HERALD_EGRESS_ADDRESSES', default: '', description: 'Comma-separated public addresses or CIDR ranges deliveries leave from, published at /files/ips/ips_webhooks.json.', parse: cidrList },
+  // Failure alerts and abuse limits
+  { key: 'alertAfterMs', flag: '--alert-after', env: 'HERALD_ALERT_AFTER', default: '1d', description: 'Email an endpoint\'s account when it has failed without a 2xx for this long (must be less than HERALD_DISABLE_AFTER).', parse: duration(1000) },
+  { key: 'alertCheckIntervalMs', flag: '--alert-check-interval', env: 'HERALD_ALERT_CHECK_INTERVAL', default: '30s', description: 'How often workers look for endpoints to alert about and alerts to (re)send.', parse: duration(50) },
+  { key: 'smtpUrl', flag: '--smtp-url', env: 'HERALD_SMTP_URL', default: null, description: 'SMTP server for alert emails: smtp://user:pass@host:587 (STARTTLS) or smtps://user:pass@host:465. Unset: alerts go to the log and the dashboard.', parse: smtpUrl },
+  { key: 'alertEmail', flag: '--alert-email', env: 'HERALD_ALERT_EMAIL', default: null, description: 'Alert recipient for accounts that set none of their own (`herald alerts set-email`).', parse: emailAddress },
+  { key: 'alertFrom', flag: '--alert-from', env: 'HERALD_ALERT_FROM', default: 'herald@localhost', description: 'Sender address of alert emails.', parse: emailAddress },
+  { key: 'maxEventBytes', flag: '--max-event-bytes', env: 'HERALD_MAX_EVENT_BYTES', default: '262144', description: 'Largest event data accepted (bytes of JSON); the request body limit is 3 times this plus 64 KiB, at least 1 MiB.', parse: integerIn(1024, 64 * 1024 * 1024) },
+  // Tenants and secrets
+  { key: 'encryptionKeys', flag: '--encryption-key', env: 'HERALD_ENCRYPTION_KEY', default: null, description: 'Encrypt endpoint signing secrets at rest (AES-256-GCM) with this 32-byte key (base64 or hex; `herald secrets new-key`). A comma-separated list during a rotation: the first encrypts, all decrypt.', parse: parseEncryptionKeys },
 ];
+
+function parseEncryptionKeys(text: string, name: string): Buffer[] {
+  const keys = text.split(',').map((part, i) => {
+    try {
+      return parseEncryptionKey(part);
+    } catch (err) {
+      if (err instanceof EncryptionKeyError) throw new ConfigError(name, `key ${i + 1}: ${err.message}`);
+      throw err;
+    }
+  });
+  if (new Set(keys.map(keyIdOf)).size !== keys.length) throw new ConfigError(name, 'the same key is listed twice');
+  return keys;
+}
 
 /**
  * Resolves the configuration. `flags` maps flag names (`--port`) to values. Unknown `HERALD_*`
@@ -207,7 +267,18 @@ export function resolveConfig(env: Record<string, string | undefined>, flags: Re
       fromFlag !== undefined ? [fromFlag, setting.flag] : fromEnv !== undefined && fromEnv !== '' ? [fromEnv, setting.env] : [setting.default, setting.env];
     config[setting.key] = text === null ? null : setting.parse(text, name);
   }
+  checkAlertAfter(config as HeraldConfig, flags['--alert-after'] !== undefined || !!env.HERALD_ALERT_AFTER);
   return config as HeraldConfig;
+}
+
+/**
+ * The `failing` alert must come before the endpoint is disabled. An operator who shortens
+ * HERALD_DISABLE_AFTER below the default alert delay gets the alert at half the disable delay.
+ */
+function checkAlertAfter(config: HeraldConfig, explicit: boolean): void {
+  if (config.alertAfterMs < config.disableAfterMs) return;
+  if (explicit) throw new ConfigError('HERALD_ALERT_AFTER', 'must be less than HERALD_DISABLE_AFTER, so that the alert comes before the endpoint is disabled');
+  config.alertAfterMs = Math.floor(config.disableAfterMs / 2);
 }
 
 /** The configuration tests and embedders start from: defaults with a few overrides. */

@@ -31,6 +31,8 @@ export interface WorkerOptions {
   versions?: VersionTranslator;
   /** The version of endpoints that name none (HERALD_API_VERSION). */
   defaultApiVersion?: string;
+  /** Called when recorded results disabled endpoints (the alert monitor looks at once). */
+  onEndpointsDisabled?: () => void;
 }
 
 /** Headers of every delivery, as Stripe sends them; the signature is added per attempt. */
@@ -246,6 +248,7 @@ export class DeliveryWorker {
         try {
           const outcome = await store.recordAttempts(batch, { disableAfterMs });
           for (const { endpointId, reason } of outcome.disabled) logger.warn('endpoint disabled', { endpoint: endpointId, reason });
+          if (outcome.disabled.length > 0) this.options.onEndpointsDisabled?.();
         } catch (err) {
           // The leases expire and the deliveries are attempted again: at least once, never lost.
           logger.error('recording delivery attempts failed; they will be retried when their leases expire', { error: String(err), count: batch.length });

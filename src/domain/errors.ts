@@ -44,6 +44,28 @@ export const errors = {
     invalid(401, 'api_key_invalid', `Invalid API Key provided: ${redactKey(key)}`),
   notSecretKey: () =>
     invalid(401, 'secret_key_required', 'This API call cannot be made with a publishable or restricted API key. Please use a secret API key (sk_test_… or sk_live_…).'),
+  restrictedKeyWrite: (key: string, accountId: string) =>
+    invalid(
+      403,
+      undefined,
+      `The provided key '${redactKey(key)}' does not have the required permissions for this endpoint on account '${accountId}'. Restricted keys (rk_…) in Herald can only read (GET requests); use a secret key (sk_…) to make changes.`,
+    ),
+  restrictedKeySecret: (key: string, accountId: string) =>
+    invalid(
+      403,
+      undefined,
+      `The provided key '${redactKey(key)}' does not have the required permissions for this endpoint on account '${accountId}'. Restricted keys (rk_…) cannot reveal signing secrets; use a secret key (sk_…).`,
+    ),
+  /** The same answer whether the connected account does not exist or belongs to another platform. */
+  accountInvalid: (key: string, account: string, param?: string) =>
+    invalid(
+      403,
+      'account_invalid',
+      `The provided key '${redactKey(key)}' does not have access to account '${account}' (or that account does not exist). Create connected accounts with POST /v1/accounts or \`herald accounts create --platform\`.`,
+      param,
+    ),
+  stripeAccountUnsupported: (method: string, path: string) =>
+    invalid(400, 'parameter_unknown', `The Stripe-Account header is not supported on ${method} ${path}: Herald acts for connected accounts on /v1/events only (publishing, listing and retrieving their events).`),
   unknownRoute: (method: string, path: string) =>
     invalid(404, undefined, `Unrecognized request URL (${method}: ${path}). Please see https://docs.stripe.com/api or Herald's README.`),
   resourceMissing: (noun: string, id: string, param = 'id', otherModeHint?: 'test' | 'live') =>
@@ -88,6 +110,9 @@ export const errors = {
     ),
   bodyTooLarge: (limit: number) =>
     new ApiError(413, 'invalid_request_error', 'request_too_large', `The request body is larger than the limit of ${limit} bytes.`),
+  headersTooLarge: () =>
+    new ApiError(431, 'invalid_request_error', 'request_too_large', 'The request line and headers are larger than the server accepts; send long parameters in the body of a POST.'),
+  malformedHttp: () => invalid(400, undefined, 'The request is not valid HTTP/1.1.'),
   idempotencyMismatch: (key: string) =>
     new ApiError(
       400,

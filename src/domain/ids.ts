@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Mode } from './types.js';
+import type { ApiKeyKind, Mode } from './types.js';
 
 const ALPHANUMERIC = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
@@ -39,15 +39,26 @@ export function newApiKey(mode: Mode): string {
   return `sk_${mode}_${randomAlphanumeric(48)}`;
 }
 
+/** A restricted (read-only) key: `rk_test_…` / `rk_live_…`. */
+export function newRestrictedApiKey(mode: Mode): string {
+  return `rk_${mode}_${randomAlphanumeric(48)}`;
+}
+
 /** API keys are stored as this hash only. */
 export function hashApiKey(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex');
 }
 
-/** The mode an API key belongs to, or null when it is not a secret key. */
+/** The mode an API key (secret or restricted) belongs to, or null when it is neither. */
 export function modeOfApiKey(key: string): Mode | null {
-  if (key.startsWith('sk_test_')) return 'test';
-  if (key.startsWith('sk_live_')) return 'live';
+  if (key.startsWith('sk_test_') || key.startsWith('rk_test_')) return 'test';
+  if (key.startsWith('sk_live_') || key.startsWith('rk_live_')) return 'live';
+  return null;
+}
+
+export function kindOfApiKey(key: string): ApiKeyKind | null {
+  if (key.startsWith('sk_')) return 'secret';
+  if (key.startsWith('rk_')) return 'restricted';
   return null;
 }
 

@@ -3,6 +3,8 @@
  *
  * Glossary
  * - Account: a tenant. Owns API keys, endpoints and events. Never sees another account's data.
+ * - Connected account: a Connect account of a platform account; its events go to the platform's
+ *   `connect` endpoints.
  * - Mode: `test` or `live`. Every object lives in exactly one mode; a key sees only its own mode.
  * - Webhook endpoint (`we_…`): an event destination; an HTTPS URL plus the event types it wants.
  * - Event (`evt_…`): something that happened, published by the application. Immutable once stored.
@@ -27,9 +29,25 @@ export interface Account {
   created: Millis;
 }
 
+/** `secret` keys (`sk_…`) may do anything; `restricted` keys (`rk_…`) only read. */
+export type ApiKeyKind = 'secret' | 'restricted';
+
 export interface ApiKeyOwner {
   accountId: string;
   mode: Mode;
+  kind: ApiKeyKind;
+}
+
+/**
+ * A connected account (Stripe Connect) of a platform account: the `account` its events carry. It has
+ * no keys or endpoints of its own; its id means something only within its platform.
+ */
+export interface ConnectedAccount {
+  id: string; // acct_…
+  platformAccountId: string;
+  name: string | null;
+  email: string | null;
+  created: Millis;
 }
 
 export type EndpointStatus = 'enabled' | 'disabled';

@@ -5,6 +5,7 @@ import { EventPublisher } from '../api/publisher.js';
 import { createDashboardHandler } from '../dashboard/server.js';
 import { ListenHub } from '../listen/hub.js';
 import { ConfigError, type HeraldConfig } from '../config/config.js';
+import { errors } from '../domain/errors.js';
 import { loadVersionChanges, VersionTranslator } from '../delivery/versions.js';
 import { systemClock, type Clock } from '../domain/clock.js';
 import { EventTypeCatalog } from '../domain/event-types.js';
@@ -15,6 +16,9 @@ import { AddressPolicy } from '../delivery/address-policy.js';
 import { HttpSender } from '../delivery/sender.js';
 import { DeliveryWorker } from '../delivery/worker.js';
 import { openStore, type Store } from '../store/index.js';
+import { smtpMailer } from '../alerts/mailer.js';
+import { AlertMonitor } from '../alerts/monitor.js';
+import { EncryptionKeyError, prepareSecretsAtRest, SecretCipher, withSecretEncryption } from '../store/secret-encryption.js';
 
 export interface HeraldOptions {
   clock?: Clock;
@@ -40,7 +44,8 @@ const PRUNE_INTERVAL_MS = 60_000;
 export async function startHerald(config: HeraldConfig, options: HeraldOptions = {}): Promise<RunningHerald> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? consoleLogger(config.logLevel);
-  const store = options.store ?? (await openStore(config.database));
+  const rawStore = options.store ?? (await openStore(config.database));
+  const store = await secureSecretsAtRest(rawStore, config, logger);
 
   const { account, newKeys } = await bootstrapAccount(store, config, clock);
 
@@ -52,12 +57,32 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
       throw new ConfigError('HERALD_VERSION_TRANSFORMS', (err as Error).message);
     }
   }
+  // A connection for every attempt the worker may have in flight: an attempt queued behind busy
+  // connections would spend its timeout waiting, and be recorded as a timeout it never was.
   const sender = new HttpSender({
+    connectionsPerOrigin: config.deliveryConcurrency,
     policy: new AddressPolicy({ blockInTestMode: config.blockPrivateNetworks, allowedNetworks: config.allowedNetworks }),
     extraCa: config.caCertificates,
     proxy: config.egressProxy,
     localAddress: config.egressLocalAddress,
   });
+  // Failure alerts are watched where deliveries are made; with several workers, each alert is still
+  // queued and sent once (see alerts/monitor.ts).
+  const alerts =
+    config.role === 'api'
+      ? null
+      : new AlertMonitor({
+          store,
+          clock,
+          logger,
+          mailer: config.smtpUrl ? smtpMailer(config.smtpUrl) : null,
+          from: config.alertFrom,
+          defaultRecipient: config.alertEmail,
+          // Embedders that shorten disableAfterMs without alertAfterMs still get the warning first.
+          alertAfterMs: config.alertAfterMs < config.disableAfterMs ? config.alertAfterMs : Math.floor(config.disableAfterMs / 2),
+          disableAfterMs: config.disableAfterMs,
+          checkIntervalMs: config.alertCheckIntervalMs,
+        });
   const worker =
     config.role === 'api'
       ? null
@@ -73,8 +98,10 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
           retryAfterMaxMs: config.retryAfterMaxMs,
           versions,
           defaultApiVersion: config.apiVersion,
+          onEndpointsDisabled: () => alerts?.wake(),
         });
   worker?.start();
+  alerts?.start();
 
   let server: Server | null = null;
   let listen: ListenHub | null = null;
@@ -98,8 +125,13 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
     // The dashboard shares the port and reaches the data only through `handler`, the public API.
     const dashboard = createDashboardHandler({ api: handler, clock, logger });
     server = createServer({ keepAliveTimeout: 5000 }, (req, res) => void (dashboard.handles(req.url) ? dashboard.handle(req, res) : handler(req, res)));
-    server.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    // Requests Node's parser refuses never reach the API; they still get an error in Stripe's shape.
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable) return;
+      const error = err.code === 'HPE_HEADER_OVERFLOW' ? errors.headersTooLarge() : errors.malformedHttp();
+      const body = JSON.stringify(error.toJSON());
+      const reason = error.status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
+      socket.end(`HTTP/1.1 ${error.status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     });
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
@@ -143,11 +175,30 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
         clearTimeout(force);
       }
       await worker?.stop();
+      await alerts?.stop();
       await sender.close();
       await store.close();
     })());
 
   return { url, accountId: account.id, newKeys, store, stop };
+}
+
+/**
+ * HERALD_ENCRYPTION_KEY: plaintext secrets are encrypted now, in one transaction, and every stored
+ * secret must open with the configured keys; otherwise the start fails (closing the store) rather
+ * than sign deliveries with garbage.
+ */
+async function secureSecretsAtRest(store: Store, config: HeraldConfig, logger: Logger): Promise<Store> {
+  const cipher = config.encryptionKeys ? new SecretCipher(config.encryptionKeys) : null;
+  try {
+    const encrypted = await prepareSecretsAtRest(store, cipher);
+    if (encrypted > 0) logger.info('encrypted signing secrets at rest', { count: encrypted, keyId: cipher?.sealingKeyId });
+  } catch (err) {
+    await store.close();
+    if (err instanceof EncryptionKeyError) throw new ConfigError('HERALD_ENCRYPTION_KEY', err.message);
+    throw err;
+  }
+  return cipher ? withSecretEncryption(store, cipher) : store;
 }
 
 /**

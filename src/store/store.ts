@@ -1,6 +1,7 @@
 import type {
   Account,
   ApiKeyOwner,
+  ConnectedAccount,
   DeliveryAttempt,
   DeliveryKind,
   EndpointSecret,
@@ -25,9 +26,32 @@ export interface Store {
   ensureDefaultAccount(init: Account): Promise<{ account: Account; created: boolean }>;
   createAccount(account: Account): Promise<void>;
   getAccount(id: string): Promise<Account | null>;
-  /** Makes `keyHash` the account's one secret key for `mode`, replacing any previous key. */
+  /** Every account, oldest first (operators' listing: `herald accounts list`). */
+  listAccounts(): Promise<Account[]>;
+  /** Makes `keyHash` the account's one secret key for `mode`, replacing any previous secret key. */
   setApiKey(accountId: string, mode: Mode, keyHash: string, now: Millis): Promise<void>;
+  /** Adds a restricted (read-only) key; an account may have several. */
+  addRestrictedApiKey(accountId: string, mode: Mode, keyHash: string, now: Millis): Promise<void>;
   findApiKeyOwner(keyHash: string): Promise<ApiKeyOwner | null>;
+
+  // Connected accounts (Connect), always looked up within their platform
+  /** Stores a connected account unless the platform already has one with this id; answers the stored one. */
+  ensureConnectedAccount(account: ConnectedAccount): Promise<{ account: ConnectedAccount; created: boolean }>;
+  getConnectedAccount(platformAccountId: string, id: string): Promise<ConnectedAccount | null>;
+  listConnectedAccounts(platformAccountId: string, page: PageRequest): Promise<Page<ConnectedAccount>>;
+
+  // Signing secrets at rest
+  /**
+   * Rewrites every stored signing secret (endpoints' and listen sessions') and every kept
+   * idempotent response body (a create or roll response shows a secret) in one transaction:
+   * `rewrite` gets the stored text and the id of its owner (endpoint, session, or
+   * `idempotencyOwner(…)`) and answers the text to store; rows it answers unchanged are not
+   * written. If `rewrite` throws, nothing changes. Answers how many rows changed. Encryption at rest
+   * (secret-encryption.ts) is built on it. `responses` narrows the kept responses visited (there
+   * may be many) to those stored sealed (starting with SEALED_PREFIX) or in plaintext; signing
+   * secrets are always all visited.
+   */
+  rewriteSecrets(rewrite: (stored: string, ownerId: string) => string, options?: { responses?: 'all' | 'sealed' | 'plaintext' }): Promise<number>;
 
   // Webhook endpoints
   /** Stores a new endpoint with its first secret, unless the account and mode already have `max`. */
@@ -123,6 +147,26 @@ export interface Store {
    */
   hitRateLimit(key: string, windowStart: Millis, limit: number): Promise<boolean>;
 
+  // Failure alerts (see alerts/monitor.ts)
+  /**
+   * Endpoints whose alert state may change now: enabled ones failing since `failingSinceBefore` or
+   * earlier, ones Herald disabled that were not alerted about yet, and ones warned or disabled.
+   */
+  alertCandidates(failingSinceBefore: Millis): Promise<AlertCandidate[]>;
+  /**
+   * Moves an endpoint's alert state from `from` to `to` and queues `alert`, in one transaction, only
+   * if the state is still `from` (a compare-and-set: of several processes, one queues the alert).
+   */
+  transitionAlertState(endpointId: string, from: AlertStateRecord, to: AlertStateRecord, alert: EndpointAlert, now: Millis): Promise<boolean>;
+  /** Leases up to `limit` alerts due to be sent at `now` until `now + leaseMs`. */
+  claimDueAlerts(now: Millis, limit: number, leaseMs: number): Promise<ClaimedAlert[]>;
+  /** Records how a claimed alert went out, or when to try again; does nothing if the lease was lost. */
+  finishAlert(claim: ClaimedAlert, result: AlertSendResult): Promise<void>;
+  listAlerts(accountId: string, mode: Mode, page: PageRequest): Promise<Page<EndpointAlert>>;
+  /** The account's own alert address (null: the operator's HERALD_ALERT_EMAIL). */
+  getAlertEmail(accountId: string): Promise<string | null>;
+  setAlertEmail(accountId: string, email: string | null, now: Millis): Promise<void>;
+
   // Housekeeping
   /** Deletes expired idempotency keys and, in small batches, data older than `olderThan`. */
   prune(now: Millis, olderThan: Millis): Promise<{ events: number; attempts: number; idempotencyKeys: number }>;
@@ -137,6 +181,8 @@ export interface EventFilter {
   createdGte?: Millis;
   createdLt?: Millis;
   deliverySuccess?: boolean;
+  /** Only the events of this connected account (a request with `Stripe-Account`). */
+  connectedAccount?: string;
   /** Events created before this are outside the listing window. */
   notBefore: Millis;
 }
@@ -246,3 +292,62 @@ export interface ListenSession {
 
 /** An event as the listen stream sends it: its log position and its data as stored JSON text. */
 export type ListenEvent = ClaimedDelivery['event'] & { seq: number };
+
+/** Where an endpoint stands as far as alerts go, and the start of the run of failures it is about. */
+export type AlertState = 'ok' | 'warned' | 'disabled';
+export interface AlertStateRecord {
+  state: AlertState;
+  failingSince: Millis | null;
+}
+
+export interface AlertCandidate {
+  endpoint: WebhookEndpoint;
+  alert: AlertStateRecord;
+}
+
+/** `failing`: failing for HERALD_ALERT_AFTER; `disabled`: Herald disabled it; `recovered`: a 2xx again. */
+export type AlertKind = 'failing' | 'disabled' | 'recovered';
+/** pending: to be sent; emailed; logged: no SMTP server or no recipient, so only logged and listed. */
+export type AlertDelivery = 'pending' | 'emailed' | 'logged';
+
+export interface EndpointAlert {
+  id: string; // walrt_…
+  accountId: string;
+  mode: Mode;
+  endpointId: string;
+  kind: AlertKind;
+  created: Millis;
+  subject: string;
+  /** The email's plain text. */
+  body: string;
+  details: AlertDetails;
+  delivery: AlertDelivery;
+  recipient: string | null;
+  sendAttempts: number;
+  lastError: string | null;
+  sentAt: Millis | null;
+}
+
+export interface AlertDetails {
+  url: string;
+  failingSince: Millis | null;
+  /** When Herald disables it if nothing succeeds (failing), or when it did (disabled). */
+  disableAt: Millis | null;
+  disabledAt: Millis | null;
+  disabledReason: string | null;
+  recoveredAt: Millis | null;
+  /** Recent failed attempts by kind and HTTP status, most frequent first. */
+  failures: { failureKind: string; httpStatus: number | null; count: number }[];
+  example: { attemptId: string; eventId: string; created: Millis; failureKind: string | null; httpStatus: number | null; failureMessage: string | null } | null;
+}
+
+export interface ClaimedAlert {
+  alert: EndpointAlert;
+  leaseToken: string;
+  /** The account's own alert address, if it set one. */
+  accountEmail: string | null;
+}
+
+export type AlertSendResult =
+  | { delivery: 'emailed' | 'logged'; recipient: string | null; at: Millis }
+  | { delivery: 'pending'; retryAt: Millis; error: string };

@@ -5,7 +5,7 @@ import Stripe from 'stripe';
 import { defaultConfig, type HeraldConfig } from '../../src/config/config.js';
 import { newApiKey } from '../../src/domain/ids.js';
 import type { Clock } from '../../src/domain/clock.js';
-import { silentLogger } from '../../src/domain/logger.js';
+import { silentLogger, type Logger } from '../../src/domain/logger.js';
 import { startHerald, type RunningHerald } from '../../src/server/herald.js';
 import { after } from 'node:test';
 import { startTestPostgres, type TestPostgres } from './postgres.js';
@@ -35,7 +35,7 @@ let postgres: Promise<TestPostgres> | null = null;
 if (onPostgres) after(async () => (await postgres)?.stop());
 
 /** A real Herald on 127.0.0.1 with a fresh SQLite file (or PostgreSQL database) and known keys. */
-export async function startTestHerald(overrides: Partial<HeraldConfig> = {}, options: { clock?: Clock } = {}): Promise<TestHerald> {
+export async function startTestHerald(overrides: Partial<HeraldConfig> = {}, options: { clock?: Clock; logger?: Logger } = {}): Promise<TestHerald> {
   const dir = mkdtempSync(join(tmpdir(), 'herald-test-'));
   const dbPath = join(dir, 'herald.db');
   const keys = { test: newApiKey('test'), live: newApiKey('live') };
@@ -51,7 +51,7 @@ export async function startTestHerald(overrides: Partial<HeraldConfig> = {}, opt
     logLevel: 'silent',
     ...overrides,
   });
-  const herald = await startHerald(config, { logger: silentLogger, ...(options.clock ? { clock: options.clock } : {}) });
+  const herald = await startHerald(config, { logger: options.logger ?? silentLogger, ...(options.clock ? { clock: options.clock } : {}) });
   const url = herald.url!;
   const port = Number(new URL(url).port);
   const request: TestHerald['request'] = async (method, path, options = {}) => {

@@ -3,6 +3,8 @@ import { afterEach, describe, test } from 'node:test';
 import { newId } from '../../src/domain/ids.js';
 import type { DeliveryAttempt, EndpointSecret, Mode, PageRequest, StoredEvent, WebhookEndpoint } from '../../src/domain/types.js';
 import type { AttemptResult, ClaimedDelivery, PublishedEvent, Store } from '../../src/store/store.js';
+import { idempotencyOwner, prepareSecretsAtRest, rotateSecretsAtRest, SEALED_PREFIX, SecretCipher, withSecretEncryption } from '../../src/store/secret-encryption.js';
+import { randomBytes } from 'node:crypto';
 
 /**
  * The behaviour every Store must have, written once and run against each implementation
@@ -24,6 +26,7 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
     const T0 = 1_800_000_000_000;
     const LEASE = 30_000;
     const HEALTH = { disableAfterMs: 3 * 86_400_000 };
+    const DAY_MS = 86_400_000;
 
     let accountCounter = 0;
     async function account(store: Store) {
@@ -131,13 +134,146 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
       const a = await account(store);
       await store.setApiKey(a, 'test', 'hash-test-1', T0);
       await store.setApiKey(a, 'live', 'hash-live-1', T0);
-      assert.deepEqual(await store.findApiKeyOwner('hash-test-1'), { accountId: a, mode: 'test' });
+      assert.deepEqual(await store.findApiKeyOwner('hash-test-1'), { accountId: a, mode: 'test', kind: 'secret' });
       await store.setApiKey(a, 'test', 'hash-test-2', T0 + 1);
       assert.equal(await store.findApiKeyOwner('hash-test-1'), null);
-      assert.deepEqual(await store.findApiKeyOwner('hash-test-2'), { accountId: a, mode: 'test' });
-      assert.deepEqual(await store.findApiKeyOwner('hash-live-1'), { accountId: a, mode: 'live' });
+      assert.deepEqual(await store.findApiKeyOwner('hash-test-2'), { accountId: a, mode: 'test', kind: 'secret' });
+      assert.deepEqual(await store.findApiKeyOwner('hash-live-1'), { accountId: a, mode: 'live', kind: 'secret' });
       await store.setApiKey(a, 'test', 'hash-test-2', T0 + 2); // setting the same key again is harmless
-      assert.deepEqual(await store.findApiKeyOwner('hash-test-2'), { accountId: a, mode: 'test' });
+      assert.deepEqual(await store.findApiKeyOwner('hash-test-2'), { accountId: a, mode: 'test', kind: 'secret' });
+    });
+
+    test('restricted keys sit beside the secret key: several per mode, untouched when the secret key is rolled', async () => {
+      const store = await open();
+      const a = await account(store);
+      await store.setApiKey(a, 'test', 'hash-sk', T0);
+      await store.addRestrictedApiKey(a, 'test', 'hash-rk-1', T0);
+      await store.addRestrictedApiKey(a, 'live', 'hash-rk-2', T0);
+      await store.setApiKey(a, 'test', 'hash-sk-2', T0 + 1);
+      assert.deepEqual(await store.findApiKeyOwner('hash-rk-1'), { accountId: a, mode: 'test', kind: 'restricted' });
+      assert.deepEqual(await store.findApiKeyOwner('hash-rk-2'), { accountId: a, mode: 'live', kind: 'restricted' });
+      assert.deepEqual(await store.findApiKeyOwner('hash-sk-2'), { accountId: a, mode: 'test', kind: 'secret' });
+      assert.equal(await store.findApiKeyOwner('hash-sk'), null);
+    });
+
+    test('accounts are listed oldest first', async () => {
+      const store = await open();
+      const a = await account(store);
+      const b = await account(store);
+      const ids = (await store.listAccounts()).map((x) => x.id);
+      assert.ok(ids.indexOf(a) !== -1 && ids.indexOf(a) < ids.indexOf(b));
+    });
+
+    test('connected accounts live within their platform: the same id elsewhere is another account or none', async () => {
+      const store = await open();
+      const p1 = await account(store);
+      const p2 = await account(store);
+      const c = { id: newId.account(), platformAccountId: p1, name: 'Driver', email: 'd@example.com', created: T0 };
+      assert.deepEqual(await store.ensureConnectedAccount(c), { account: c, created: true });
+      assert.deepEqual(await store.ensureConnectedAccount({ ...c, name: 'Other name' }), { account: c, created: false });
+      assert.deepEqual(await store.getConnectedAccount(p1, c.id), c);
+      assert.equal(await store.getConnectedAccount(p2, c.id), null);
+      const theirs = { ...c, platformAccountId: p2, name: null, email: null };
+      assert.equal((await store.ensureConnectedAccount(theirs)).created, true, "p2's namespace is its own");
+      assert.deepEqual(await store.getConnectedAccount(p1, c.id), c, "p1's row is untouched");
+      const more = [];
+      for (let i = 0; i < 3; i++) {
+        const m = { id: newId.account(), platformAccountId: p1, name: null, email: null, created: T0 + i + 1 };
+        await store.ensureConnectedAccount(m);
+        more.push(m.id);
+      }
+      const first = await store.listConnectedAccounts(p1, { limit: 2 });
+      assert.deepEqual(first.data.map((x) => x.id), [more[2], more[1]]);
+      assert.equal(first.hasMore, true);
+      const rest = await store.listConnectedAccounts(p1, { limit: 10, startingAfter: more[1] });
+      assert.deepEqual(rest.data.map((x) => x.id), [more[0], c.id]);
+      assert.deepEqual((await store.listConnectedAccounts(p2, { limit: 10 })).data.map((x) => x.id), [c.id]);
+      assert.equal((await store.listConnectedAccounts(p2, { limit: 10, startingAfter: more[0] })).missingCursor, true);
+    });
+
+    test("events can be listed for one connected account", async () => {
+      const store = await open();
+      const a = await account(store);
+      const [own, c1, c2] = await store.publishEvents([event(a), event(a, { account: 'acct_c1' }), event(a, { account: 'acct_c2' })]);
+      const list = async (connectedAccount?: string) =>
+        (await store.listEvents(a, 'test', { notBefore: 0, ...(connectedAccount ? { connectedAccount } : {}) }, { limit: 10 })).data.map((e) => e.id);
+      assert.deepEqual(await list(), [c2!.id, c1!.id, own!.id]);
+      assert.deepEqual(await list('acct_c1'), [c1!.id]);
+      assert.deepEqual(await list('acct_none'), []);
+    });
+
+    test('rewriteSecrets rewrites every endpoint and listen secret in one transaction, or none', async () => {
+      const store = await open();
+      const a = await account(store);
+      const e1 = await addEndpoint(store, a, {}, 'whsec_one');
+      await store.rollSecret(e1.id, secret('whsec_two', T0 + 1), T0 + 3_600_000);
+      const e2 = await addEndpoint(store, a, {}, 'whsec_three');
+      await store.openListenSession({ id: 'lsn_rewrite1', accountId: a, mode: 'test', secret: 'whsec_listen', enabledEvents: ['*'], created: T0 });
+      const seen: string[] = [];
+      const changed = await store.rewriteSecrets((stored, owner) => {
+        seen.push(`${owner}:${stored}`);
+        return stored === 'whsec_three' ? stored : `x${stored}`;
+      });
+      assert.ok(seen.includes(`${e1.id}:whsec_one`) && seen.includes(`${e1.id}:whsec_two`) && seen.includes(`${e2.id}:whsec_three`) && seen.includes('lsn_rewrite1:whsec_listen'));
+      assert.ok(changed >= 3);
+      assert.deepEqual((await store.activeSecrets(e1.id, T0 + 2)).map((s) => s.secret), ['xwhsec_two', 'xwhsec_one']);
+      assert.deepEqual((await store.activeSecrets(e2.id, T0 + 2)).map((s) => s.secret), ['whsec_three']);
+      assert.equal((await store.getListenSession(a, 'test', 'lsn_rewrite1'))!.secret, 'xwhsec_listen');
+      await assert.rejects(
+        store.rewriteSecrets((stored) => {
+          if (stored === 'whsec_three') throw new Error('stop');
+          return `y${stored}`;
+        }),
+        /stop/,
+      );
+      assert.deepEqual((await store.activeSecrets(e1.id, T0 + 2)).map((s) => s.secret), ['xwhsec_two', 'xwhsec_one'], 'a failed rewrite changes nothing');
+
+      // Kept idempotent responses are visited too, narrowed to sealed or plaintext ones on request.
+      const req = (key: string) => ({ accountId: a, mode: 'test' as Mode, key, requestHash: 'h', now: T0, lockMs: 60_000 });
+      for (const [key, body] of [['plain', '{"secret":"whsec_r"}'], ['sealed', `${SEALED_PREFIX}abcd0123:xyz`]] as const) {
+        assert.equal((await store.beginIdempotentRequest(req(key))).kind, 'proceed');
+        await store.completeIdempotentRequest(req(key), 200, body, T0 + 86_400_000);
+      }
+      const visited = async (responses: 'all' | 'sealed' | 'plaintext') => {
+        const owners: string[] = [];
+        await store.rewriteSecrets((stored, owner) => (owner.startsWith('idempotency:') && owners.push(`${owner}=${stored}`), stored), { responses });
+        return owners.sort();
+      };
+      const plainRow = `${idempotencyOwner(a, 'test', 'plain')}={"secret":"whsec_r"}`;
+      const sealedRow = `${idempotencyOwner(a, 'test', 'sealed')}=${SEALED_PREFIX}abcd0123:xyz`;
+      assert.deepEqual(await visited('plaintext'), [plainRow]);
+      assert.deepEqual(await visited('sealed'), [sealedRow]);
+      assert.deepEqual(await visited('all'), [plainRow, sealedRow].sort());
+      await store.rewriteSecrets((stored, owner) => (owner === idempotencyOwner(a, 'test', 'plain') ? '{"rewritten":true}' : stored));
+      assert.deepEqual(await store.beginIdempotentRequest(req('plain')), { kind: 'replay', status: 200, body: '{"rewritten":true}' });
+    });
+
+    test('with encryption at rest, secrets go in sealed and come out as they were given', async () => {
+      const raw = await open();
+      const oldKey = randomBytes(32);
+      const cipher = new SecretCipher([oldKey]);
+      const store = withSecretEncryption(raw, cipher);
+      const a = await account(store);
+      const e = await addEndpoint(store, a, {}, 'whsec_plain1');
+      await store.rollSecret(e.id, secret('whsec_plain2', T0 + 1), T0 + 3_600_000);
+      assert.deepEqual((await store.activeSecrets(e.id, T0 + 2)).map((s) => s.secret), ['whsec_plain2', 'whsec_plain1']);
+      const stored = (await raw.activeSecrets(e.id, T0 + 2)).map((s) => s.secret);
+      assert.ok(stored.every((s) => s.startsWith(`herald:v1:${cipher.sealingKeyId}:`) && !s.includes('whsec_')), stored.join());
+      await store.publishEvents([event(a)]);
+      const [claim] = await store.claimDueDeliveries(T0 + 2, 10, LEASE);
+      assert.deepEqual(claim!.secrets, ['whsec_plain2', 'whsec_plain1']);
+      const session = await store.openListenSession({ id: 'lsn_sealed1', accountId: a, mode: 'test', secret: 'whsec_listen1', enabledEvents: ['*'], created: T0 });
+      assert.equal(session.secret, 'whsec_listen1');
+      assert.equal((await store.openListenSession({ ...session, id: 'lsn_other', secret: 'whsec_new' })).secret, 'whsec_listen1', 'reopened: the same secret');
+      assert.equal((await store.getListenSession(a, 'test', session.id))!.secret, 'whsec_listen1');
+      assert.match((await raw.getListenSession(a, 'test', session.id))!.secret, /^herald:v1:/);
+      // Rotation: a ring with a new first key re-seals everything; the old key alone then fails.
+      const next = new SecretCipher([randomBytes(32), oldKey]);
+      assert.ok((await rotateSecretsAtRest(raw, next)) >= 3);
+      assert.deepEqual((await withSecretEncryption(raw, next).activeSecrets(e.id, T0 + 2)).map((s) => s.secret), ['whsec_plain2', 'whsec_plain1']);
+      assert.ok((await raw.activeSecrets(e.id, T0 + 2)).every((s) => s.secret.startsWith(`herald:v1:${next.sealingKeyId}:`)));
+      await assert.rejects(prepareSecretsAtRest(raw, cipher), /not among HERALD_ENCRYPTION_KEY/);
+      await assert.rejects(prepareSecretsAtRest(raw, null), /HERALD_ENCRYPTION_KEY is not set/);
     });
 
     // Endpoints ------------------------------------------------------------------------------
@@ -759,6 +895,61 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
       assert.deepEqual(await hits('acct_a/test', T0 + 1000, 3), [true, true, true], 'a new window starts afresh');
       const concurrent = await Promise.all(Array.from({ length: 10 }, () => store.hitRateLimit('acct_b/test', T0, 3)));
       assert.equal(concurrent.filter(Boolean).length, 3);
+    });
+    test('alert states move by compare-and-set, queue one alert each, and alerts are leased to one sender', async () => {
+      const store = await open();
+      const a = await account(store);
+      const failing = await addEndpoint(store, a, { failingSince: T0 });
+      const healthy = await addEndpoint(store, a);
+      const disabled = await addEndpoint(store, a, { status: 'disabled', disabledReason: 'Disabled automatically: …', disabledAt: T0, failingSince: T0 });
+      const candidates = await store.alertCandidates(T0 + 10);
+      assert.deepEqual(candidates.map((c) => c.endpoint.id).sort(), [failing.id, disabled.id].sort());
+      assert.ok(candidates.every((c) => c.alert.state === 'ok' && c.alert.failingSince === null));
+      assert.deepEqual(await store.alertCandidates(T0 - 1).then((cs) => cs.map((c) => c.endpoint.id)), [disabled.id], 'failing, but not for long enough yet');
+
+      const alertFor = (endpointId: string, kind: 'failing' | 'disabled' | 'recovered') => ({
+        id: `walrt_${Math.random().toString(36).slice(2)}`, accountId: a, mode: 'test' as Mode, endpointId, kind, created: T0, subject: `${kind} ${endpointId}`, body: 'text',
+        details: { url: 'https://example.com/hook', failingSince: T0, disableAt: null, disabledAt: null, disabledReason: null, recoveredAt: null, failures: [], example: null },
+        delivery: 'pending' as const, recipient: null, sendAttempts: 0, lastError: null, sentAt: null,
+      });
+      const ok = { state: 'ok' as const, failingSince: null };
+      const warned = { state: 'warned' as const, failingSince: T0 };
+      // Two processes see the same change at once: one of them queues the alert.
+      const raced = await Promise.all([
+        store.transitionAlertState(failing.id, ok, warned, alertFor(failing.id, 'failing'), T0 + 1),
+        store.transitionAlertState(failing.id, ok, warned, alertFor(failing.id, 'failing'), T0 + 1),
+      ]);
+      assert.deepEqual(raced.sort(), [false, true]);
+      assert.equal(await store.transitionAlertState(failing.id, { state: 'warned', failingSince: T0 - 5 }, ok, alertFor(failing.id, 'recovered'), T0 + 2), false, 'another run');
+      const after = await store.alertCandidates(T0 + 10);
+      assert.deepEqual(after.find((c) => c.endpoint.id === failing.id)?.alert, warned);
+      assert.equal(after.some((c) => c.endpoint.id === healthy.id), false);
+
+      await store.setAlertEmail(a, 'team@example.com', T0);
+      assert.equal(await store.getAlertEmail(a), 'team@example.com');
+      const [first, second] = await Promise.all([store.claimDueAlerts(T0 + 5, 10, 60_000), store.claimDueAlerts(T0 + 5, 10, 60_000)]);
+      const claimed = [...first!, ...second!];
+      assert.equal(claimed.length, 1, 'one alert, claimed by one sender');
+      assert.equal(claimed[0]!.accountEmail, 'team@example.com');
+      assert.equal(claimed[0]!.alert.sendAttempts, 1);
+      assert.deepEqual(await store.claimDueAlerts(T0 + 10, 10, 60_000), [], 'leased');
+      await store.finishAlert(claimed[0]!, { delivery: 'pending', retryAt: T0 + 30_000, error: 'SMTP down' });
+      assert.deepEqual(await store.claimDueAlerts(T0 + 29_999, 10, 60_000), []);
+      const retry = await store.claimDueAlerts(T0 + 30_000, 10, 60_000);
+      assert.equal(retry[0]?.alert.sendAttempts, 2);
+      await store.finishAlert(claimed[0]!, { delivery: 'emailed', recipient: 'x@example.com', at: T0 }); // stale lease: ignored
+      await store.finishAlert(retry[0]!, { delivery: 'emailed', recipient: 'team@example.com', at: T0 + 30_001 });
+      assert.deepEqual(await store.claimDueAlerts(T0 + 10 * DAY_MS, 10, 60_000), []);
+      const listed = await store.listAlerts(a, 'test', { limit: 10 });
+      assert.equal(listed.data.length, 1);
+      assert.deepEqual(
+        { delivery: listed.data[0]!.delivery, recipient: listed.data[0]!.recipient, lastError: listed.data[0]!.lastError, sentAt: listed.data[0]!.sentAt },
+        { delivery: 'emailed', recipient: 'team@example.com', lastError: 'SMTP down', sentAt: T0 + 30_001 },
+      );
+      assert.deepEqual(listed.data[0]!.details, alertFor(failing.id, 'failing').details);
+      assert.equal((await store.listAlerts(a, 'live', { limit: 10 })).data.length, 0);
+      await store.setAlertEmail(a, null, T0);
+      assert.equal(await store.getAlertEmail(a), null);
     });
   });
 }

@@ -1,4 +1,5 @@
 import { toUnixSeconds } from '../../domain/clock.js';
+import { errors } from '../../domain/errors.js';
 import type { RequestContext } from '../app.js';
 import type { Router } from '../http.js';
 import { Params } from '../params.js';
@@ -44,6 +45,8 @@ async function listEventTypes(ctx: RequestContext) {
 async function revealSecret(ctx: RequestContext, path: Record<string, string>) {
   new Params(ctx.params, []);
   const endpoint = await findEndpoint(ctx, path.id!);
+  // A signing secret lets its holder forge deliveries: more than a read-only key may have.
+  if (ctx.apiKey.kind === 'restricted') throw errors.restrictedKeySecret(ctx.apiKey.key, ctx.account.id);
   const secrets = await ctx.deps.store.activeSecrets(endpoint.id, ctx.now);
   const [current, ...previous] = secrets;
   return {

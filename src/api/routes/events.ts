@@ -9,15 +9,16 @@ import { Params } from '../params.js';
 import { findEndpoint } from './webhook-endpoints.js';
 import { resendToListener } from '../../listen/routes.js';
 import { listObject, PAGE_PARAMS, readPage } from './lists.js';
+import { resolveConnectedAccount } from './connected-accounts.js';
 
 /** Events are listed and retrieved for 30 days, as in Stripe. */
 export const EVENT_WINDOW_MS = 30 * 86_400_000;
 
 export function eventRoutes(router: Router<RequestContext>): void {
   router
-    .add('POST', '/v1/events', publish)
-    .add('GET', '/v1/events', list)
-    .add('GET', '/v1/events/:id', retrieve)
+    .add('POST', '/v1/events', publish, { stripeAccount: true })
+    .add('GET', '/v1/events', list, { stripeAccount: true })
+    .add('GET', '/v1/events/:id', retrieve, { stripeAccount: true })
     .add('POST', '/v1/events/:id/retry', retry)
     .add('GET', '/v1/events/:id/delivery_attempts', listAttempts);
 }
@@ -38,10 +39,22 @@ async function publish(ctx: RequestContext) {
   if (previous !== undefined && (typeof previous !== 'object' || previous === null || Array.isArray(previous))) {
     throw errors.parameterInvalid('data[previous_attributes]', 'Invalid data[previous_attributes]: must be an object.');
   }
-  const account = p.string('account', { maxLength: 255 }) ?? null;
-  if (account !== null && !/^acct_[A-Za-z0-9]+$/.test(account)) {
-    throw errors.parameterInvalid('account', `Invalid account: '${account}' is not a connected account id (acct_…).`);
+  // HERALD_MAX_EVENT_BYTES bounds what every delivery of the event carries (Stripe: 256 KB).
+  const dataBytes = Buffer.byteLength(JSON.stringify(data), 'utf8');
+  const { maxEventBytes } = ctx.deps.config;
+  if (dataBytes > maxEventBytes) {
+    throw errors.parameterInvalid('data', `Invalid data: it is ${dataBytes} bytes as JSON, more than the limit of ${maxEventBytes} bytes per event (HERALD_MAX_EVENT_BYTES).`);
   }
+  const accountParam = p.string('account', { maxLength: 255 }) ?? null;
+  if (accountParam !== null && ctx.stripeAccount !== null && accountParam !== ctx.stripeAccount) {
+    throw errors.parameterInvalid('account', `Invalid account: '${accountParam}' differs from the Stripe-Account header ('${ctx.stripeAccount}'); send one of them.`);
+  }
+  const account =
+    accountParam !== null
+      ? await resolveConnectedAccount(ctx, accountParam, 'account')
+      : ctx.stripeAccount !== null
+        ? await resolveConnectedAccount(ctx, ctx.stripeAccount, undefined)
+        : null;
   const apiVersion = p.string('api_version') ?? ctx.account.defaultApiVersion;
   if (!isApiVersion(apiVersion)) throw errors.parameterInvalid('api_version', `Invalid api_version: '${apiVersion}' is not an API version.`);
   const request = readRequestInfo(p);
@@ -86,6 +99,7 @@ async function list(ctx: RequestContext) {
   Object.assign(filter, readCreated(ctx.params.created));
   const deliverySuccess = p.boolean('delivery_success');
   if (deliverySuccess !== undefined) filter.deliverySuccess = deliverySuccess;
+  if (ctx.stripeAccount !== null) filter.connectedAccount = ctx.stripeAccount; // a connected account sees its own events
   const page = await ctx.deps.store.listEvents(ctx.account.id, ctx.mode, filter, request);
   return { body: listObject(page, request, '/v1/events', 'event', eventObject) };
 }
@@ -150,7 +164,8 @@ async function listAttempts(ctx: RequestContext, path: Record<string, string>) {
 
 export async function findEvent(ctx: RequestContext, id: string): Promise<StoredEvent> {
   const event = await ctx.deps.store.getEvent(ctx.account.id, ctx.mode, id);
-  if (event && event.created >= ctx.now - EVENT_WINDOW_MS) return event;
+  const visible = ctx.stripeAccount === null || event?.account === ctx.stripeAccount;
+  if (event && visible && event.created >= ctx.now - EVENT_WINDOW_MS) return event;
   const otherMode = event ? null : await ctx.deps.store.findEventMode(ctx.account.id, id);
   throw errors.resourceMissing('event', id, 'id', otherMode ?? undefined);
 }

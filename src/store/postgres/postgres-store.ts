@@ -6,6 +6,7 @@ import { newId } from '../../domain/ids.js';
 import type {
   Account,
   ApiKeyOwner,
+  ConnectedAccount,
   DeliveryAttempt,
   EndpointSecret,
   Millis,
@@ -18,7 +19,14 @@ import type {
 import { DELIVERY_STATUS_SQL, deliveryStatus } from '../delivery-status.js';
 import { disableReason } from '../health.js';
 import { LISTEN_DELIVERY_UPSERT_SQL, listenDeliveryValues } from '../listen-delivery.js';
+import { idempotencyOwner, SEALED_PREFIX } from '../secret-encryption.js';
 import type {
+  AlertCandidate,
+  AlertSendResult,
+  AlertState,
+  AlertStateRecord,
+  ClaimedAlert,
+  EndpointAlert,
   AttemptCountBucket,
   AttemptResult,
   AttemptScope,
@@ -239,20 +247,93 @@ export class PostgresStore implements Store {
     return rows[0] ? toAccount(rows[0]) : null;
   }
 
+  async listAccounts(): Promise<Account[]> {
+    const { rows } = await this.pool.query('SELECT * FROM accounts ORDER BY created, id');
+    return rows.map(toAccount);
+  }
+
   async setApiKey(accountId: string, mode: Mode, keyHash: string, now: Millis): Promise<void> {
     await this.transaction(async (c) => {
-      await c.query('DELETE FROM api_keys WHERE account_id = $1 AND mode = $2', [accountId, mode]);
+      await c.query("DELETE FROM api_keys WHERE account_id = $1 AND mode = $2 AND kind = 'secret'", [accountId, mode]);
       await c.query(
-        `INSERT INTO api_keys (key_hash, account_id, mode, created) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (key_hash) DO UPDATE SET account_id = EXCLUDED.account_id, mode = EXCLUDED.mode, created = EXCLUDED.created`,
+        `INSERT INTO api_keys (key_hash, account_id, mode, created, kind) VALUES ($1, $2, $3, $4, 'secret')
+         ON CONFLICT (key_hash) DO UPDATE SET account_id = EXCLUDED.account_id, mode = EXCLUDED.mode, created = EXCLUDED.created, kind = 'secret'`,
         [keyHash, accountId, mode, now],
       );
     });
   }
 
+  async addRestrictedApiKey(accountId: string, mode: Mode, keyHash: string, now: Millis): Promise<void> {
+    await this.pool.query("INSERT INTO api_keys (key_hash, account_id, mode, created, kind) VALUES ($1, $2, $3, $4, 'restricted')", [keyHash, accountId, mode, now]);
+  }
+
   async findApiKeyOwner(keyHash: string): Promise<ApiKeyOwner | null> {
-    const { rows } = await this.pool.query('SELECT account_id, mode FROM api_keys WHERE key_hash = $1', [keyHash]);
-    return rows[0] ? { accountId: rows[0].account_id, mode: rows[0].mode } : null;
+    const { rows } = await this.pool.query('SELECT account_id, mode, kind FROM api_keys WHERE key_hash = $1', [keyHash]);
+    return rows[0] ? { accountId: rows[0].account_id, mode: rows[0].mode, kind: rows[0].kind === 'restricted' ? 'restricted' : 'secret' } : null;
+  }
+
+  // Connected accounts -----------------------------------------------------------------------
+
+  async ensureConnectedAccount(account: ConnectedAccount): Promise<{ account: ConnectedAccount; created: boolean }> {
+    // One statement: two processes registering the same id at once both end with the one row.
+    const inserted = await this.pool.query(
+      `INSERT INTO connected_accounts (platform_account_id, id, name, email, created) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (platform_account_id, id) DO NOTHING RETURNING *`,
+      [account.platformAccountId, account.id, account.name, account.email, account.created],
+    );
+    if (inserted.rows[0]) return { account: toConnectedAccount(inserted.rows[0]), created: true };
+    return { account: (await this.getConnectedAccount(account.platformAccountId, account.id))!, created: false };
+  }
+
+  async getConnectedAccount(platformAccountId: string, id: string): Promise<ConnectedAccount | null> {
+    const { rows } = await this.pool.query('SELECT * FROM connected_accounts WHERE platform_account_id = $1 AND id = $2', [platformAccountId, id]);
+    return rows[0] ? toConnectedAccount(rows[0]) : null;
+  }
+
+  async listConnectedAccounts(platformAccountId: string, page: PageRequest): Promise<Page<ConnectedAccount>> {
+    return this.paginate('connected_accounts', '*', 'platform_account_id = $1', [platformAccountId], page, toConnectedAccount);
+  }
+
+  // Signing secrets at rest ------------------------------------------------------------------
+
+  /**
+   * After a rewrite that changed rows, the secret tables are rewritten (VACUUM FULL: small tables, a
+   * brief exclusive lock) so the replaced values do not linger in dead row versions. The kept
+   * responses' table (up to a day of idempotent requests) only gets a plain VACUUM, which does not
+   * block requests: its replaced bodies stay in free space until reused, and expire within 24 h.
+   */
+  async rewriteSecrets(rewrite: (stored: string, ownerId: string) => string, options: { responses?: 'all' | 'sealed' | 'plaintext' } = {}): Promise<number> {
+    const changed = await this.rewriteSecretRows(rewrite, options.responses ?? 'all');
+    if (changed > 0) {
+      await this.pool.query('VACUUM FULL endpoint_secrets, listen_sessions');
+      await this.pool.query('VACUUM idempotency_keys');
+    }
+    return changed;
+  }
+
+  private async rewriteSecretRows(rewrite: (stored: string, ownerId: string) => string, responses: 'all' | 'sealed' | 'plaintext'): Promise<number> {
+    return this.transaction(async (c) => {
+      // Locked for the whole rewrite: a secret rolled meanwhile cannot slip past it unconverted.
+      await c.query('LOCK TABLE endpoint_secrets, listen_sessions IN SHARE ROW EXCLUSIVE MODE');
+      let changed = 0;
+      for (const row of (await c.query('SELECT seq, endpoint_id, secret FROM endpoint_secrets')).rows) {
+        const next = rewrite(row.secret, row.endpoint_id);
+        if (next !== row.secret) changed += (await c.query('UPDATE endpoint_secrets SET secret = $1 WHERE seq = $2', [next, row.seq])).rowCount ?? 0;
+      }
+      for (const row of (await c.query('SELECT id, secret FROM listen_sessions')).rows) {
+        const next = rewrite(row.secret, row.id);
+        if (next !== row.secret) changed += (await c.query('UPDATE listen_sessions SET secret = $1 WHERE id = $2', [next, row.id])).rowCount ?? 0;
+      }
+      const sealed = { all: '', sealed: ' AND starts_with(body, $1)', plaintext: ' AND NOT starts_with(body, $1)' }[responses];
+      const kept = await c.query(`SELECT account_id, mode, key, body FROM idempotency_keys WHERE body IS NOT NULL${sealed} FOR UPDATE`, sealed ? [SEALED_PREFIX] : []);
+      for (const row of kept.rows) {
+        const next = rewrite(row.body, idempotencyOwner(row.account_id, row.mode, row.key));
+        if (next !== row.body) {
+          changed += (await c.query('UPDATE idempotency_keys SET body = $1 WHERE account_id = $2 AND mode = $3 AND key = $4', [next, row.account_id, row.mode, row.key])).rowCount ?? 0;
+        }
+      }
+      return changed;
+    });
   }
 
   // Endpoints --------------------------------------------------------------------------------
@@ -413,6 +494,7 @@ export class PostgresStore implements Store {
     if (filter.createdGte !== undefined) where.push(`created >= ${param(filter.createdGte)}`);
     if (filter.createdLt !== undefined) where.push(`created < ${param(filter.createdLt)}`);
     if (filter.deliverySuccess !== undefined) where.push(`${filter.deliverySuccess ? 'NOT ' : ''}EXISTS (${undeliveredOf('events')})`);
+    if (filter.connectedAccount !== undefined) where.push(`connected_account = ${param(filter.connectedAccount)}`);
     return this.paginate('events', eventColumns('events'), where.join(' AND '), params, page, toEvent);
   }
 
@@ -788,6 +870,81 @@ export class PostgresStore implements Store {
     await this.pool.query('DELETE FROM idempotency_keys WHERE account_id = $1 AND mode = $2 AND key = $3 AND status IS NULL', [req.accountId, req.mode, req.key]);
   }
 
+  // Failure alerts ---------------------------------------------------------------------------
+
+  async alertCandidates(failingSinceBefore: Millis): Promise<AlertCandidate[]> {
+    const { rows } = await this.pool.query(
+      `SELECT e.*, s.state AS alert_state, s.failing_since AS alert_failing_since
+       FROM endpoints e LEFT JOIN endpoint_alert_states s ON s.endpoint_id = e.id
+       WHERE e.status != 'deleted' AND (
+         s.state = 'warned'
+         OR (s.state = 'disabled' AND e.status = 'enabled')
+         OR (e.status = 'enabled' AND e.failing_since <= $1 AND COALESCE(s.state, 'ok') = 'ok')
+         OR (e.status = 'disabled' AND e.disabled_reason IS NOT NULL AND COALESCE(s.state, 'ok') = 'ok'))`,
+      [failingSinceBefore],
+    );
+    return rows.map((row: Row) => ({ endpoint: toEndpoint(row), alert: { state: (row.alert_state ?? 'ok') as AlertState, failingSince: row.alert_failing_since ?? null } }));
+  }
+
+  async transitionAlertState(endpointId: string, from: AlertStateRecord, to: AlertStateRecord, alert: EndpointAlert, now: Millis): Promise<boolean> {
+    return this.transaction(async (c) => {
+      // The row exists first, so that the compare-and-set below is one UPDATE: of processes racing
+      // on it, the later ones re-check its WHERE against the committed row and change nothing.
+      await c.query("INSERT INTO endpoint_alert_states (endpoint_id, state, failing_since, changed_at) VALUES ($1, 'ok', NULL, $2) ON CONFLICT (endpoint_id) DO NOTHING", [endpointId, now]);
+      const moved = await c.query(
+        `UPDATE endpoint_alert_states SET state = $2, failing_since = $3, changed_at = $4
+         WHERE endpoint_id = $1 AND state = $5 AND failing_since IS NOT DISTINCT FROM $6::bigint`,
+        [endpointId, to.state, to.failingSince, now, from.state, from.failingSince],
+      );
+      if (moved.rowCount !== 1) return false;
+      await c.query(
+        `INSERT INTO alerts (id, account_id, mode, endpoint_id, kind, created, subject, body, details, delivery, next_send_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10)`,
+        [alert.id, alert.accountId, alert.mode, alert.endpointId, alert.kind, alert.created, alert.subject, alert.body, JSON.stringify(alert.details), now],
+      );
+      return true;
+    });
+  }
+
+  async claimDueAlerts(now: Millis, limit: number, leaseMs: number): Promise<ClaimedAlert[]> {
+    const leaseToken = randomBytes(12).toString('hex');
+    const { rows } = await this.pool.query(
+      `UPDATE alerts a SET next_send_at = $1, lease_token = $2, send_attempts = a.send_attempts + 1
+       WHERE a.seq IN (SELECT seq FROM alerts WHERE next_send_at IS NOT NULL AND next_send_at <= $3 ORDER BY next_send_at LIMIT $4 FOR UPDATE SKIP LOCKED)
+       RETURNING a.*, (SELECT email FROM account_alert_settings s WHERE s.account_id = a.account_id) AS account_email`,
+      [now + leaseMs, leaseToken, now, limit],
+    );
+    return rows.map((row: Row) => ({ alert: toAlert(row), leaseToken, accountEmail: row.account_email ?? null }));
+  }
+
+  async finishAlert(claim: ClaimedAlert, result: AlertSendResult): Promise<void> {
+    if (result.delivery === 'pending') {
+      await this.pool.query('UPDATE alerts SET next_send_at = $1, last_error = $2, lease_token = NULL WHERE id = $3 AND lease_token = $4', [result.retryAt, result.error, claim.alert.id, claim.leaseToken]);
+    } else {
+      await this.pool.query(
+        'UPDATE alerts SET delivery = $1, recipient = $2, sent_at = $3, next_send_at = NULL, lease_token = NULL WHERE id = $4 AND lease_token = $5',
+        [result.delivery, result.recipient, result.at, claim.alert.id, claim.leaseToken],
+      );
+    }
+  }
+
+  async listAlerts(accountId: string, mode: Mode, page: PageRequest): Promise<Page<EndpointAlert>> {
+    return this.paginate('alerts', '*', 'account_id = $1 AND mode = $2', [accountId, mode], page, toAlert);
+  }
+
+  async getAlertEmail(accountId: string): Promise<string | null> {
+    const { rows } = await this.pool.query('SELECT email FROM account_alert_settings WHERE account_id = $1', [accountId]);
+    return rows[0]?.email ?? null;
+  }
+
+  async setAlertEmail(accountId: string, email: string | null, now: Millis): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO account_alert_settings (account_id, email, updated) VALUES ($1, $2, $3)
+       ON CONFLICT (account_id) DO UPDATE SET email = EXCLUDED.email, updated = EXCLUDED.updated`,
+      [accountId, email, now],
+    );
+  }
+
   // Housekeeping -----------------------------------------------------------------------------
 
   /**
@@ -807,6 +964,8 @@ export class PostgresStore implements Store {
   async prune(now: Millis, olderThan: Millis): Promise<{ events: number; attempts: number; idempotencyKeys: number }> {
     const deadline = Date.now() + PRUNE_BUDGET_MS;
     await this.pool.query('DELETE FROM rate_limits WHERE window_start < $1', [now - 60_000]);
+    // Alerts are kept as long as events; one still to be sent is kept until it is.
+    await this.pool.query('DELETE FROM alerts WHERE created < $1 AND next_send_at IS NULL', [olderThan]);
     const repeat = async (deleteBatch: () => Promise<number>) => {
       let total = 0;
       for (;;) {
@@ -967,6 +1126,10 @@ function toAccount(row: Row): Account {
   return { id: row.id, name: row.name, applicationId: row.application_id, defaultApiVersion: row.default_api_version, created: row.created };
 }
 
+function toConnectedAccount(row: Row): ConnectedAccount {
+  return { id: row.id, platformAccountId: row.platform_account_id, name: row.name ?? null, email: row.email ?? null, created: row.created };
+}
+
 function toEndpoint(row: Row): WebhookEndpoint {
   return {
     id: row.id,
@@ -1056,6 +1219,25 @@ function toDeliverySummary(row: Row): DeliverySummary {
       row.a_id === null
         ? null
         : { id: row.a_id, created: row.a_created, outcome: row.a_outcome, httpStatus: row.a_http_status ?? null, failureKind: row.a_failure_kind ?? null, durationMs: row.a_duration_ms },
+  };
+}
+
+function toAlert(row: Row): EndpointAlert {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    mode: row.mode,
+    endpointId: row.endpoint_id,
+    kind: row.kind,
+    created: row.created,
+    subject: row.subject,
+    body: row.body,
+    details: JSON.parse(row.details) as EndpointAlert['details'],
+    delivery: row.delivery,
+    recipient: row.recipient ?? null,
+    sendAttempts: row.send_attempts,
+    lastError: row.last_error ?? null,
+    sentAt: row.sent_at ?? null,
   };
 }
 

@@ -6,6 +6,7 @@ import { endpointWantsType } from '../../domain/event-types.js';
 import type {
   Account,
   ApiKeyOwner,
+  ConnectedAccount,
   DeliveryAttempt,
   EndpointSecret,
   Millis,
@@ -18,6 +19,12 @@ import type {
 } from '../../domain/types.js';
 import { newId } from '../../domain/ids.js';
 import type {
+  AlertCandidate,
+  AlertSendResult,
+  AlertState,
+  AlertStateRecord,
+  ClaimedAlert,
+  EndpointAlert,
   AttemptResult,
   AttemptScope,
   AttemptCountBucket,
@@ -37,6 +44,7 @@ import type {
 import { DELIVERY_STATUS_SQL, deliveryStatus } from '../delivery-status.js';
 import { disableReason } from '../health.js';
 import { LISTEN_DELIVERY_UPSERT_SQL, listenDeliveryValues } from '../listen-delivery.js';
+import { idempotencyOwner, SEALED_PREFIX } from '../secret-encryption.js';
 
 type Row = Record<string, unknown>;
 type Params = Record<string, unknown>;
@@ -183,16 +191,94 @@ export class SqliteStore implements Store {
     return row ? toAccount(row) : null;
   }
 
+  async listAccounts(): Promise<Account[]> {
+    return (this.stmt('SELECT * FROM accounts ORDER BY created, rowid').all() as Row[]).map(toAccount);
+  }
+
   async setApiKey(accountId: string, mode: Mode, keyHash: string, now: Millis): Promise<void> {
     this.db.transaction(() => {
-      this.stmt('DELETE FROM api_keys WHERE account_id = ? AND mode = ?').run(accountId, mode);
-      this.stmt('INSERT OR REPLACE INTO api_keys (key_hash, account_id, mode, created) VALUES (?, ?, ?, ?)').run(keyHash, accountId, mode, now);
+      this.stmt("DELETE FROM api_keys WHERE account_id = ? AND mode = ? AND kind = 'secret'").run(accountId, mode);
+      this.stmt("INSERT OR REPLACE INTO api_keys (key_hash, account_id, mode, created, kind) VALUES (?, ?, ?, ?, 'secret')").run(keyHash, accountId, mode, now);
     }).immediate();
   }
 
+  async addRestrictedApiKey(accountId: string, mode: Mode, keyHash: string, now: Millis): Promise<void> {
+    this.stmt("INSERT INTO api_keys (key_hash, account_id, mode, created, kind) VALUES (?, ?, ?, ?, 'restricted')").run(keyHash, accountId, mode, now);
+  }
+
   async findApiKeyOwner(keyHash: string): Promise<ApiKeyOwner | null> {
-    const row = this.stmt('SELECT account_id, mode FROM api_keys WHERE key_hash = ?').get(keyHash) as Row | undefined;
-    return row ? { accountId: row.account_id as string, mode: row.mode as Mode } : null;
+    const row = this.stmt('SELECT account_id, mode, kind FROM api_keys WHERE key_hash = ?').get(keyHash) as Row | undefined;
+    return row ? { accountId: row.account_id as string, mode: row.mode as Mode, kind: row.kind === 'restricted' ? 'restricted' : 'secret' } : null;
+  }
+
+  // Connected accounts -----------------------------------------------------------------------
+
+  async ensureConnectedAccount(account: ConnectedAccount): Promise<{ account: ConnectedAccount; created: boolean }> {
+    return this.db.transaction(() => {
+      const existing = this.stmt('SELECT * FROM connected_accounts WHERE platform_account_id = ? AND id = ?').get(account.platformAccountId, account.id) as Row | undefined;
+      if (existing) return { account: toConnectedAccount(existing), created: false };
+      this
+        .stmt(
+          `INSERT INTO connected_accounts (platform_account_id, id, seq, name, email, created)
+           VALUES (?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM connected_accounts), ?, ?, ?)`,
+        )
+        .run(account.platformAccountId, account.id, account.name, account.email, account.created);
+      return { account, created: true };
+    }).immediate();
+  }
+
+  async getConnectedAccount(platformAccountId: string, id: string): Promise<ConnectedAccount | null> {
+    const row = this.stmt('SELECT * FROM connected_accounts WHERE platform_account_id = ? AND id = ?').get(platformAccountId, id) as Row | undefined;
+    return row ? toConnectedAccount(row) : null;
+  }
+
+  async listConnectedAccounts(platformAccountId: string, page: PageRequest): Promise<Page<ConnectedAccount>> {
+    return this.paginate('connected_accounts', 'platform_account_id = @platformAccountId', { platformAccountId }, page, toConnectedAccount);
+  }
+
+  // Signing secrets at rest ------------------------------------------------------------------
+
+  /**
+   * After a rewrite that changed rows, the file is compacted (VACUUM) and the WAL emptied, so the
+   * values replaced (plaintext before encryption, ciphertext under a retired key) do not linger in
+   * free pages. A one-off cost, proportional to the database size, when encryption is turned on or
+   * the key rotated.
+   */
+  async rewriteSecrets(rewrite: (stored: string, ownerId: string) => string, options: { responses?: 'all' | 'sealed' | 'plaintext' } = {}): Promise<number> {
+    const changed = this.rewriteSecretRows(rewrite, options.responses ?? 'all');
+    if (changed > 0) {
+      this.db.exec('VACUUM');
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    }
+    return changed;
+  }
+
+  private rewriteSecretRows(rewrite: (stored: string, ownerId: string) => string, responses: 'all' | 'sealed' | 'plaintext'): number {
+    return this.db.transaction(() => {
+      let changed = 0;
+      const endpointSecrets = this.stmt('SELECT rowid, endpoint_id, secret FROM endpoint_secrets').all() as Row[];
+      const updateEndpointSecret = this.stmt('UPDATE endpoint_secrets SET secret = ? WHERE rowid = ?');
+      for (const row of endpointSecrets) {
+        const next = rewrite(row.secret as string, row.endpoint_id as string);
+        if (next !== row.secret) changed += updateEndpointSecret.run(next, row.rowid).changes;
+      }
+      const sessions = this.stmt('SELECT id, secret FROM listen_sessions').all() as Row[];
+      const updateSession = this.stmt('UPDATE listen_sessions SET secret = ? WHERE id = ?');
+      for (const row of sessions) {
+        const next = rewrite(row.secret as string, row.id as string);
+        if (next !== row.secret) changed += updateSession.run(next, row.id).changes;
+      }
+      const sealed = { all: '', sealed: ' AND substr(body, 1, @length) = @prefix', plaintext: ' AND substr(body, 1, @length) != @prefix' }[responses];
+      const kept = this
+        .stmt(`SELECT rowid, account_id, mode, key, body FROM idempotency_keys WHERE body IS NOT NULL${sealed}`)
+        .all(sealed ? { length: SEALED_PREFIX.length, prefix: SEALED_PREFIX } : {}) as Row[];
+      const updateResponse = this.stmt('UPDATE idempotency_keys SET body = ? WHERE rowid = ?');
+      for (const row of kept) {
+        const next = rewrite(row.body as string, idempotencyOwner(row.account_id as string, row.mode as string, row.key as string));
+        if (next !== row.body) changed += updateResponse.run(next, row.rowid).changes;
+      }
+      return changed;
+    }).immediate();
   }
 
   // Endpoints --------------------------------------------------------------------------------
@@ -377,6 +463,10 @@ export class SqliteStore implements Store {
       params.createdLt = filter.createdLt;
     }
     if (filter.deliverySuccess !== undefined) where.push(filter.deliverySuccess ? 'pending_webhooks = 0' : 'pending_webhooks > 0');
+    if (filter.connectedAccount !== undefined) {
+      where.push('connected_account = @connectedAccount');
+      params.connectedAccount = filter.connectedAccount;
+    }
     return this.paginate('events', where.join(' AND '), params, page, toEvent, EVENT_COLUMNS);
   }
 
@@ -716,6 +806,83 @@ export class SqliteStore implements Store {
       .run(req.accountId, req.mode, req.key);
   }
 
+  // Failure alerts ---------------------------------------------------------------------------
+
+  async alertCandidates(failingSinceBefore: Millis): Promise<AlertCandidate[]> {
+    const rows = this
+      .stmt(
+        `SELECT e.*, s.state AS alert_state, s.failing_since AS alert_failing_since
+         FROM endpoints e LEFT JOIN endpoint_alert_states s ON s.endpoint_id = e.id
+         WHERE e.status != 'deleted' AND (
+           s.state = 'warned'
+           OR (s.state = 'disabled' AND e.status = 'enabled')
+           OR (e.status = 'enabled' AND e.failing_since <= ? AND COALESCE(s.state, 'ok') = 'ok')
+           OR (e.status = 'disabled' AND e.disabled_reason IS NOT NULL AND COALESCE(s.state, 'ok') = 'ok'))`,
+      )
+      .all(failingSinceBefore) as Row[];
+    return rows.map(toAlertCandidate);
+  }
+
+  async transitionAlertState(endpointId: string, from: AlertStateRecord, to: AlertStateRecord, alert: EndpointAlert, now: Millis): Promise<boolean> {
+    return this.db.transaction(() => {
+      const row = this.stmt('SELECT state, failing_since FROM endpoint_alert_states WHERE endpoint_id = ?').get(endpointId) as Row | undefined;
+      const current: AlertStateRecord = row ? { state: row.state as AlertState, failingSince: (row.failing_since as number | null) ?? null } : { state: 'ok', failingSince: null };
+      if (current.state !== from.state || current.failingSince !== from.failingSince) return false;
+      this
+        .stmt(
+          `INSERT INTO endpoint_alert_states (endpoint_id, state, failing_since, changed_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (endpoint_id) DO UPDATE SET state = excluded.state, failing_since = excluded.failing_since, changed_at = excluded.changed_at`,
+        )
+        .run(endpointId, to.state, to.failingSince, now);
+      this
+        .stmt(
+          `INSERT INTO alerts (id, account_id, mode, endpoint_id, kind, created, subject, body, details, delivery, next_send_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)`,
+        )
+        .run(alert.id, alert.accountId, alert.mode, alert.endpointId, alert.kind, alert.created, alert.subject, alert.body, JSON.stringify(alert.details), now);
+      return true;
+    }).immediate();
+  }
+
+  async claimDueAlerts(now: Millis, limit: number, leaseMs: number): Promise<ClaimedAlert[]> {
+    const leaseToken = randomBytes(12).toString('hex');
+    const rows = this
+      .stmt(
+        `UPDATE alerts SET next_send_at = ?, lease_token = ?, send_attempts = send_attempts + 1
+         WHERE seq IN (SELECT seq FROM alerts WHERE next_send_at IS NOT NULL AND next_send_at <= ? ORDER BY next_send_at LIMIT ?)
+         RETURNING *, (SELECT email FROM account_alert_settings WHERE account_id = alerts.account_id) AS account_email`,
+      )
+      .all(now + leaseMs, leaseToken, now, limit) as Row[];
+    return rows.map((row) => ({ alert: toAlert(row), leaseToken, accountEmail: (row.account_email as string | null) ?? null }));
+  }
+
+  async finishAlert(claim: ClaimedAlert, result: AlertSendResult): Promise<void> {
+    if (result.delivery === 'pending') {
+      this.stmt('UPDATE alerts SET next_send_at = ?, last_error = ?, lease_token = NULL WHERE id = ? AND lease_token = ?').run(result.retryAt, result.error, claim.alert.id, claim.leaseToken);
+    } else {
+      this
+        .stmt('UPDATE alerts SET delivery = ?, recipient = ?, sent_at = ?, next_send_at = NULL, lease_token = NULL WHERE id = ? AND lease_token = ?')
+        .run(result.delivery, result.recipient, result.at, claim.alert.id, claim.leaseToken);
+    }
+  }
+
+  async listAlerts(accountId: string, mode: Mode, page: PageRequest): Promise<Page<EndpointAlert>> {
+    return this.paginate('alerts', 'account_id = @accountId AND mode = @mode', { accountId, mode }, page, toAlert);
+  }
+
+  async getAlertEmail(accountId: string): Promise<string | null> {
+    return (this.stmt('SELECT email FROM account_alert_settings WHERE account_id = ?').pluck().get(accountId) as string | null | undefined) ?? null;
+  }
+
+  async setAlertEmail(accountId: string, email: string | null, now: Millis): Promise<void> {
+    this
+      .stmt(
+        `INSERT INTO account_alert_settings (account_id, email, updated) VALUES (?, ?, ?)
+         ON CONFLICT (account_id) DO UPDATE SET email = excluded.email, updated = excluded.updated`,
+      )
+      .run(accountId, email, now);
+  }
+
   // Housekeeping -----------------------------------------------------------------------------
 
   async hitRateLimit(key: string, windowStart: Millis, limit: number): Promise<boolean> {
@@ -749,6 +916,8 @@ export class SqliteStore implements Store {
       () => this.stmt('DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys WHERE expires_at <= ? LIMIT ?)').run(now, batch).changes,
     );
     this.stmt('DELETE FROM rate_limits WHERE window_start < ?').run(now - 60_000);
+    // Alerts are kept as long as events; one still to be sent is kept until it is.
+    this.stmt('DELETE FROM alerts WHERE created < ? AND next_send_at IS NULL').run(olderThan);
     const attempts = await repeat(() => this.stmt('DELETE FROM attempts WHERE seq IN (SELECT seq FROM attempts WHERE created < ? LIMIT ?)').run(olderThan, batch).changes);
     const events = await repeat(() =>
       this.withoutSync(() => {
@@ -806,6 +975,16 @@ function toAccount(row: Row): Account {
     name: row.name as string,
     applicationId: row.application_id as string,
     defaultApiVersion: row.default_api_version as string,
+    created: row.created as number,
+  };
+}
+
+function toConnectedAccount(row: Row): ConnectedAccount {
+  return {
+    id: row.id as string,
+    platformAccountId: row.platform_account_id as string,
+    name: (row.name as string | null) ?? null,
+    email: (row.email as string | null) ?? null,
     created: row.created as number,
   };
 }
@@ -955,6 +1134,32 @@ function toListenSession(row: Row): ListenSession {
     enabledEvents: JSON.parse(row.enabled_events as string) as string[],
     cursor: row.cursor_seq as number,
     created: row.created as number,
+  };
+}
+
+function toAlertCandidate(row: Row): AlertCandidate {
+  return {
+    endpoint: toEndpoint(row),
+    alert: { state: ((row.alert_state as AlertState | null) ?? 'ok'), failingSince: (row.alert_failing_since as number | null) ?? null },
+  };
+}
+
+function toAlert(row: Row): EndpointAlert {
+  return {
+    id: row.id as string,
+    accountId: row.account_id as string,
+    mode: row.mode as Mode,
+    endpointId: row.endpoint_id as string,
+    kind: row.kind as EndpointAlert['kind'],
+    created: row.created as number,
+    subject: row.subject as string,
+    body: row.body as string,
+    details: JSON.parse(row.details as string) as EndpointAlert['details'],
+    delivery: row.delivery as EndpointAlert['delivery'],
+    recipient: (row.recipient as string | null) ?? null,
+    sendAttempts: row.send_attempts as number,
+    lastError: (row.last_error as string | null) ?? null,
+    sentAt: (row.sent_at as number | null) ?? null,
   };
 }
 

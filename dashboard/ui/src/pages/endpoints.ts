@@ -3,6 +3,7 @@ import { api, type List } from '../api.js';
 import { allEndpoints, describeEvents, type EndpointObject, type PageContext } from '../context.js';
 import { h, replace, timeEl } from '../dom.js';
 import { endpointActions } from './endpoint-actions.js';
+import { renderAlertBanner } from '../alerts.js';
 import { notice, refreshingRegion, responsePill, statusBadge, table } from '../ui.js';
 
 interface Health {
@@ -15,6 +16,7 @@ export async function endpointsPage(ctx: PageContext): Promise<void> {
   const region = refreshingRegion();
   replace(region.el, h('p', { class: 'muted' }, 'Loading…'));
   const body = h('div', { class: 'card' }, region.el);
+  const banner = h('div', { class: 'alert-area', 'aria-live': 'polite' });
   replace(
     ctx.main,
     h(
@@ -25,6 +27,7 @@ export async function endpointsPage(ctx: PageContext): Promise<void> {
     ),
     h('p', { class: 'lead' }, 'Webhook endpoints that receive your ', ctx.mode, '-mode events, signed with their own secret.'),
     n.el,
+    banner,
     body,
   );
 
@@ -32,6 +35,7 @@ export async function endpointsPage(ctx: PageContext): Promise<void> {
     const endpoints = await allEndpoints(ctx.mode);
     const health = await Promise.all(endpoints.map((e) => loadHealth(ctx, e)));
     if (!ctx.current()) return;
+    await renderAlertBanner(banner, ctx.mode, ctx.link, new Set(endpoints.map((e) => e.id))).catch(() => undefined);
     const byId = new Map(endpoints.map((e, i) => [e.id, health[i]!]));
     region.update({ endpoints, health }, () => [
       table<EndpointObject>(
