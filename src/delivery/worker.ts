@@ -194,13 +194,23 @@ export class DeliveryWorker {
   }
 
   private readonly rendered = new Map<string, string>();
+  /**
+   * The as-published body of each claimed event object: claims of one event in one batch share the
+   * object (the store reads the event once), so a fan-out to N endpoints serialises it once, not N
+   * times. Weak: bodies go when their claims are done.
+   */
+  private readonly published = new WeakMap<ClaimedDelivery['event'], string>();
 
   /** The body for this endpoint: the event in the endpoint's API version when it can be translated. */
   private render(claim: ClaimedDelivery): string {
     const { event, endpoint } = claim;
     const target = endpoint.apiVersion ?? this.options.defaultApiVersion;
     const versions = this.options.versions;
-    if (!target || target === event.apiVersion || !versions || versions.empty) return renderEventPayload(event);
+    if (!target || target === event.apiVersion || !versions || versions.empty) {
+      let payload = this.published.get(event);
+      if (payload === undefined) this.published.set(event, (payload = renderEventPayload(event)));
+      return payload;
+    }
     const key = `${event.id} ${target}`;
     let payload = this.rendered.get(key);
     if (payload === undefined) {
