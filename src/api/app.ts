@@ -62,8 +62,8 @@ const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
 
 export type ApiHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
-/** Every API route; the handler below serves exactly these. */
-export function apiRouter(): Router<RequestContext> {
+/** Every route of the API; the handler below serves exactly these. */
+export function createApiRouter(): Router<RequestContext> {
   const router = new Router<RequestContext>();
   webhookEndpointRoutes(router);
   eventRoutes(router);
@@ -79,7 +79,7 @@ export function apiRouter(): Router<RequestContext> {
 
 /** The API as a plain request handler (no listening here: the server module does that). */
 export function createApiHandler(deps: ApiDeps): ApiHandler {
-  const router = apiRouter();
+  const router = createApiRouter();
   const bodyLimit = bodyLimitFor(deps.config.maxEventBytes);
 
   return async (req, res) => {

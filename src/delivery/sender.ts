@@ -19,6 +19,10 @@ export interface OutgoingRequest {
 }
 
 export interface SenderOptions {
+  /**
+   * At least the number of attempts sent at once (Herald passes its delivery concurrency): one
+   * waiting for a free connection would spend its timeout waiting.
+   */
   connectionsPerOrigin?: number;
   /** Where deliveries may connect (none given: nothing is blocked, for embedders and benchmarks). */
   policy?: AddressPolicy;

@@ -262,6 +262,12 @@ export class DeliveryWorker {
    * data is really in (the event's own when the changes could not be applied).
    */
   private readonly translated = new Map<string, { apiVersion: string; dataJson: string }>();
+  /**
+   * The as-published body of each claimed event object: claims of one event in one batch share the
+   * object (the store reads the event once), so a fan-out to N endpoints serialises it once, not N
+   * times. Weak: bodies go when their claims are done.
+   */
+  private readonly published = new WeakMap<ClaimedDelivery['event'], string>();
 
   /**
    * The body for this destination: a thin notification, or the Event in the destination's API
@@ -272,7 +278,11 @@ export class DeliveryWorker {
     if (endpoint.eventPayload === 'thin') return renderThinPayload(event);
     const target = endpoint.apiVersion ?? event.accountApiVersion ?? this.options.defaultApiVersion;
     const versions = this.options.versions;
-    if (!target || target === event.apiVersion || !versions || versions.empty) return renderEventPayload(event);
+    if (!target || target === event.apiVersion || !versions || versions.empty) {
+      let payload = this.published.get(event);
+      if (payload === undefined) this.published.set(event, (payload = renderEventPayload(event)));
+      return payload;
+    }
     const key = `${event.id} ${target}`;
     let rendering = this.translated.get(key);
     if (rendering === undefined) {

@@ -51,7 +51,10 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
   const { account, newKeys } = await bootstrapAccount(store, config, clock);
 
   const versions = await loadApiVersions(config, logger);
+  // A connection for every attempt the worker may have in flight: an attempt queued behind busy
+  // connections would spend its timeout waiting, and be recorded as a timeout it never was.
   const sender = new HttpSender({
+    connectionsPerOrigin: config.deliveryConcurrency,
     policy: new AddressPolicy({ blockInTestMode: config.blockPrivateNetworks, allowedNetworks: config.allowedNetworks }),
     extraCa: config.caCertificates,
     proxy: config.egressProxy,

@@ -9,6 +9,12 @@ import { TestReceiver } from '../helpers/receiver.js';
 
 const publish = (h: TestHerald, id: string) => h.publish({ type: 'invoice.paid', data: { object: { id, object: 'invoice' } } });
 const attemptsOf = async (h: TestHerald, endpointId: string) => (await h.request('GET', `/v1/webhook_endpoints/${endpointId}/delivery_attempts?limit=100`)).body.data.reverse();
+/** The attempts once `count` are recorded (a receiver has the request a moment before Herald records its answer). */
+const recordedAttempts = (h: TestHerald, endpointId: string, count: number) =>
+  waitFor(async () => {
+    const attempts = await attemptsOf(h, endpointId);
+    return attempts.length >= count ? attempts : null;
+  }, { message: `${count} recorded attempts` });
 
 describe('Retry-After', () => {
   it('lengthens the wait after a 429 up to HERALD_RETRY_AFTER_MAX, and is ignored on other statuses', async () => {
@@ -19,7 +25,7 @@ describe('Retry-After', () => {
     const [first, second] = await receiver.waitForRequests(2, 15_000);
     const gap = second!.receivedAt - first!.receivedAt;
     assert.ok(gap >= 1400, `waited ${gap} ms: Retry-After (capped at 1.5 s) beat the policy's 200 ms`);
-    const attempts = await attemptsOf(h, we.id);
+    const attempts = await recordedAttempts(h, we.id, 2);
     assert.equal(attempts[0].http_status, 429);
     assert.equal(attempts[0].failure_message, 'HTTP 429; Retry-After honoured: next attempt in 2 s');
     assert.equal(attempts[1].outcome, 'succeeded');
@@ -28,7 +34,7 @@ describe('Retry-After', () => {
     receiver.respond = (_req, i) => (i === 2 ? { status: 500, headers: { 'retry-after': '3600' } } : { status: 200 });
     await publish(h, 'in_2');
     await receiver.waitForRequests(4, 15_000);
-    const later = await attemptsOf(h, we.id);
+    const later = await recordedAttempts(h, we.id, 4);
     assert.equal(later[2].failure_message, 'HTTP 500');
     await h.stop();
     await receiver.stop();
@@ -42,7 +48,7 @@ describe('Retry-After', () => {
     await publish(h, 'in_3');
     const requests = await receiver.waitForRequests(3, 15_000);
     assert.ok(requests[1]!.receivedAt - requests[0]!.receivedAt >= 1100, 'Retry-After: 0 did not cut the 1.2 s policy delay');
-    const attempts = await attemptsOf(h, we.id);
+    const attempts = await recordedAttempts(h, we.id, 3);
     assert.equal(attempts[0].failure_message, 'HTTP 503', 'Retry-After: 0 changes nothing');
     // A date in 2100 is bounded by the 0.8 s left in the schedule (and by the 1 d default cap).
     assert.equal(attempts[1].failure_message, 'HTTP 503');

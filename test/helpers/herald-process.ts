@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from './herald.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -14,16 +16,47 @@ export interface HeraldProcess {
   stop(): Promise<void>;
   /** SIGKILL: the process dies at once, mid-work, as in a crash. */
   kill(): Promise<void>;
+  /**
+   * Its memory after a full garbage collection (spawned with `memoryProbe` only), and its resident
+   * set size from /proc.
+   */
+  memory(): Promise<ProcessMemory>;
+}
+
+export interface ProcessMemory {
+  heapUsed: number;
+  /** VmRSS from /proc/<pid>/status. */
+  rss: number;
+  /** False when the process could not collect garbage first (no --expose-gc). */
+  collected: boolean;
+}
+
+export interface SpawnOptions {
+  /**
+   * A file the process writes its memory figures to, after a GC, on SIGUSR2 (the process runs
+   * with --expose-gc and test/helpers/memory-probe.ts preloaded).
+   */
+  memoryProbe?: string;
+}
+
+const MEMORY_PROBE = fileURLToPath(new URL('./memory-probe.ts', import.meta.url));
+
+/** Resident set size of a process in bytes, from /proc (Linux). */
+export function residentBytes(pid: number): number {
+  const kb = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  if (kb === undefined) throw new Error(`no VmRSS for process ${pid}`);
+  return Number(kb) * 1024;
 }
 
 /**
  * Spawns `herald serve` from the TypeScript sources (no build needed) with `args` and extra `env`,
  * and waits until it says it is running.
  */
-export async function spawnHerald(args: string[], env: Record<string, string> = {}): Promise<HeraldProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', ...args], {
+export async function spawnHerald(args: string[], env: Record<string, string> = {}, options: SpawnOptions = {}): Promise<HeraldProcess> {
+  const probe = options.memoryProbe ? ['--expose-gc', '--import', MEMORY_PROBE] : [];
+  const child = spawn(process.execPath, ['--import', 'tsx', ...probe, 'src/cli/main.ts', 'serve', ...args], {
     cwd: ROOT,
-    env: { ...withoutHeraldSettings(process.env), HERALD_LOG_LEVEL: 'warn', ...env },
+    env: { ...withoutHeraldSettings(process.env), HERALD_LOG_LEVEL: 'warn', ...(options.memoryProbe ? { MEMORY_PROBE_FILE: options.memoryProbe } : {}), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -56,6 +89,16 @@ export async function spawnHerald(args: string[], env: Record<string, string> = 
     async kill() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
+    },
+    async memory() {
+      const file = options.memoryProbe;
+      if (!file) throw new Error('spawned without memoryProbe');
+      const seqOf = () => (existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { seq: number }).seq : 0);
+      const before = seqOf();
+      child.kill('SIGUSR2');
+      await waitFor(() => seqOf() > before, { timeoutMs: 10_000, message: 'the memory probe to answer' });
+      const probed = JSON.parse(readFileSync(file, 'utf8')) as { heapUsed: number; collected: boolean };
+      return { heapUsed: probed.heapUsed, collected: probed.collected, rss: residentBytes(child.pid!) };
     },
   };
 }

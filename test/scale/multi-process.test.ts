@@ -16,6 +16,14 @@ const EVENTS = 20_000;
 const ENDPOINTS = 5;
 /** Long enough that no lease expires on a busy 2-core machine unless its worker really died. */
 const DELIVERY_TIMEOUT_MS = 10_000;
+/**
+ * The first worker (the one the second test kills) attempts with a longer timeout, so its leases
+ * run longer than any other worker's can: a lease ending beyond every other's reach is provably
+ * its own (see `leasesOnlyTheVictimCanHold`).
+ */
+const VICTIM_TIMEOUT_MS = 15_000;
+/** Time the worker allows beyond its timeout to record a result (worker.ts LEASE_MARGIN_MS). */
+const LEASE_MARGIN_MS = 5_000;
 
 let server: TestPostgres;
 const running: Deployment[] = [];
@@ -44,7 +52,7 @@ async function deploy(): Promise<Deployment> {
   // All four start together: migrations and the default account must come out right anyway.
   const [api, ...workers] = await Promise.all([
     spawnHerald(['--role', 'api', '--port', '0', '--database', url], env),
-    ...Array.from({ length: 3 }, () => spawnHerald(['--role', 'worker', '--database', url], env)),
+    ...Array.from({ length: 3 }, (_, i) => spawnHerald(['--role', 'worker', '--database', url], i === 0 ? { ...env, HERALD_DELIVERY_TIMEOUT: `${VICTIM_TIMEOUT_MS}ms` } : env)),
   ]);
   const receivers = await Promise.all(Array.from({ length: ENDPOINTS }, () => new CountingReceiver().start()));
   const db = new pg.Client({ connectionString: url });
@@ -74,6 +82,18 @@ async function deploy(): Promise<Deployment> {
   progress.unref();
   running.push(deployment);
   return deployment;
+}
+
+/**
+ * Deliveries leased by the victim worker, seen while it is stopped (SIGSTOP, so it can neither
+ * record nor claim). Every other worker's lease ends at most DELIVERY_TIMEOUT_MS + LEASE_MARGIN_MS
+ * after its claim, and every claim this query sees happened before it returned: a lease ending
+ * later than that after the query is the victim's (claimed within the last 5 s).
+ */
+async function leasesOnlyTheVictimCanHold(db: pg.Client): Promise<string[]> {
+  const { rows } = await db.query("SELECT id, next_attempt_at FROM deliveries WHERE state = 'in_flight'");
+  const answered = Date.now();
+  return rows.filter((r) => Number(r.next_attempt_at) > answered + DELIVERY_TIMEOUT_MS + LEASE_MARGIN_MS).map((r) => r.id as string);
 }
 
 async function openDeliveries(db: pg.Client): Promise<number> {
@@ -116,6 +136,21 @@ describe('scale-out: one API and three worker processes on one PostgreSQL databa
       const received = () => d.receivers.reduce((sum, r) => sum + r.total, 0);
       await waitFor(() => received() >= (EVENTS * ENDPOINTS) / 4, { timeoutMs: 120_000, intervalMs: 10, message: 'a quarter of the deliveries' });
       const victim = d.workers[0]!;
+      // Killed only once it provably holds leases (on a loaded machine it may hold none between
+      // two claims): when a look shows some, it is stopped, and killed if a second look, taken
+      // while it can change nothing, still shows some; otherwise it resumes. It runs freely
+      // between looks: a worker kept stopped would let its leases run out and be taken over.
+      const deadline = Date.now() + 60_000;
+      let held: string[] = [];
+      while (held.length === 0) {
+        assert.ok(Date.now() < deadline, 'the victim worker held leases at some moment within 60 s');
+        if ((await leasesOnlyTheVictimCanHold(d.db)).length > 0) {
+          victim.child.kill('SIGSTOP');
+          held = await leasesOnlyTheVictimCanHold(d.db);
+          if (held.length === 0) victim.child.kill('SIGCONT');
+        }
+        if (held.length === 0) await new Promise((r) => setTimeout(r, 50));
+      }
       await victim.kill();
       // What was leased when the worker died. The survivors' leases among these are recorded by
       // them; the victim's are never recorded and are taken over once their lease expires.
@@ -130,10 +165,17 @@ describe('scale-out: one API and three worker processes on one PostgreSQL databa
       // The victim's batch: leased at the kill and whose attempt was never recorded.
       const victimBatch = snapshot.rows.filter((r) => !recordedAttempts.has(`${r.id}#${r.attempt_count}`));
       assert.ok(victimBatch.length > 0, 'the killed worker held leases when it died');
+      const batchIds = new Set(victimBatch.map((r) => r.id as string));
+      assert.ok(held.every((id) => batchIds.has(id)), 'the leases seen as its own were never recorded by it');
       assert.ok(victimBatch.length <= 256, 'at most one worker\'s in-flight capacity (its delivery concurrency)');
       const endpointIds = await d.db.query('SELECT id, url FROM endpoints');
       const endpointOfUrl = new Map(endpointIds.rows.map((r) => [r.url as string, r.id as string]));
       const allowed = new Set(victimBatch.map((r) => `${r.event_id} ${r.endpoint_id}`));
+
+      // On a machine too busy to answer within the timeout, a timed-out attempt whose request did
+      // arrive is sent again: the other honest source of duplicates.
+      const timedOut = await d.db.query("SELECT DISTINCT event_id, endpoint_id FROM attempts WHERE failure_kind = 'timeout'");
+      for (const r of timedOut.rows) allowed.add(`${r.event_id} ${r.endpoint_id}`);
 
       let duplicates = 0;
       for (const r of d.receivers) {
@@ -142,13 +184,16 @@ describe('scale-out: one API and three worker processes on one PostgreSQL databa
         const endpointId = endpointOfUrl.get(r.url)!;
         for (const id of r.duplicates()) {
           duplicates++;
-          assert.ok(allowed.has(`${id} ${endpointId}`), `duplicate ${id} → ${endpointId} was not in the killed worker's batch`);
+          if (!allowed.has(`${id} ${endpointId}`)) {
+            const attempts = await d.db.query('SELECT attempt_number, outcome, failure_kind, created FROM attempts WHERE event_id = $1 AND endpoint_id = $2 ORDER BY attempt_number', [id, endpointId]);
+            assert.fail(`duplicate ${id} → ${endpointId} was not in the killed worker's batch; its attempts: ${JSON.stringify(attempts.rows)}`);
+          }
           assert.equal(r.counts.get(id), 2, 'sent at most once more, by the worker that took over');
         }
       }
       const taken = await d.db.query("SELECT count(*)::int AS n FROM deliveries WHERE state = 'succeeded'");
       assert.equal(taken.rows[0].n, EVENTS * ENDPOINTS);
-      process.stdout.write(`# killed worker's batch: ${victimBatch.length} leased deliveries, ${duplicates} delivered twice\n`);
+      process.stdout.write(`# killed worker's batch: ${victimBatch.length} leased deliveries (${held.length} seen as its own before the kill), ${duplicates} delivered twice\n`);
     } catch (err) {
       for (const p of [d.api, ...d.workers]) process.stderr.write(p.log());
       throw err;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { apiRouter } from '../../src/api/app.js';
+import { createApiRouter } from '../../src/api/app.js';
 import { hashApiKey, newApiKey, newId, randomAlphanumeric } from '../../src/domain/ids.js';
 import type { Mode } from '../../src/domain/types.js';
 import { samplePaymentIntent, startTestHerald, type TestHerald } from '../helpers/herald.js';
@@ -12,7 +12,7 @@ import { samplePaymentIntent, startTestHerald, type TestHerald } from '../helper
  * is given a probe.
  */
 
-type Kind = 'endpoint' | 'event' | 'attempt' | 'session' | 'connected';
+type Kind = 'endpoint' | 'event' | 'attempt' | 'session' | 'connected' | 'alert';
 
 /** Which kind of id a route's `:id` is, from the path segment before it. */
 const KIND_OF_COLLECTION: Record<string, Kind> = {
@@ -34,9 +34,12 @@ const ROUTES_WITHOUT_PATH_IDS: Record<string, string> = {
   'GET /v1/event_types': 'the catalog; takes no ids',
   'POST /v1/accounts': 'creates; takes no ids',
   'GET /v1/accounts': 'probed: cursors, and the list never shows B',
+  'GET /v1/webhook_alerts': 'probed: cursors, and the list never shows B',
+  'GET /v1/alert_settings': "the key's own account settings; takes no ids",
+  'POST /v1/alert_settings': "the key's own account settings; takes no ids",
 };
 
-const PREFIX: Record<Kind, string> = { endpoint: 'we_', event: 'evt_', attempt: 'whatt_', session: 'lsn_', connected: 'acct_' };
+const PREFIX: Record<Kind, string> = { endpoint: 'we_', event: 'evt_', attempt: 'whatt_', session: 'lsn_', connected: 'acct_', alert: 'walrt_' };
 const missingId = (kind: Kind) => `${PREFIX[kind]}${randomAlphanumeric(kind === 'connected' ? 16 : 24)}`;
 
 interface Objects {
@@ -45,6 +48,7 @@ interface Objects {
   attempt: string;
   session: string;
   connected: string;
+  alert: string;
 }
 
 describe('cross-account probes of every route', () => {
@@ -91,8 +95,26 @@ describe('cross-account probes of every route', () => {
       'application/json',
     );
     assert.equal(ack.attempts.length, 1);
-    void mode;
-    return { endpoint: endpoint.id, event: event.id, attempt: ack.attempts[0], session: session.id, connected: connected.id };
+    // A failure alert about the endpoint, queued as the alert monitor does.
+    const owner = (await h.herald.store.findApiKeyOwner(hashApiKey(key)))!;
+    const alert = {
+      id: missingId('alert'),
+      accountId: owner.accountId,
+      mode,
+      endpointId: endpoint.id,
+      kind: 'failing' as const,
+      created: Date.now(),
+      subject: 'failing',
+      body: 'failing',
+      details: { url: endpoint.url, failingSince: Date.now(), disableAt: null, disabledAt: null, disabledReason: null, recoveredAt: null, failures: [], example: null },
+      delivery: 'logged' as const,
+      recipient: null,
+      sendAttempts: 0,
+      lastError: null,
+      sentAt: null,
+    };
+    assert.ok(await h.herald.store.transitionAlertState(endpoint.id, { state: 'ok', failingSince: null }, { state: 'warned', failingSince: Date.now() }, alert, Date.now()));
+    return { endpoint: endpoint.id, event: event.id, attempt: ack.attempts[0], session: session.id, connected: connected.id, alert: alert.id };
   }
 
   /** Status and body, with the probed id written as <id> so a foreign and a missing id compare equal. */
@@ -119,7 +141,7 @@ describe('cross-account probes of every route', () => {
   }
 
   test('every route is known to this file', () => {
-    for (const route of apiRouter().list()) {
+    for (const route of createApiRouter().list()) {
       const name = `${route.method} ${route.path}`;
       const ids = route.path.match(/:[a-z_]+/g) ?? [];
       if (ids.length === 0) {
@@ -136,7 +158,7 @@ describe('cross-account probes of every route', () => {
     for (const objectMode of ['test', 'live'] as const) {
       test(`${mode} key of A on every route with an id of B's ${objectMode} objects answers as for a missing id`, async () => {
         let probed = 0;
-        for (const route of apiRouter().list()) {
+        for (const route of createApiRouter().list()) {
           if (!route.path.includes(':id')) continue;
           const name = `${route.method} ${route.path}`;
           const segments = route.path.split('/');
@@ -171,6 +193,7 @@ describe('cross-account probes of every route', () => {
         ['/v1/webhook_endpoints', 'endpoint', theirs.endpoint],
         ['/v1/events', 'event', theirs.event],
         ['/v1/accounts', 'connected', theirs.connected],
+        ['/v1/webhook_alerts', 'alert', theirs.alert],
         [`/v1/events/${own.event}/delivery_attempts`, 'attempt', theirs.attempt],
         [`/v1/webhook_endpoints/${own.endpoint}/delivery_attempts`, 'attempt', theirs.attempt],
       ];
@@ -190,7 +213,7 @@ describe('cross-account probes of every route', () => {
 
     test(`${mode}: lists never show B's objects`, async () => {
       const theirs = Object.values(objectsB.test).concat(Object.values(objectsB.live));
-      for (const path of ['/v1/webhook_endpoints?limit=100', '/v1/events?limit=100', '/v1/accounts?limit=100', `/v1/events/${objectsA[mode].event}/deliveries`]) {
+      for (const path of ['/v1/webhook_endpoints?limit=100', '/v1/events?limit=100', '/v1/accounts?limit=100', '/v1/webhook_alerts?limit=100', `/v1/events/${objectsA[mode].event}/deliveries`]) {
         const r = await h.request('GET', path, { key: keysA[mode] });
         assert.equal(r.status, 200, path);
         const text = JSON.stringify(r.body);
@@ -257,7 +280,7 @@ describe('cross-account probes of every route', () => {
       return { status: r.status, body: JSON.parse(text.replaceAll(id, '<id>')) as unknown };
     };
     for (const mode of ['test', 'live'] as const) {
-      for (const route of apiRouter().list()) {
+      for (const route of createApiRouter().list()) {
         if (!route.path.includes(':id')) continue;
         const segments = route.path.split('/');
         const kind = KIND_OF_COLLECTION[segments[segments.indexOf(':id') - 1]!]!;
@@ -274,7 +297,7 @@ describe('cross-account probes of every route', () => {
   test("a restricted key of A gets the same answers as A's secret key on reads, and 403 on every write whatever the id", async () => {
     const { addRestricted } = await restrictedKeyFor(h, keysA);
     const rk = await addRestricted('test');
-    for (const route of apiRouter().list()) {
+    for (const route of createApiRouter().list()) {
       if (!route.path.includes(':id')) continue;
       const segments = route.path.split('/');
       const kind = KIND_OF_COLLECTION[segments[segments.indexOf(':id') - 1]!]!;

@@ -567,6 +567,8 @@ export class PostgresStore implements Store {
 
     const claims: ClaimedDelivery[] = [];
     const cancelled: string[] = [];
+    // Claims of one event share one object, so the worker serialises its body once (see worker.ts).
+    const events = new Map<string, ClaimedDelivery['event']>();
     for (const row of claimed.rows) {
       const endpoint = endpoints.get(row.endpoint_id);
       // The endpoint was disabled or deleted (or the event pruned) before this attempt fell due:
@@ -581,7 +583,7 @@ export class PostgresStore implements Store {
         kind: row.kind,
         attemptNumber: row.attempt_count,
         scheduleStep: row.schedule_step,
-        event: toClaimedEvent(row),
+        event: events.get(row.id) ?? events.set(row.id, toClaimedEvent(row)).get(row.id)!,
         endpoint,
         secrets: secrets.get(endpoint.id) ?? [],
       });
