@@ -23,7 +23,8 @@ describe('Amazon EventBridge destinations', () => {
 
   before(async () => {
     server = await new TestEventBridge({ [KEY.access_key_id]: KEY.secret_access_key }).start();
-    h = await startTestHerald({ eventBridgeEndpoint: server.url, retrySchedule: [300, 300, 300], deliveryTimeoutMs: 5000 });
+    // Events may be larger than EventBridge takes (HERALD_MAX_EVENT_BYTES above 256 KB), to see them refused.
+    h = await startTestHerald({ eventBridgeEndpoint: server.url, retrySchedule: [300, 300, 300], deliveryTimeoutMs: 5000, maxEventBytes: 1024 * 1024 });
     stripe = h.stripe();
   });
   after(async () => {
