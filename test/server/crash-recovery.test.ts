@@ -33,9 +33,16 @@ async function publishBurst(url: string, count: number): Promise<string[]> {
 describe('crash safety', () => {
   it('loses nothing when the process is SIGKILLed in the middle of a burst of deliveries', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'herald-crash-'));
-    const env = { ...KEYS, HERALD_DATABASE_URL: `sqlite:${join(dir, 'herald.db')}`, HERALD_DELIVERY_TIMEOUT: '2s', HERALD_RETRY_SCHEDULE: '1s' };
-    // A slow receiver keeps many deliveries in flight when the process dies.
-    const receiver = await new TestReceiver(() => ({ status: 200, delayMs: 40 })).start();
+    // At most 64 attempts in flight, each answered after 1 s: the 800 deliveries take over 12 s, far
+    // longer than publishing the burst, so the kill below always lands mid-burst with attempts in flight.
+    const env = {
+      ...KEYS,
+      HERALD_DATABASE_URL: `sqlite:${join(dir, 'herald.db')}`,
+      HERALD_DELIVERY_TIMEOUT: '5s',
+      HERALD_RETRY_SCHEDULE: '1s',
+      HERALD_DELIVERY_CONCURRENCY: '64',
+    };
+    const receiver = await new TestReceiver(() => ({ status: 200, delayMs: 1000 })).start();
     const first = await spawnServe(env);
     const stripe = new Stripe(KEYS.HERALD_TEST_SECRET_KEY, { host: '127.0.0.1', port: Number(new URL(first.url).port), protocol: 'http' });
     await stripe.webhookEndpoints.create({ url: `${receiver.url}/a`, enabled_events: ['*'] });
