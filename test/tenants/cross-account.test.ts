@@ -21,6 +21,7 @@ const KIND_OF_COLLECTION: Record<string, Kind> = {
   webhook_delivery_attempts: 'attempt',
   sessions: 'session',
   accounts: 'connected',
+  event_destinations: 'endpoint',
 };
 
 /** Routes without an id in the path, and how their id parameters are probed below (or why none). */
@@ -34,6 +35,11 @@ const ROUTES_WITHOUT_PATH_IDS: Record<string, string> = {
   'GET /v1/event_types': 'the catalog; takes no ids',
   'POST /v1/accounts': 'creates; takes no ids',
   'GET /v1/accounts': 'probed: cursors, and the list never shows B',
+  'POST /v1/account': "changes the key's own account (its default API version); takes no ids",
+  'POST /v2/core/event_destinations': 'creates; takes no ids',
+  'GET /v2/core/event_destinations': 'lists the key\'s own destinations (the store lists by account and mode); takes no ids',
+  'GET /v2/core/events': 'probed: object_id filter with B\'s object, and the list never shows B',
+  'GET /v1/objects/:type/:id': "probed: B's object id answers as a missing one",
   'GET /v1/webhook_alerts': 'probed: cursors, and the list never shows B',
   'GET /v1/alert_settings': "the key's own account settings; takes no ids",
   'POST /v1/alert_settings': "the key's own account settings; takes no ids",
@@ -48,6 +54,8 @@ interface Objects {
   attempt: string;
   session: string;
   connected: string;
+  /** The payment intent its event is about (GET /v1/objects/payment_intent/:id). */
+  object: string;
   alert: string;
 }
 
@@ -86,7 +94,8 @@ describe('cross-account probes of every route', () => {
     const endpoint = await ok('POST', '/v1/webhook_endpoints', `url=${encodeURIComponent('https://example.invalid/hook')}&enabled_events[]=*&connect=false`);
     await ok('POST', `/v1/webhook_endpoints/${endpoint.id}`, 'disabled=true'); // no delivery attempts to example.invalid
     const connected = await ok('POST', '/v1/accounts', 'email=driver%40example.com');
-    const event = await ok('POST', '/v1/events', JSON.stringify({ type: 'payment_intent.succeeded', data: { object: samplePaymentIntent() } }), 'application/json');
+    const objectId = `pi_${randomAlphanumeric(14)}`;
+    const event = await ok('POST', '/v1/events', JSON.stringify({ type: 'payment_intent.succeeded', data: { object: samplePaymentIntent(objectId) } }), 'application/json');
     const session = await ok('POST', '/v1/listen/sessions', '');
     const ack = await ok(
       'POST',
@@ -114,7 +123,7 @@ describe('cross-account probes of every route', () => {
       sentAt: null,
     };
     assert.ok(await h.herald.store.transitionAlertState(endpoint.id, { state: 'ok', failingSince: null }, { state: 'warned', failingSince: Date.now() }, alert, Date.now()));
-    return { endpoint: endpoint.id, event: event.id, attempt: ack.attempts[0], session: session.id, connected: connected.id, alert: alert.id };
+    return { endpoint: endpoint.id, event: event.id, attempt: ack.attempts[0], session: session.id, connected: connected.id, alert: alert.id, object: objectId };
   }
 
   /** Status and body, with the probed id written as <id> so a foreign and a missing id compare equal. */
@@ -127,6 +136,8 @@ describe('cross-account probes of every route', () => {
   function bodyFor(route: string, mode: Mode): { body?: string; contentType?: string } {
     const own = objectsA[mode];
     switch (route) {
+      case 'POST /v2/core/event_destinations/:id':
+        return { body: JSON.stringify({ description: 'probe' }), contentType: 'application/json' };
       case 'POST /v1/webhook_endpoints/:id':
         return { body: 'description=probe' };
       case 'POST /v1/webhook_endpoints/:id/recover':
@@ -144,7 +155,7 @@ describe('cross-account probes of every route', () => {
     for (const route of createApiRouter().list()) {
       const name = `${route.method} ${route.path}`;
       const ids = route.path.match(/:[a-z_]+/g) ?? [];
-      if (ids.length === 0) {
+      if (ids.length === 0 || ROUTES_WITHOUT_PATH_IDS[name]) {
         assert.ok(ROUTES_WITHOUT_PATH_IDS[name], `${name} has no cross-account probe: add it to ROUTES_WITHOUT_PATH_IDS with its probe`);
         continue;
       }
@@ -159,8 +170,8 @@ describe('cross-account probes of every route', () => {
       test(`${mode} key of A on every route with an id of B's ${objectMode} objects answers as for a missing id`, async () => {
         let probed = 0;
         for (const route of createApiRouter().list()) {
-          if (!route.path.includes(':id')) continue;
           const name = `${route.method} ${route.path}`;
+          if (!route.path.includes(':id') || ROUTES_WITHOUT_PATH_IDS[name]) continue;
           const segments = route.path.split('/');
           const kind = KIND_OF_COLLECTION[segments[segments.indexOf(':id') - 1]!]!;
           const path = route.path.replace(':id', '{id}');
@@ -175,6 +186,19 @@ describe('cross-account probes of every route', () => {
         assert.ok(probed >= 15, `probed ${probed} routes`);
       });
     }
+
+    test(`${mode}: B's objects through /v1/objects and the v2 events list answer as missing ones`, async () => {
+      const theirs = objectsB[mode];
+      const foreign = await answer(keysA[mode], 'GET', '/v1/objects/payment_intent/{id}', theirs.object);
+      const missing = await answer(keysA[mode], 'GET', '/v1/objects/payment_intent/{id}', `pi_${randomAlphanumeric(14)}`);
+      assert.equal(missing.status, 404);
+      assert.deepEqual(foreign, missing);
+      const own = await h.request('GET', `/v1/objects/payment_intent/${objectsA[mode].object}`, { key: keysA[mode] });
+      assert.equal(own.status, 200, 'the probe reaches a real object of its own');
+      const listed = await h.request('GET', `/v2/core/events?object_id=${theirs.object}`, { key: keysA[mode] });
+      assert.equal(listed.status, 200);
+      assert.deepEqual((listed.body as { data: unknown[] }).data, []);
+    });
 
     test(`${mode}: B's ids in id parameters and as list cursors answer as missing ones`, async () => {
       const own = objectsA[mode];
