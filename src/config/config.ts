@@ -182,11 +182,11 @@ export const SETTINGS: Setting<keyof HeraldConfig>[] = [
       for (const type of types) if (!/^[a-z0-9_]+(\.[a-z0-9_]+)+$/.test(type)) throw new ConfigError(n, `'${type}' is not a valid event type (lowercase words joined by dots)`);
       return types;
     } },
-  { key: 'apiVersion', flag: '--api-version', env: 'HERALD_API_VERSION', default: '2026-10-28.endive', description: 'Default API version of events (and of endpoints without one).', parse: (t, n) => { if (!/^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$/.test(t)) throw new ConfigError(n, `expected a version such as 2026-10-28.endive, got '${t}'`); return t; } },
+  { key: 'apiVersion', flag: '--api-version', env: 'HERALD_API_VERSION', default: '2026-10-28.endive', description: "The default account's initial API version, for events and endpoints that name none (change it later with `herald accounts set-default-version`).", parse: (t, n) => { if (!/^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$/.test(t)) throw new ConfigError(n, `expected a version such as 2026-10-28.endive, got '${t}'`); return t; } },
   { key: 'deliveryConcurrency', flag: '--delivery-concurrency', env: 'HERALD_DELIVERY_CONCURRENCY', default: '256', description: 'Most delivery attempts in flight at once per process.', parse: integerIn(1, 10_000) },
   { key: 'retentionMs', flag: '--retention', env: 'HERALD_RETENTION', default: '30d', description: 'Events and attempts older than this are deleted.', parse: duration(60_000) },
   { key: 'rateLimit', flag: '--rate-limit', env: 'HERALD_RATE_LIMIT', default: '0', description: 'API requests per second per account and mode, shared by all processes (429 beyond it); 0 for no limit.', parse: integerIn(0, 1_000_000) },
-  { key: 'versionTransforms', flag: '--version-transforms', env: 'HERALD_VERSION_TRANSFORMS', default: null, description: 'An ES module listing payload changes per API version, to deliver each endpoint its api_version.', parse: (t, n) => {
+  { key: 'versionTransforms', flag: '--version-transforms', env: 'HERALD_VERSION_TRANSFORMS', default: null, description: 'The older single-module form of HERALD_API_VERSIONS_DIR: one ES module listing payload changes per API version. Still supported.', parse: (t, n) => {
       const path = resolvePath(t);
       if (!existsSync(path)) throw new ConfigError(n, `no such file: ${path}`);
       return pathToFileURL(path).href;
