@@ -1,7 +1,8 @@
 import { ConfigError, resolveConfig } from '../config/config.js';
 import { loadVersionsDirectory } from '../delivery/versions.js';
-import { isApiVersion, newId } from '../domain/ids.js';
+import { isApiVersion } from '../domain/ids.js';
 import { openStore } from '../store/index.js';
+import { accountFor } from './admin.js';
 
 export const SET_DEFAULT_VERSION_HELP = `Usage: herald accounts set-default-version <version> [--database URL] [--api-versions-dir DIR]
 
@@ -43,13 +44,7 @@ export async function setDefaultVersion(positionals: string[], flags: Record<str
   }
   const store = await openStore(config.database);
   try {
-    const { account } = await store.ensureDefaultAccount({
-      id: newId.account(),
-      name: 'Default account',
-      applicationId: newId.application(),
-      defaultApiVersion: config.apiVersion,
-      created: Date.now(),
-    });
+    const account = await accountFor(store, config, undefined);
     const previous = account.defaultApiVersion;
     await store.setDefaultApiVersion(account.id, version);
     process.stdout.write(`${account.id}: default API version ${previous} -> ${version} (events created from now on)\n`);
