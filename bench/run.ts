@@ -19,6 +19,7 @@
  * Environment:
  *   BENCH_SCALE=0.1   shrinks every count and duration (development on a busy machine)
  *   BENCH_ONLY=1,3,6  runs only these rows (the ratios that need a missing row are left out)
+ *   BENCH_PROFILE=dir writes a V8 CPU profile of each Herald process that exits normally there
  */
 import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

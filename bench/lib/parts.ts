@@ -84,7 +84,9 @@ export interface HeraldProcess {
 export async function startHerald(args: string[], env: Record<string, string>): Promise<HeraldProcess> {
   const clean: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('HERALD_')) clean[k] = v;
-  const child = spawn(process.execPath, [join(ROOT, 'bin/herald'), 'serve', '--port', '0', ...args], {
+  // BENCH_PROFILE=<dir>: each Herald writes a V8 CPU profile there when it exits (not when killed).
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : [];
+  const child = spawn(process.execPath, [...profile, join(ROOT, 'bin/herald'), 'serve', '--port', '0', ...args], {
     cwd: ROOT,
     env: { ...clean, HERALD_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
