@@ -2,7 +2,7 @@ import type { RequestContext } from '../api/app.js';
 import type { Router } from '../api/http.js';
 import { Params } from '../api/params.js';
 import { errors } from '../domain/errors.js';
-import { newSigningSecret, randomAlphanumeric } from '../domain/ids.js';
+import { newId, newSigningSecret, randomAlphanumeric } from '../domain/ids.js';
 import type { DeliveryAttempt, FailureKind, StoredEvent } from '../domain/types.js';
 import type { ListenSession } from '../store/store.js';
 import type { ListenHub } from './hub.js';
@@ -110,7 +110,7 @@ function readAttempt(ctx: RequestContext, p: Params, sessionId: string, eventId:
   const succeeded = status !== null && status >= 200 && status < 300;
   const defaultFailure: FailureKind = status !== null && status >= 300 && status < 400 ? 'redirect' : 'http_error';
   return {
-    id: `whatt_${randomAlphanumeric(24)}`,
+    id: newId.attempt(),
     deliveryId: '', // the store groups one report's attempts into one delivery and sets its id
     eventId,
     endpointId: sessionId,

@@ -45,7 +45,8 @@ const PRUNE_INTERVAL_MS = 60_000;
 export async function startHerald(config: HeraldConfig, options: HeraldOptions = {}): Promise<RunningHerald> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? consoleLogger(config.logLevel);
-  const rawStore = options.store ?? (await openStore(config.database));
+  const rawStore =
+    options.store ?? (await openStore(config.database, { server: { onBackgroundError: (err) => logger.error('the SQLite checkpoint thread failed; SQLite checkpoints inline instead', { error: String(err) }) } }));
   const store = await secureSecretsAtRest(rawStore, config, logger);
 
   const { account, newKeys } = await bootstrapAccount(store, config, clock);

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { closeSync, fsync, mkdirSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { Checkpointer } from './checkpointer.js';
 import { destinationWants, relatedObjectOf } from '../../domain/destinations.js';
 import { destinationOfRow, destinationParams, eventSubjectOfRow, rewriteStoredAwsCredentials } from '../destination-rows.js';
 import type {
@@ -65,7 +66,13 @@ export class SqliteStore implements Store {
   private walSync: Promise<void> | null = null;
   private nextWalSync: Promise<void> | null = null;
 
-  constructor(path: string) {
+  private readonly checkpointer: Checkpointer | null = null;
+
+  /**
+   * `options.background`: checkpoint the write-ahead log from a thread of its own (see
+   * checkpointer.ts), for the long-running server; short-lived commands leave it to SQLite.
+   */
+  constructor(path: string, options: { background?: boolean; onBackgroundError?: (err: Error) => void } = {}) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     const journal = this.db.pragma('journal_mode = WAL', { simple: true });
@@ -73,7 +80,16 @@ export class SqliteStore implements Store {
     // FULL: a published event survives a power cut, not only a crash, before the API answers.
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
+    // 64 MiB of page cache instead of SQLite's 2 MiB: the indexes a busy queue touches (due
+    // deliveries, the newest events and attempts) stay in memory however long the backlog is.
+    this.db.pragma('cache_size = -65536');
+    this.db.pragma('temp_store = MEMORY');
     this.migrate();
+    if (options.background && this.walPath) {
+      // The automatic checkpoint stays as a bound on the log (64 MiB) should the thread fall behind.
+      this.db.pragma('wal_autocheckpoint = 16384');
+      this.checkpointer = new Checkpointer(path, options.onBackgroundError ?? (() => {}));
+    }
   }
 
   private readonly statements = new Map<string, Database.Statement>();
@@ -123,6 +139,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.checkpointer?.stop();
     await Promise.allSettled([this.walSync, this.nextWalSync]);
     if (this.wal) closeSync(this.wal.fd);
     this.wal = null;
@@ -573,10 +590,15 @@ export class SqliteStore implements Store {
       `UPDATE deliveries SET state = @state, next_attempt_at = @next_attempt_at, schedule_step = @schedule_step, lease_token = NULL
        WHERE id = @id AND lease_token = @lease_token`,
     );
+    // The common case in one statement: an automatic delivery's own success, not delivered before.
+    const moveOnDelivered = this.stmt(
+      `UPDATE deliveries SET state = 'succeeded', next_attempt_at = NULL, lease_token = NULL, delivered_at = @delivered_at
+       WHERE id = @id AND lease_token = @lease_token AND delivered_at IS NULL`,
+    );
     const markDelivered = this.stmt(
       "UPDATE deliveries SET delivered_at = ? WHERE event_id = ? AND endpoint_id = ? AND kind = 'automatic' AND delivered_at IS NULL",
     );
-    const decrementPending = this.stmt('UPDATE events SET pending_webhooks = pending_webhooks - 1 WHERE id = ? AND pending_webhooks > 0');
+    const decrementPending = this.stmt('UPDATE events SET pending_webhooks = MAX(0, pending_webhooks - ?) WHERE id = ?');
     const endpointSucceeded = this.stmt('UPDATE endpoints SET failing_since = NULL, last_success_at = MAX(COALESCE(last_success_at, 0), ?) WHERE id = ?');
     const endpointFailed = this.stmt('UPDATE endpoints SET failing_since = COALESCE(failing_since, ?) WHERE id = ? RETURNING failing_since, status');
     const disable = this.stmt(
@@ -584,19 +606,37 @@ export class SqliteStore implements Store {
     );
     return this.withoutSync(() => {
       const outcome: RecordOutcome = { disabled: [] };
+      // Per batch rather than per attempt: an event's count of pending deliveries, and each
+      // endpoint's latest success (written before any later failure of the same endpoint, so the
+      // order of a success and a failure within the batch is kept).
+      const deliveredPerEvent = new Map<string, number>();
+      const successes = new Map<string, number>();
+      const writeSuccess = (endpointId: string) => {
+        endpointSucceeded.run(successes.get(endpointId), endpointId);
+        successes.delete(endpointId);
+      };
       for (const { claim, attempt, next, disableReason: requested } of results) {
         insertAttempt.run(attemptParams(attempt));
-        moveOn.run({
-          id: claim.deliveryId,
-          lease_token: claim.leaseToken,
-          state: next.state,
-          next_attempt_at: next.state === 'pending' ? next.at : null,
-          schedule_step: next.state === 'pending' ? next.scheduleStep : claim.scheduleStep,
-        });
+        let delivered = false;
+        if (attempt.outcome === 'succeeded' && claim.kind === 'automatic') {
+          delivered = moveOnDelivered.run({ id: claim.deliveryId, lease_token: claim.leaseToken, delivered_at: attempt.created }).changes > 0;
+        }
+        if (!delivered) {
+          moveOn.run({
+            id: claim.deliveryId,
+            lease_token: claim.leaseToken,
+            state: next.state,
+            next_attempt_at: next.state === 'pending' ? next.at : null,
+            schedule_step: next.state === 'pending' ? next.scheduleStep : claim.scheduleStep,
+          });
+          // A resend's success (or one whose lease was lost) delivers the automatic delivery of the pair.
+          if (attempt.outcome === 'succeeded') delivered = markDelivered.run(attempt.created, attempt.eventId, attempt.endpointId).changes > 0;
+        }
+        if (delivered) deliveredPerEvent.set(attempt.eventId, (deliveredPerEvent.get(attempt.eventId) ?? 0) + 1);
         if (attempt.outcome === 'succeeded') {
-          if (markDelivered.run(attempt.created, attempt.eventId, attempt.endpointId).changes > 0) decrementPending.run(attempt.eventId);
-          endpointSucceeded.run(attempt.created, attempt.endpointId);
+          successes.set(attempt.endpointId, Math.max(successes.get(attempt.endpointId) ?? 0, attempt.created));
         } else {
+          if (successes.has(attempt.endpointId)) writeSuccess(attempt.endpointId);
           const row = endpointFailed.get(attempt.created, attempt.endpointId) as Row | undefined;
           const failingSince = row?.failing_since as number | undefined;
           if (row?.status === 'enabled' && failingSince !== undefined && (requested || attempt.created - failingSince >= policy.disableAfterMs)) {
@@ -605,6 +645,8 @@ export class SqliteStore implements Store {
           }
         }
       }
+      for (const endpointId of [...successes.keys()]) writeSuccess(endpointId);
+      for (const [eventId, count] of deliveredPerEvent) decrementPending.run(count, eventId);
       return outcome;
     });
   }
