@@ -1,4 +1,5 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startThread } from './thread.js';
 
 /**
  * Checkpoints the write-ahead log from a thread of its own. SQLite's automatic checkpoint runs
@@ -13,9 +14,7 @@ export class Checkpointer {
   private readonly exited: Promise<void>;
 
   constructor(path: string, onError: (err: Error) => void, intervalMs = 100) {
-    // Compiled, this module sits next to checkpoint-thread.js; under tsx (tests), next to the .ts.
-    const extension = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
-    this.worker = new Worker(new URL(`./checkpoint-thread.${extension}`, import.meta.url), { workerData: { path, intervalMs } });
+    this.worker = startThread('checkpoint-thread', { path, intervalMs });
     // The thread must not keep a process alive that has nothing else to do.
     this.worker.unref();
     // Without a checkpointer the main connection's bounded automatic checkpoint still runs: degraded, not broken.
@@ -29,3 +28,4 @@ export class Checkpointer {
     await this.exited;
   }
 }
+
