@@ -249,7 +249,8 @@ export class DeliveryWorker {
       created: started,
       ...outcome,
       failureMessage,
-      requestBody: payload,
+      // The event as published is stored already: the attempt keeps a reference, not a copy.
+      ...(this.published.get(claim.event) === payload ? { requestBody: null, publishedBody: { pendingWebhooks: claim.event.pendingWebhooks } } : { requestBody: payload }),
       nextRetryAt: next.state === 'pending' ? next.at : null,
     };
     this.results.push({ claim, attempt, next, ...(disableReason ? { disableReason } : {}) });

@@ -208,6 +208,11 @@ export interface DeliveryAttempt {
   responseBody: string | null;
   /** The body exactly as sent (signed over); null where a store or a listener did not keep it. */
   requestBody?: string | null;
+  /**
+   * Set instead of `requestBody` when the body was the event as published: the body is rendered
+   * again from the stored event with this `pending_webhooks` when read (see store/attempt-bodies.ts).
+   */
+  publishedBody?: { pendingWebhooks: number } | null;
   /** When the next automatic attempt is due, if one is scheduled. */
   nextRetryAt: Millis | null;
 }

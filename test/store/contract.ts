@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { asDestination, relatedObjectOf } from '../../src/domain/destinations.js';
 import { newId } from '../../src/domain/ids.js';
+import { renderEventPayload } from '../../src/domain/objects.js';
 import type { DeliveryAttempt, EndpointSecret, Mode, PageRequest, StoredEvent, WebhookEndpoint } from '../../src/domain/types.js';
 import type { AttemptResult, ClaimedDelivery, PublishedEvent, Store } from '../../src/store/store.js';
 import { idempotencyOwner, prepareSecretsAtRest, rotateSecretsAtRest, SEALED_PREFIX, SecretCipher, withSecretEncryption } from '../../src/store/secret-encryption.js';
@@ -754,6 +755,21 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
       assert.deepEqual(await store.getAttempt(a, 'test', expected[0]!.id), expected[0]);
       assert.equal(await store.getAttempt(a, 'live', expected[0]!.id), null);
       void ev1;
+    });
+
+    test('an attempt that sent the event as published reads back with that body, rendered again from the event', async () => {
+      const store = await open();
+      const a = await account(store);
+      const e1 = await addEndpoint(store, a);
+      const [published] = await store.publishEvents([event(a)]);
+      const [claim] = await claimAll(store, T0);
+      const sent = renderEventPayload({ ...claim!.event, pendingWebhooks: 1 });
+      const attempt = { ...attemptFor(claim!, 'succeeded', T0), requestBody: null, publishedBody: { pendingWebhooks: 1 } };
+      await store.recordAttempts([{ claim: claim!, attempt, next: { state: 'succeeded' } }], HEALTH);
+      const [listed] = (await store.listAttempts({ accountId: a, mode: 'test', endpointId: e1.id }, { limit: 10 })).data;
+      assert.equal(listed!.requestBody, sent, 'the body exactly as it was sent');
+      assert.equal(JSON.parse(listed!.requestBody!).id, published!.id);
+      assert.equal((await store.getAttempt(a, 'test', attempt.id))!.requestBody, sent);
     });
 
     test('delivery summaries show status and last attempt; attempt counts bucket by outcome', async () => {

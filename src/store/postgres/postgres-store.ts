@@ -20,6 +20,7 @@ import type {
 import { DELIVERY_STATUS_SQL, deliveryStatus } from '../delivery-status.js';
 import { disableReason } from '../health.js';
 import { LISTEN_DELIVERY_UPSERT_SQL, listenDeliveryValues } from '../listen-delivery.js';
+import { withRequestBodies } from '../attempt-bodies.js';
 import { idempotencyOwner, SEALED_PREFIX } from '../secret-encryption.js';
 import type {
   AlertCandidate,
@@ -650,9 +651,9 @@ export class PostgresStore implements Store {
       `WITH logged AS (${INSERT_ATTEMPTS_SQL} RETURNING 1)
        UPDATE deliveries d SET state = u.state, next_attempt_at = u.next_at, schedule_step = u.step, lease_token = NULL,
          delivered_at = CASE WHEN u.success AND d.kind = 'automatic' THEN COALESCE(d.delivered_at, u.at) ELSE d.delivered_at END
-       FROM unnest($21::text[], $22::text[], $23::text[], $24::bigint[], $25::int[], $26::boolean[], $27::bigint[])
+       FROM unnest($22::text[], $23::text[], $24::text[], $25::bigint[], $26::int[], $27::boolean[], $28::bigint[])
          AS u(id, token, state, next_at, step, success, at)
-       WHERE d.id = ANY($21) AND d.id = u.id AND d.lease_token = u.token
+       WHERE d.id = ANY($22) AND d.id = u.id AND d.lease_token = u.token
        RETURNING d.id, d.kind`,
       [
         ...attemptColumns(attempts),
@@ -738,12 +739,19 @@ export class PostgresStore implements Store {
 
   async listAttempts(scope: AttemptScope, page: PageRequest): Promise<Page<DeliveryAttempt>> {
     const [column, value] = 'endpointId' in scope ? ['endpoint_id', scope.endpointId] : ['event_id', scope.eventId];
-    return this.paginate('attempts', '*', `${column} = $1 AND account_id = $2 AND mode = $3`, [value, scope.accountId, scope.mode], page, toAttempt);
+    const listed = await this.paginate('attempts', '*', `${column} = $1 AND account_id = $2 AND mode = $3`, [value, scope.accountId, scope.mode], page, toAttempt);
+    return { ...listed, data: await withRequestBodies(listed.data, this.loadEvents) };
   }
+
+  /** Events by id, as claims carry them (for request bodies rendered again: attempt-bodies.ts). */
+  private readonly loadEvents = async (ids: string[]): Promise<Map<string, ClaimedDelivery['event']>> => {
+    const { rows } = await this.pool.query(`SELECT ${eventColumns('events')} FROM events WHERE id = ANY($1)`, [ids]);
+    return new Map(rows.map((row: Row) => [row.id as string, toClaimedEvent(row)]));
+  };
 
   async getAttempt(accountId: string, mode: Mode, id: string): Promise<DeliveryAttempt | null> {
     const { rows } = await this.pool.query('SELECT * FROM attempts WHERE id = $1 AND account_id = $2 AND mode = $3', [id, accountId, mode]);
-    return rows[0] ? toAttempt(rows[0]) : null;
+    return rows[0] ? (await withRequestBodies([toAttempt(rows[0])], this.loadEvents))[0]! : null;
   }
 
   async listDeliveries(scope: AttemptScope, filter: DeliveryFilter, page: PageRequest): Promise<Page<DeliverySummary>> {
@@ -1114,15 +1122,18 @@ async function notifyWork(c: pg.PoolClient): Promise<void> {
 }
 
 const INSERT_ATTEMPTS_SQL = `INSERT INTO attempts (id, delivery_id, event_id, endpoint_id, account_id, mode, kind, attempt_number, url, created,
-    duration_ms, outcome, failure_kind, failure_message, http_status, request_headers, response_headers, response_body, next_retry_at, request_body)
+    duration_ms, outcome, failure_kind, failure_message, http_status, request_headers, response_headers, response_body, next_retry_at, request_body,
+    request_body_pending_webhooks)
   SELECT id, delivery_id, event_id, endpoint_id, account_id, mode, kind, attempt_number, url, created,
-    duration_ms, outcome, failure_kind, failure_message, http_status, request_headers::json, response_headers::json, response_body, next_retry_at, request_body
+    duration_ms, outcome, failure_kind, failure_message, http_status, request_headers::json, response_headers::json, response_body, next_retry_at, request_body,
+    request_body_pending_webhooks
   FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::text[], $10::bigint[],
-    $11::int[], $12::text[], $13::text[], $14::text[], $15::int[], $16::text[], $17::text[], $18::text[], $19::bigint[], $20::text[])
+    $11::int[], $12::text[], $13::text[], $14::text[], $15::int[], $16::text[], $17::text[], $18::text[], $19::bigint[], $20::text[], $21::int[])
     AS a(id, delivery_id, event_id, endpoint_id, account_id, mode, kind, attempt_number, url, created,
-    duration_ms, outcome, failure_kind, failure_message, http_status, request_headers, response_headers, response_body, next_retry_at, request_body)`;
+    duration_ms, outcome, failure_kind, failure_message, http_status, request_headers, response_headers, response_body, next_retry_at, request_body,
+    request_body_pending_webhooks)`;
 
-/** The 20 column arrays (parameters $1 to $20) of INSERT_ATTEMPTS_SQL. */
+/** The 21 column arrays (parameters $1 to $21) of INSERT_ATTEMPTS_SQL. */
 function attemptColumns(attempts: DeliveryAttempt[]): unknown[] {
   return [
     attempts.map((a) => a.id), attempts.map((a) => a.deliveryId), attempts.map((a) => a.eventId), attempts.map((a) => a.endpointId),
@@ -1131,6 +1142,7 @@ function attemptColumns(attempts: DeliveryAttempt[]): unknown[] {
     attempts.map((a) => a.failureKind), attempts.map((a) => a.failureMessage), attempts.map((a) => a.httpStatus),
     attempts.map((a) => JSON.stringify(a.requestHeaders)), attempts.map((a) => (a.responseHeaders ? JSON.stringify(a.responseHeaders) : null)),
     attempts.map((a) => a.responseBody), attempts.map((a) => a.nextRetryAt), attempts.map((a) => a.requestBody ?? null),
+    attempts.map((a) => a.publishedBody?.pendingWebhooks ?? null),
   ];
 }
 
@@ -1237,6 +1249,7 @@ function toAttempt(row: Row): DeliveryAttempt {
     responseHeaders: row.response_headers ?? null,
     responseBody: row.response_body ?? null,
     requestBody: row.request_body ?? null,
+    ...(row.request_body_pending_webhooks != null ? { publishedBody: { pendingWebhooks: row.request_body_pending_webhooks as number } } : {}),
     nextRetryAt: row.next_retry_at ?? null,
   };
 }

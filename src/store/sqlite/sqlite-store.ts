@@ -3,6 +3,7 @@ import { closeSync, fsync, mkdirSync, openSync, readdirSync, readFileSync, statS
 import { dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Checkpointer } from './checkpointer.js';
+import { withRequestBodies } from '../attempt-bodies.js';
 import { destinationWants, relatedObjectOf } from '../../domain/destinations.js';
 import { destinationOfRow, destinationParams, eventSubjectOfRow, rewriteStoredAwsCredentials } from '../destination-rows.js';
 import type {
@@ -582,9 +583,9 @@ export class SqliteStore implements Store {
   async recordAttempts(results: AttemptResult[], policy: HealthPolicy): Promise<RecordOutcome> {
     const insertAttempt = this.stmt(
       `INSERT INTO attempts (id, delivery_id, event_id, endpoint_id, account_id, mode, kind, attempt_number, url, created,
-         duration_ms, outcome, failure_kind, failure_message, http_status, request_headers, response_headers, response_body, next_retry_at, request_body)
+         duration_ms, outcome, failure_kind, failure_message, http_status, request_headers, response_headers, response_body, next_retry_at, request_body, request_body_pending_webhooks)
        VALUES (@id, @delivery_id, @event_id, @endpoint_id, @account_id, @mode, @kind, @attempt_number, @url, @created,
-         @duration_ms, @outcome, @failure_kind, @failure_message, @http_status, @request_headers, @response_headers, @response_body, @next_retry_at, @request_body)`,
+         @duration_ms, @outcome, @failure_kind, @failure_message, @http_status, @request_headers, @response_headers, @response_body, @next_retry_at, @request_body, @request_body_pending_webhooks)`,
     );
     const moveOn = this.stmt(
       `UPDATE deliveries SET state = @state, next_attempt_at = @next_attempt_at, schedule_step = @schedule_step, lease_token = NULL
@@ -705,12 +706,13 @@ export class SqliteStore implements Store {
 
   async listAttempts(scope: AttemptScope, page: PageRequest): Promise<Page<DeliveryAttempt>> {
     const [column, value] = 'endpointId' in scope ? ['endpoint_id', scope.endpointId] : ['event_id', scope.eventId];
-    return this.paginate('attempts', `${column} = @value AND account_id = @accountId AND mode = @mode`, { value, accountId: scope.accountId, mode: scope.mode }, page, toAttempt);
+    const listed = this.paginate('attempts', `${column} = @value AND account_id = @accountId AND mode = @mode`, { value, accountId: scope.accountId, mode: scope.mode }, page, toAttempt);
+    return { ...listed, data: await withRequestBodies(listed.data, this.loadEvents) };
   }
 
   async getAttempt(accountId: string, mode: Mode, id: string): Promise<DeliveryAttempt | null> {
     const row = this.stmt('SELECT * FROM attempts WHERE id = ? AND account_id = ? AND mode = ?').get(id, accountId, mode) as Row | undefined;
-    return row ? toAttempt(row) : null;
+    return row ? (await withRequestBodies([toAttempt(row)], this.loadEvents))[0]! : null;
   }
 
   async listDeliveries(scope: AttemptScope, filter: DeliveryFilter, page: PageRequest): Promise<Page<DeliverySummary>> {
@@ -821,9 +823,9 @@ export class SqliteStore implements Store {
   async recordListenAttempts(sessionId: string, eventId: string, attempts: DeliveryAttempt[]): Promise<void> {
     const insertAttempt = this.stmt(
           `INSERT INTO attempts (id, delivery_id, event_id, endpoint_id, account_id, mode, kind, attempt_number, url, created,
-             duration_ms, outcome, failure_kind, failure_message, http_status, request_headers, response_headers, response_body, next_retry_at, request_body)
+             duration_ms, outcome, failure_kind, failure_message, http_status, request_headers, response_headers, response_body, next_retry_at, request_body, request_body_pending_webhooks)
            VALUES (@id, @delivery_id, @event_id, @endpoint_id, @account_id, @mode, @kind, @attempt_number, @url, @created,
-             @duration_ms, @outcome, @failure_kind, @failure_message, @http_status, @request_headers, @response_headers, @response_body, @next_retry_at, @request_body)`,
+             @duration_ms, @outcome, @failure_kind, @failure_message, @http_status, @request_headers, @response_headers, @response_body, @next_retry_at, @request_body, @request_body_pending_webhooks)`,
     );
     const acknowledge = this.stmt(
       `INSERT OR IGNORE INTO listen_acks (session_id, event_id, event_seq)
@@ -1016,6 +1018,17 @@ export class SqliteStore implements Store {
   // Pagination -------------------------------------------------------------------------------
 
   /** Stripe's cursor pagination over a table ordered by insertion (`seq`), newest first. */
+  /** Events by id, as claims carry them (for request bodies rendered again: attempt-bodies.ts). */
+  private readonly loadEvents = async (ids: string[]): Promise<Map<string, ClaimedDelivery['event']>> => {
+    const getEvent = this.stmt(`SELECT ${EVENT_COLUMNS} FROM events WHERE id = ?`);
+    const events = new Map<string, ClaimedDelivery['event']>();
+    for (const id of ids) {
+      const row = getEvent.get(id) as Row | undefined;
+      if (row) events.set(id, toClaimedEvent(row));
+    }
+    return events;
+  };
+
   private paginate<T>(table: string, where: string, params: Params, page: PageRequest, map: (row: Row) => T, columns = '*'): Page<T> {
     const cursorId = page.startingAfter ?? page.endingBefore;
     let cursorClause = '';
@@ -1174,6 +1187,7 @@ function attemptParams(a: DeliveryAttempt): Params {
     response_headers: a.responseHeaders ? JSON.stringify(a.responseHeaders) : null,
     response_body: a.responseBody,
     request_body: a.requestBody ?? null,
+    request_body_pending_webhooks: a.publishedBody?.pendingWebhooks ?? null,
     next_retry_at: a.nextRetryAt,
   };
 }
@@ -1199,6 +1213,7 @@ function toAttempt(row: Row): DeliveryAttempt {
     responseHeaders: row.response_headers ? (JSON.parse(row.response_headers as string) as Record<string, string>) : null,
     responseBody: (row.response_body as string | null) ?? null,
     requestBody: (row.request_body as string | null) ?? null,
+    ...(row.request_body_pending_webhooks != null ? { publishedBody: { pendingWebhooks: row.request_body_pending_webhooks as number } } : {}),
     nextRetryAt: (row.next_retry_at as number | null) ?? null,
   };
 }
