@@ -267,11 +267,14 @@ async function latency(receiver: ReceiverProcess, database: DatabaseLocation, ra
   let sent = 0;
   let errors = 0;
   const inFlight = new Set<Promise<void>>();
+  const acknowledgements: number[] = [];
   const publishOne = async (i: number) => {
-    const body = JSON.stringify({ type: 'payment_intent.succeeded', data: eventData(i, epochNow()) });
+    const sentAt = epochNow();
+    const body = JSON.stringify({ type: 'payment_intent.succeeded', data: eventData(i, sentAt) });
     const response = await pool.request({ path: '/v1/events', method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body });
     await response.body.text();
     if (response.statusCode !== 200) errors++;
+    acknowledgements.push(epochNow() - sentAt);
   };
   const started = performance.now();
   while (sent < total) {
@@ -291,7 +294,18 @@ async function latency(receiver: ReceiverProcess, database: DatabaseLocation, ra
   await pool.close();
   await Promise.all([api, ...workers].map((p) => p.stop()));
   const sorted = stats.latencies.sort((a, b) => a - b);
-  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? NaN, count: sorted.length, errors, sustained };
+  acknowledgements.sort((a, b) => a - b);
+  return {
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    max: sorted[sorted.length - 1] ?? NaN,
+    count: sorted.length,
+    errors,
+    sustained,
+    // The publish's own share: from sending the request to Herald's answer (the event durable).
+    ackP50: percentile(acknowledgements, 50),
+    ackP99: percentile(acknowledgements, 99),
+  };
 }
 
 // 6. Peer: BullMQ + Redis -----------------------------------------------------------------------
@@ -385,8 +399,8 @@ async function main() {
           row: 4,
           name: `Latency publish→receipt, SQLite, steady ${fmt(rate)} events/s`,
           figure: `p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms, max ${ms(r.max)} ms`,
-          detail: `${r.count} events, acknowledged at ${fmt(r.sustained)}/s, ${r.errors} publish errors`,
-          values: { rate, sustainedRate: r.sustained, p50Ms: r.p50, p99Ms: r.p99, maxMs: r.max, events: r.count },
+          detail: `${r.count} events, acknowledged at ${fmt(r.sustained)}/s (publish answered p50 ${ms(r.ackP50)} ms, p99 ${ms(r.ackP99)} ms), ${r.errors} publish errors`,
+          values: { rate, sustainedRate: r.sustained, p50Ms: r.p50, p99Ms: r.p99, maxMs: r.max, events: r.count, publishP50Ms: r.ackP50, publishP99Ms: r.ackP99 },
         });
       }
     }
@@ -440,8 +454,8 @@ async function main() {
               row: 7,
               name: `PostgreSQL, ${workers} worker process(es): latency at steady ${fmt(rate)} events/s`,
               figure: `p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms, max ${ms(r.max)} ms`,
-              detail: `${r.count} events, acknowledged at ${fmt(r.sustained)}/s, ${r.errors} publish errors`,
-              values: { workers, rate, sustainedRate: r.sustained, p50Ms: r.p50, p99Ms: r.p99, maxMs: r.max },
+              detail: `${r.count} events, acknowledged at ${fmt(r.sustained)}/s (publish answered p50 ${ms(r.ackP50)} ms, p99 ${ms(r.ackP99)} ms), ${r.errors} publish errors`,
+              values: { workers, rate, sustainedRate: r.sustained, p50Ms: r.p50, p99Ms: r.p99, maxMs: r.max, publishP50Ms: r.ackP50, publishP99Ms: r.ackP99 },
             });
           }
         }
