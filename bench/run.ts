@@ -80,9 +80,11 @@ interface Row {
 const rows: Row[] = [];
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
+const benchClock = performance.now();
 function record(row: Row): void {
   rows.push(row);
-  say(`  [${row.row}] ${row.name}: ${row.figure}${row.detail ? `  (${row.detail})` : ''}`);
+  const at = `${((performance.now() - benchClock) / 1000).toFixed(0)} s`;
+  say(`  [${row.row}] ${row.name}: ${row.figure}${row.detail ? `  (${row.detail})` : ''}  [at ${at}]`);
 }
 
 const fmt = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');

@@ -104,8 +104,9 @@ export class DeliveryWorker {
       const refill = Math.min(CLAIM_BATCH, Math.max(1, Math.floor(concurrency / 4)));
       if (capacity > 0 && (this.inFlight === 0 || capacity >= refill)) {
         let claims: ClaimedDelivery[] = [];
+        const limit = Math.min(capacity, CLAIM_BATCH);
         try {
-          claims = await store.claimDueDeliveries(clock.now(), Math.min(capacity, CLAIM_BATCH), timeoutMs + LEASE_MARGIN_MS);
+          claims = await store.claimDueDeliveries(clock.now(), limit, timeoutMs + LEASE_MARGIN_MS);
         } catch (err) {
           logger.error('claiming deliveries failed; retrying', { error: String(err) });
           await this.wakeup.sleep(this.pollIntervalMs);
@@ -132,7 +133,9 @@ export class DeliveryWorker {
             this.wake();
           });
         }
-        if (claims.length > 0) continue;
+        // A full batch may have left more due work behind; a short one took all there was (work
+        // that falls due later, or is published meanwhile, wakes the loop), so it sleeps at once.
+        if (claims.length === limit) continue;
         if (this.wakeup.signalled) continue;
         await this.wakeup.sleep(await this.untilNextDue());
       } else {
