@@ -10,7 +10,8 @@ const DAY = 86_400_000;
 test('without SMTP, the dashboard shows a banner for a destination that has failed for a day', { skip: skipWithoutChromium }, async () => {
   const clock = new ManualClock(Date.now());
   const down = await new TestReceiver(() => ({ status: 502, body: 'bad gateway' })).start();
-  const h = await startTestHerald({ alertAfterMs: DAY, disableAfterMs: 3 * DAY, alertCheckIntervalMs: 30, retrySchedule: [3_600_000] }, { clock });
+  // The retry falls due after the alert: the banner counts exactly the one failed attempt.
+  const h = await startTestHerald({ alertAfterMs: DAY, disableAfterMs: 3 * DAY, alertCheckIntervalMs: 30, retrySchedule: [2 * DAY] }, { clock });
   const browser = await launchChromium();
   try {
     const healthy = await h.stripe().webhookEndpoints.create({ url: 'http://127.0.0.1:9/never-called', enabled_events: ['customer.created'] });
