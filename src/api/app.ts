@@ -117,7 +117,7 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
       const run = () => match.route.handler(ctx, match.params);
       const result = idempotencyKey ? await runIdempotently(ctx, method, url.pathname, idempotencyKey, run, res) : await run();
       if (idempotencyKey) res.setHeader('Idempotency-Key', idempotencyKey);
-      send(res, result.status ?? 200, JSON.stringify(result.body));
+      send(res, result.status ?? 200, result.json ?? JSON.stringify(result.body));
       deps.logger.debug('request', { requestId, method, path: url.pathname, status: result.status ?? 200, account: account.id, mode });
     } catch (err) {
       const apiError = err instanceof ApiError ? err : null;
@@ -215,7 +215,7 @@ async function runIdempotently(
     await store.abandonIdempotentRequest(req).catch(() => undefined);
     throw err;
   }
-  await store.completeIdempotentRequest(req, result.status ?? 200, JSON.stringify(result.body), ctx.now + IDEMPOTENCY_TTL_MS);
+  await store.completeIdempotentRequest(req, result.status ?? 200, result.json ?? JSON.stringify(result.body), ctx.now + IDEMPOTENCY_TTL_MS);
   return result;
 }
 

@@ -119,6 +119,8 @@ export interface RouteOptions {
 export interface RouteResult {
   status?: number;
   body: unknown;
+  /** `body` already as JSON, exactly as JSON.stringify writes it (a route that has the text spares a second serialisation). */
+  json?: string;
 }
 
 /** A route list matched in order; `:name` segments capture one path segment. */
