@@ -23,7 +23,7 @@ import { eventDestinationRoutes } from './routes/event-destinations.js';
 import { v2EventRoutes } from './routes/v2-events.js';
 import type { VersionTranslator } from '../delivery/versions.js';
 import type { ApiKeyCache } from './api-key-cache.js';
-import { rateLimiterFor, type RateLimiter } from './rate-limit.js';
+import { rateLimiterFor } from './rate-limit.js';
 
 export interface ApiDeps {
   store: Store;
