@@ -4,7 +4,7 @@ import type { HeraldConfig } from '../config/config.js';
 import type { Clock } from '../domain/clock.js';
 import { ApiError, errors } from '../domain/errors.js';
 import type { EventTypeCatalog } from '../domain/event-types.js';
-import { hashApiKey, kindOfApiKey, modeOfApiKey, newId } from '../domain/ids.js';
+import { kindOfApiKey, modeOfApiKey, newId } from '../domain/ids.js';
 import type { Logger } from '../domain/logger.js';
 import type { Account, ApiKeyKind, Mode } from '../domain/types.js';
 import type { IdempotentRequest, Store } from '../store/store.js';
@@ -22,6 +22,8 @@ import { webhookEndpointRoutes } from './routes/webhook-endpoints.js';
 import { eventDestinationRoutes } from './routes/event-destinations.js';
 import { v2EventRoutes } from './routes/v2-events.js';
 import type { VersionTranslator } from '../delivery/versions.js';
+import type { ApiKeyCache } from './api-key-cache.js';
+import { rateLimiterFor } from './rate-limit.js';
 
 export interface ApiDeps {
   store: Store;
@@ -36,6 +38,8 @@ export interface ApiDeps {
   listen?: ListenHub;
   /** The operator's API versions and their changes (absent: versions are labels only). */
   versions?: VersionTranslator;
+  /** Who each API key is; whatever changes a key or an account in this process calls its `forget`. */
+  apiKeys: ApiKeyCache;
 }
 
 /** What a route handler sees: the authenticated account and mode, and the parsed parameters. */
@@ -81,12 +85,13 @@ export function createApiRouter(): Router<RequestContext> {
 export function createApiHandler(deps: ApiDeps): ApiHandler {
   const router = createApiRouter();
   const bodyLimit = bodyLimitFor(deps.config.maxEventBytes);
+  const rateLimiter = deps.config.rateLimit ? rateLimiterFor(deps.store, deps.config.database.kind, deps.config.rateLimit) : null;
 
   return async (req, res) => {
     const requestId = newId.request();
     res.setHeader('Request-Id', requestId);
     const method = req.method ?? 'GET';
-    const url = new URL(req.url ?? '/', 'http://herald.local');
+    const url = splitUrl(req.url ?? '/');
     try {
       // Public, without a key: receivers fetch it to allow-list Herald's traffic.
       if ((method === 'GET' || method === 'HEAD') && url.pathname === EGRESS_ADDRESSES_PATH) return sendEgressAddresses(res, deps.config);
@@ -97,7 +102,10 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
       if (apiKey.kind === 'restricted' && method !== 'GET') throw errors.restrictedKeyWrite(apiKey.key, account.id);
       const stripeAccount = headerValue(req.headers['stripe-account']);
       if (stripeAccount !== null && !match.route.stripeAccount) throw errors.stripeAccountUnsupported(method, url.pathname);
-      await enforceRateLimit(deps, account.id, mode);
+      if (rateLimiter) {
+        const allowed = rateLimiter.hit(`${account.id}/${mode}`, deps.clock.now());
+        if (!(typeof allowed === 'boolean' ? allowed : await allowed)) throw errors.rateLimited();
+      }
       const body = method === 'POST' ? await readBody(req, bodyLimit) : '';
       // stripe-node follows a v2 `next_page_url` (which has a query) by appending `?` and the list's
       // parameters again: the second `?` separates parameters.
@@ -109,7 +117,7 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
       const run = () => match.route.handler(ctx, match.params);
       const result = idempotencyKey ? await runIdempotently(ctx, method, url.pathname, idempotencyKey, run, res) : await run();
       if (idempotencyKey) res.setHeader('Idempotency-Key', idempotencyKey);
-      send(res, result.status ?? 200, JSON.stringify(result.body));
+      send(res, result.status ?? 200, result.json ?? JSON.stringify(result.body));
       deps.logger.debug('request', { requestId, method, path: url.pathname, status: result.status ?? 200, account: account.id, mode });
     } catch (err) {
       const apiError = err instanceof ApiError ? err : null;
@@ -136,12 +144,18 @@ function headerValue(value: string | string[] | undefined): string | null {
   return v === undefined || v === '' ? null : v;
 }
 
-/** HERALD_RATE_LIMIT: fixed one-second windows per account and mode, counted in the store. */
-async function enforceRateLimit(deps: ApiDeps, accountId: string, mode: Mode): Promise<void> {
-  const limit = deps.config.rateLimit;
-  if (!limit) return;
-  const now = deps.clock.now();
-  if (!(await deps.store.hitRateLimit(`${accountId}/${mode}`, now - (now % 1000), limit))) throw errors.rateLimited();
+/** A path without dot segments, percent signs or a second leading slash: what `URL` leaves as it is. */
+const PLAIN_PATH = /^\/(?!\/)(?:[A-Za-z0-9_~-]|\.(?<!\/\.)|\/)*$/;
+
+/**
+ * The request target's path and query (`search` with its `?`, as `URL` gives them). Parsing a URL
+ * costs more than the rest of routing; the plain paths API clients send, without a query, are
+ * split here, anything else (dot segments, escapes, queries) goes through `URL`.
+ */
+function splitUrl(target: string): { pathname: string; search: string } {
+  if (PLAIN_PATH.test(target)) return { pathname: target, search: '' };
+  const url = new URL(target, 'http://herald.local');
+  return { pathname: url.pathname, search: url.search };
 }
 
 /**
@@ -163,11 +177,9 @@ async function authenticate(deps: ApiDeps, authorization: string | undefined): P
   const kind = kindOfApiKey(key);
   const mode = modeOfApiKey(key);
   if (!mode || !kind) throw errors.invalidApiKey(key);
-  const owner = await deps.store.findApiKeyOwner(hashApiKey(key));
-  if (!owner || owner.mode !== mode || owner.kind !== kind) throw errors.invalidApiKey(key);
-  const account = await deps.store.getAccount(owner.accountId);
-  if (!account) throw errors.invalidApiKey(key);
-  return { account, mode, apiKey: { key, kind } };
+  const holder = await deps.apiKeys.find(key, mode, kind);
+  if (!holder) throw errors.invalidApiKey(key);
+  return { account: holder.account, mode, apiKey: { key, kind } };
 }
 
 /**
@@ -203,7 +215,7 @@ async function runIdempotently(
     await store.abandonIdempotentRequest(req).catch(() => undefined);
     throw err;
   }
-  await store.completeIdempotentRequest(req, result.status ?? 200, JSON.stringify(result.body), ctx.now + IDEMPOTENCY_TTL_MS);
+  await store.completeIdempotentRequest(req, result.status ?? 200, result.json ?? JSON.stringify(result.body), ctx.now + IDEMPOTENCY_TTL_MS);
   return result;
 }
 

@@ -13,28 +13,50 @@ export function bodyLimitFor(maxEventBytes: number): number {
   return Math.max(MAX_BODY_BYTES, 3 * maxEventBytes + 64 * 1024);
 }
 
-export async function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<string> {
+/** Reused: a decode without `stream` starts afresh, and a fatal decoder stays usable after an error. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The body as text, at most `limit` bytes; listeners rather than an async iterator, which costs more than a small body. */
+export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<string> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > limit) {
     req.resume();
-    throw errors.bodyTooLarge(limit);
+    return Promise.reject(errors.bodyTooLarge(limit));
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      req.resume();
-      throw errors.bodyTooLarge(limit);
-    }
-    chunks.push(chunk);
-  }
-  const bytes = Buffer.concat(chunks);
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    throw errors.malformedBody('the body is not valid UTF-8');
-  }
+  // The client went away before the body's end (an error usually says so first).
+  const aborted = () => Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
+  if (req.destroyed) return Promise.reject(aborted());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (err: unknown, text?: string) => {
+      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+      if (err) reject(err);
+      else resolve(text!);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        done(errors.bodyTooLarge(limit));
+        req.destroy(); // no reading on to the end of a body of any length
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+      let text: string;
+      try {
+        text = UTF8.decode(bytes);
+      } catch {
+        return done(errors.malformedBody('the body is not valid UTF-8'));
+      }
+      done(null, text);
+    };
+    const onError = (err: Error) => done(err);
+    const onClose = () => done(aborted());
+    req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+  });
 }
 
 /**
@@ -42,11 +64,7 @@ export async function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Pr
  * JSON, by Content-Type). stripe-node sends a form Content-Type on every request, even bodiless ones.
  */
 export function parseParams(method: string, query: string, body: string, contentType: string | undefined): Record<string, unknown> {
-  if (method === 'GET' || method === 'DELETE' || body.trim() === '') {
-    const fromQuery = parseForm(query);
-    if (method === 'GET' || method === 'DELETE') return fromQuery;
-    if (body.trim() === '') return fromQuery;
-  }
+  if (method === 'GET' || method === 'DELETE' || BLANK.test(body)) return parseForm(query);
   const type = (contentType ?? 'application/x-www-form-urlencoded').split(';')[0]!.trim().toLowerCase();
   if (type === 'application/json') {
     let parsed: unknown;
@@ -63,6 +81,8 @@ export function parseParams(method: string, query: string, body: string, content
   if (type === 'application/x-www-form-urlencoded' || type === '') return parseForm(body);
   throw errors.unsupportedMediaType(type);
 }
+
+const BLANK = /^\s*$/;
 
 /** Deepest JSON body accepted: far beyond any real event, far below what recursion can survive. */
 const MAX_JSON_DEPTH = 100;
@@ -99,6 +119,8 @@ export interface RouteOptions {
 export interface RouteResult {
   status?: number;
   body: unknown;
+  /** `body` already as JSON, exactly as JSON.stringify writes it (a route that has the text spares a second serialisation). */
+  json?: string;
 }
 
 /** A route list matched in order; `:name` segments capture one path segment. */

@@ -13,7 +13,8 @@ export class EventPublisher {
 
   constructor(
     private readonly store: Store,
-    private readonly onPublished: () => void,
+    /** Called with each batch once it is durable. */
+    private readonly onPublished: (published: StoredEvent[]) => void,
   ) {}
 
   publish(event: PublishedEvent): Promise<StoredEvent> {
@@ -30,13 +31,15 @@ export class EventPublisher {
     this.scheduled = false;
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
+      let stored: StoredEvent[];
       try {
-        const stored = await this.store.publishEvents(batch.map((b) => b.event));
-        batch.forEach((b, i) => b.resolve(stored[i]!));
+        stored = await this.store.publishEvents(batch.map((b) => b.event));
       } catch (err) {
         for (const b of batch) b.reject(err);
+        continue;
       }
+      batch.forEach((b, i) => b.resolve(stored[i]!));
+      this.onPublished(stored);
     }
-    this.onPublished();
   }
 }

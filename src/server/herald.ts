@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApiHandler } from '../api/app.js';
+import { ApiKeyCache } from '../api/api-key-cache.js';
 import { EventPublisher } from '../api/publisher.js';
 import { createDashboardHandler } from '../dashboard/server.js';
 import { ListenHub } from '../listen/hub.js';
@@ -106,8 +107,9 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
   let url: string | null = null;
   if (config.role !== 'worker') {
     listen = new ListenHub({ store, logger, clock });
-    const publisher = new EventPublisher(store, () => {
-      worker?.wake();
+    const publisher = new EventPublisher(store, (published) => {
+      // Events no destination wants made no deliveries: nothing new for the worker to claim.
+      if (published.some((event) => event.pendingWebhooks > 0)) worker?.wake();
       listen?.notify();
     });
     const handler = createApiHandler({
@@ -120,6 +122,7 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
       wakeWorkers: () => worker?.wake(),
       listen,
       versions,
+      apiKeys: new ApiKeyCache(store),
     });
     // The dashboard shares the port and reaches the data only through `handler`, the public API.
     const dashboard = createDashboardHandler({ api: handler, clock, logger });

@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import Stripe from 'stripe';
 import { resolveConfig, ConfigError } from '../../src/config/config.js';
 import { loadVersionsDirectory } from '../../src/delivery/versions.js';
+import { API_KEY_CACHE_TTL_MS } from '../../src/api/api-key-cache.js';
 import { spawnCli } from '../cli/cli-process.js';
 import { startTestHerald, waitFor } from '../helpers/herald.js';
 import { TestReceiver } from '../helpers/receiver.js';
@@ -143,6 +144,8 @@ describe('API versions declared in a folder (HERALD_API_VERSIONS_DIR)', () => {
       const cli = spawnCli(['accounts', 'set-default-version', '2025-03-31.basil', '--database', `sqlite:${h.dbPath}`], { HERALD_API_VERSIONS_DIR: EXAMPLES });
       assert.equal(await cli.exited, 0, cli.stderr.join('\n'));
       assert.match(cli.stdout.join('\n'), /2026-10-28\.endive -> 2025-03-31\.basil/);
+      // Another process's change: the running Herald sees it once its key cache's entry expires.
+      await waitFor(async () => (await h.request('GET', '/v1/account')).body.default_api_version === '2025-03-31.basil', { timeoutMs: API_KEY_CACHE_TTL_MS + 5000 });
     }
     assert.equal((await h.request('GET', '/v1/account')).body.default_api_version, '2025-03-31.basil');
 

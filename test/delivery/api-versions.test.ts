@@ -38,6 +38,21 @@ describe('payloads in the endpoint\'s API version', () => {
     await receiver.stop();
   });
 
+  it('a default set with POST /v1/account applies to the very next publish without a version', async () => {
+    const h = await startTestHerald();
+    try {
+      const event = { type: 'charge.succeeded', data: { object: { id: 'ch_1', object: 'charge', amount: 500 } } };
+      const before = await h.publish(event);
+      const changed = await h.request('POST', '/v1/account', { body: `default_api_version=${encodeURIComponent('2025-03-31.basil')}` });
+      assert.equal(changed.status, 200, JSON.stringify(changed.body));
+      assert.notEqual(before.api_version, '2025-03-31.basil');
+      assert.equal((await h.publish(event)).api_version, '2025-03-31.basil');
+      assert.equal((await h.request('GET', '/v1/account')).body.default_api_version, '2025-03-31.basil');
+    } finally {
+      await h.stop();
+    }
+  });
+
   it('rejects a missing transforms module at start, naming the setting', () => {
     assert.throws(() => resolveConfig({ HERALD_VERSION_TRANSFORMS: '/nonexistent/versions.mjs' }), (err: unknown) => err instanceof ConfigError && /HERALD_VERSION_TRANSFORMS: no such file/.test((err as Error).message));
   });

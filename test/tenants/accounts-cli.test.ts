@@ -9,6 +9,8 @@ import { hashApiKey } from '../../src/domain/ids.js';
 import { silentLogger } from '../../src/domain/logger.js';
 import { startHerald, type RunningHerald } from '../../src/server/herald.js';
 import { runCli } from '../cli/cli-process.js';
+import { waitFor } from '../helpers/herald.js';
+import { API_KEY_CACHE_TTL_MS } from '../../src/api/api-key-cache.js';
 
 /**
  * The operator commands on a real database, as an operator runs them (child processes), and the
@@ -115,6 +117,10 @@ describe('herald accounts and herald keys', () => {
     const rolled = await runCli(['keys', 'roll', '--account', acme.id, '--mode', 'live'], env);
     assert.equal(rolled.code, 0, rolled.stderr);
     const newKey = /^live: (sk_live_\w+)$/.exec(rolled.stdout)![1]!;
+    // Rolled by another process: the running Herald stops accepting the old key once its key
+    // cache's entry expires.
+    const refused = (key: string) => client(key).accounts.retrieveCurrent().then(() => false, (err: { type?: string }) => err.type === 'StripeAuthenticationError');
+    await waitFor(() => refused(acme.keys.live), { timeoutMs: API_KEY_CACHE_TTL_MS + 5000 });
     await assert.rejects(client(acme.keys.live).accounts.retrieveCurrent(), { type: 'StripeAuthenticationError' });
     assert.equal((await client(newKey).accounts.retrieveCurrent()).id, acme.id);
     assert.equal((await client(rk).accounts.retrieveCurrent()).id, acme.id);

@@ -34,6 +34,7 @@ async function updateAccount(ctx: RequestContext) {
   if (version === undefined || version === null) return accountObject(ctx, ctx.account);
   checkApiVersion(ctx, version, 'default_api_version');
   await ctx.deps.store.setDefaultApiVersion(ctx.account.id, version);
+  ctx.deps.apiKeys.forget(); // the next request, a publish without a version above all, sees the new default
   return accountObject(ctx, { ...ctx.account, defaultApiVersion: version });
 }
 

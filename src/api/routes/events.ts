@@ -1,4 +1,4 @@
-import { deliveryAttemptObject, eventObject } from '../../domain/objects.js';
+import { deliveryAttemptObject, eventObject, renderEventPayload } from '../../domain/objects.js';
 import { errors } from '../../domain/errors.js';
 import { relatedObjectOf } from '../../domain/destinations.js';
 import { newId } from '../../domain/ids.js';
@@ -41,8 +41,11 @@ async function publish(ctx: RequestContext) {
   if (previous !== undefined && (typeof previous !== 'object' || previous === null || Array.isArray(previous))) {
     throw errors.parameterInvalid('data[previous_attributes]', 'Invalid data[previous_attributes]: must be an object.');
   }
+  const eventData: StoredEvent['data'] =
+    previous === undefined ? { object: object as Record<string, unknown> } : { object: object as Record<string, unknown>, previous_attributes: previous as Record<string, unknown> };
   // HERALD_MAX_EVENT_BYTES bounds what every delivery of the event carries (Stripe: 256 KB).
-  const dataBytes = Buffer.byteLength(JSON.stringify(data), 'utf8');
+  const dataJson = JSON.stringify(eventData);
+  const dataBytes = Buffer.byteLength(dataJson, 'utf8');
   const { maxEventBytes } = ctx.deps.config;
   if (dataBytes > maxEventBytes) {
     throw errors.parameterInvalid('data', `Invalid data: it is ${dataBytes} bytes as JSON, more than the limit of ${maxEventBytes} bytes per event (HERALD_MAX_EVENT_BYTES).`);
@@ -72,12 +75,13 @@ async function publish(ctx: RequestContext) {
     apiVersion,
     accountApiVersion: ctx.account.defaultApiVersion,
     created: ctx.now,
-    data: previous === undefined ? { object: object as Record<string, unknown> } : { object: object as Record<string, unknown>, previous_attributes: previous as Record<string, unknown> },
+    data: eventData,
     request,
     relatedObject,
   };
   const stored = await ctx.deps.publisher.publish(event);
-  return { body: eventObject(stored) };
+  // The answer is the Event object; its data is the text measured above, not serialised again.
+  return { body: eventObject(stored), json: renderEventPayload({ ...stored, dataJson }) };
 }
 
 /**
