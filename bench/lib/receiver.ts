@@ -29,7 +29,8 @@ const server = createServer((req, res) => {
     // The timestamp sits near the start of the data object: a regular expression over the text is
     // enough and keeps the receiver cheap (a full JSON.parse would be most of its work).
     const match = SENT.exec(chunks.length === 1 ? chunks[0]!.toString('latin1', 0, 4096) : Buffer.concat(chunks).toString('latin1', 0, 4096));
-    if (match) latencies.push(now - Number(match[1]));
+    // 0: an event of a warm-up, or of a backlog, whose latency is not measured.
+    if (match && Number(match[1]) > 0) latencies.push(now - Number(match[1]));
     res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' });
     res.end('ok');
   });
