@@ -47,7 +47,7 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? consoleLogger(config.logLevel);
   const rawStore =
-    options.store ?? (await openStore(config.database, { server: { onBackgroundError: (err) => logger.error('the SQLite checkpoint thread failed; SQLite checkpoints inline instead', { error: String(err) }) } }));
+    options.store ?? (await openStore(config.database, { server: { onBackgroundError: (err) => logger.error('a SQLite thread failed', { error: err.message }) } }));
   const store = await secureSecretsAtRest(rawStore, config, logger);
 
   const { account, newKeys } = await bootstrapAccount(store, config, clock);

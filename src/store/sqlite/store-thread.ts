@@ -13,7 +13,7 @@ import type { StoreCall, StoreReply } from './threaded-store.js';
 const UNSYNCED = new Set(['claimDueDeliveries', 'recordAttempts', 'releaseDeliveries']);
 
 const { path } = workerData as { path: string };
-const store = new SqliteStore(path, { background: true, onBackgroundError: (err) => parentPort!.postMessage({ backgroundError: String(err) }) });
+const store = new SqliteStore(path, { background: true, onBackgroundError: (err) => parentPort!.postMessage({ backgroundError: `the SQLite checkpoint thread failed (SQLite checkpoints on the store's thread instead): ${String(err)}` }) });
 const methods = store as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
 
 const reply = (message: StoreReply) => parentPort!.postMessage(message);

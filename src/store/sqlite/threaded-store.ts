@@ -36,6 +36,7 @@ export async function openThreadedSqliteStore(path: string, onBackgroundError: (
     worker.on('error', (err) => {
       // The database could not be opened (first message), or the thread died: every call fails from now on.
       failure = new Error(`the SQLite store's thread failed: ${err.message}`, { cause: err });
+      onBackgroundError(failure);
       for (const call of waiting.values()) call.reject(failure);
       waiting.clear();
       reject(failure);
