@@ -41,7 +41,13 @@ export async function openThreadedSqliteStore(path: string, onBackgroundError: (
       waiting.clear();
       reject(failure);
     });
-    worker.once('exit', (code) => reject(new Error(`the SQLite store's thread exited with ${code} before it opened the database`)));
+    worker.once('exit', (code) => {
+      // After close, nothing waits; otherwise the calls still waiting would never be answered.
+      failure ??= new Error(`the SQLite store's thread exited (code ${code})`);
+      for (const call of waiting.values()) call.reject(failure);
+      waiting.clear();
+      reject(failure);
+    });
   });
 
   let nextId = 0;
