@@ -586,7 +586,6 @@ export class SqliteStore implements Store {
       const endpoints = new Map<string, { endpoint: WebhookEndpoint; secrets: string[] } | null>();
       const events = new Map<string, ClaimedDelivery['event'] | null>();
       const getEndpoint = this.stmt('SELECT * FROM endpoints WHERE id = ?');
-      const getEvent = this.stmt(`SELECT ${EVENT_COLUMNS} FROM events WHERE id = ?`);
       const cancel = this.stmt("UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL, lease_token = NULL, attempt_count = attempt_count - 1 WHERE id = ?");
       const claims: ClaimedDelivery[] = [];
       for (const row of rows) {
@@ -600,10 +599,7 @@ export class SqliteStore implements Store {
         // An event fanned out to several endpoints is read once per batch, and its claims share
         // one object (the worker renders one body per event object and version).
         const eventId = row.event_id as string;
-        if (!events.has(eventId)) {
-          const eventRow = getEvent.get(eventId) as Row | undefined;
-          events.set(eventId, eventRow ? toClaimedEvent(eventRow) : null);
-        }
+        if (!events.has(eventId)) events.set(eventId, this.claimedEvent(eventId));
         const event = events.get(eventId);
         // The endpoint was disabled or deleted (or the event pruned) before this attempt fell due:
         // the attempt is dropped, as Stripe drops retries for disabled endpoints.
@@ -1063,18 +1059,23 @@ export class SqliteStore implements Store {
 
   // Pagination -------------------------------------------------------------------------------
 
-  /** Stripe's cursor pagination over a table ordered by insertion (`seq`), newest first. */
+  /** An event as claims carry it (its data as stored JSON text), or null when it is gone. */
+  private claimedEvent(id: string): ClaimedDelivery['event'] | null {
+    const row = this.stmt(`SELECT ${EVENT_COLUMNS} FROM events WHERE id = ?`).get(id) as Row | undefined;
+    return row ? toClaimedEvent(row) : null;
+  }
+
   /** Events by id, as claims carry them (for request bodies rendered again: attempt-bodies.ts). */
   private readonly loadEvents = async (ids: string[]): Promise<Map<string, ClaimedDelivery['event']>> => {
-    const getEvent = this.stmt(`SELECT ${EVENT_COLUMNS} FROM events WHERE id = ?`);
     const events = new Map<string, ClaimedDelivery['event']>();
     for (const id of ids) {
-      const row = getEvent.get(id) as Row | undefined;
-      if (row) events.set(id, toClaimedEvent(row));
+      const event = this.claimedEvent(id);
+      if (event) events.set(id, event);
     }
     return events;
   };
 
+  /** Stripe's cursor pagination over a table ordered by insertion (`seq`), newest first. */
   private paginate<T>(table: string, where: string, params: Params, page: PageRequest, map: (row: Row) => T, columns = '*'): Page<T> {
     const cursorId = page.startingAfter ?? page.endingBefore;
     let cursorClause = '';

@@ -43,15 +43,18 @@ function runQueued(): void {
   try {
     store.runBatch(() => {
       for (const call of batch) {
-        const before = store.changesSoFar();
+        // Whether a call wrote matters only for calls that wait for durability: the delivery loop's
+        // bookkeeping, most of the calls, skips the two lookups.
+        const synced = !UNSYNCED.has(call.method);
+        const before = synced ? store.changesSoFar() : 0;
         let result: Promise<unknown>;
         try {
           result = Promise.resolve(methods[call.method]!.apply(store, call.args));
         } catch (err) {
           result = Promise.reject(err);
         }
-        const wrote = store.changesSoFar() !== before;
-        started.push({ call, result, durable: wrote && !UNSYNCED.has(call.method) ? store.whenBatchDurable() : null });
+        const wrote = synced && store.changesSoFar() !== before;
+        started.push({ call, result, durable: wrote ? store.whenBatchDurable() : null });
       }
     });
   } catch (err) {
