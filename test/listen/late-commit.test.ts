@@ -35,8 +35,8 @@ test('an event that appears behind positions the stream already read is still st
     })().catch(() => undefined);
 
     const insert = db.prepare(
-      `INSERT INTO events (seq, id, account_id, mode, type, connected_account, api_version, created, data, request_id, request_idempotency_key, pending_webhooks)
-       VALUES (?, ?, ?, 'test', 'charge.succeeded', NULL, '2026-10-28.endive', ?, '{"object":{"id":"ch_1","object":"charge"}}', NULL, NULL, 0)`,
+      `INSERT INTO events (seq, id, account_id, mode, type, connected_account, api_version, created, data, request_id, request_idempotency_key)
+       VALUES (?, ?, ?, 'test', 'charge.succeeded', NULL, '2026-10-28.endive', ?, '{"object":{"id":"ch_1","object":"charge"}}', NULL, NULL)`,
     );
     const top = (db.prepare('SELECT COALESCE(MAX(seq), 0) FROM events').pluck().get() as number) + 10;
     insert.run(top + 2, 'evt_committedfirst000000000', h.herald.accountId, Date.now());
