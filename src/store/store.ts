@@ -181,6 +181,8 @@ export interface Store {
 export type PublishedEvent = Omit<StoredEvent, 'pendingWebhooks'> & {
   /** Deliver to this one destination only, whatever it subscribes to (a destination's `ping`). */
   onlyEndpointId?: string;
+  /** `data` as JSON, when the publisher has serialised it already: stored as is, not serialised again. */
+  dataJson?: string;
 };
 
 export interface EndpointFilter {

@@ -4,7 +4,7 @@ import { relatedObjectOf } from '../../domain/destinations.js';
 import { newId } from '../../domain/ids.js';
 import { checkApiVersion } from '../api-versions.js';
 import type { StoredEvent } from '../../domain/types.js';
-import type { EventFilter } from '../../store/store.js';
+import type { EventFilter, PublishedEvent } from '../../store/store.js';
 import type { RequestContext } from '../app.js';
 import type { Router } from '../http.js';
 import { Params } from '../params.js';
@@ -66,7 +66,7 @@ async function publish(ctx: RequestContext) {
   const request = readRequestInfo(p);
   const relatedObject = readRelatedObject(p, object as Record<string, unknown>);
 
-  const event: Omit<StoredEvent, 'pendingWebhooks'> = {
+  const event: PublishedEvent = {
     id: newId.event(),
     accountId: ctx.account.id,
     mode: ctx.mode,
@@ -78,6 +78,7 @@ async function publish(ctx: RequestContext) {
     data: eventData,
     request,
     relatedObject,
+    dataJson,
   };
   const stored = await ctx.deps.publisher.publish(event);
   // The answer is the Event object; its data is the text measured above, not serialised again.

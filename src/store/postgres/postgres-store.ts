@@ -453,6 +453,7 @@ export class PostgresStore implements Store {
       endpointsByOwner.set(owner, rows.map((r: Row) => ({ id: r.id as string, enabledEvents: r.enabled_events as string[], connect: r.connect as boolean, eventsFrom: (r.events_from as string).split(',') })));
     }
     const stored: StoredEvent[] = [];
+    const dataJsons: string[] = [];
     const deliveries: { id: string; eventId: string; endpointId: string; accountId: string; mode: Mode; created: Millis }[] = [];
     for (const event of events) {
       const endpoints = endpointsByOwner.get(`${event.accountId}/${event.mode}`) ?? [];
@@ -460,7 +461,8 @@ export class PostgresStore implements Store {
       for (const target of targets) {
         deliveries.push({ id: newId.delivery(), eventId: event.id, endpointId: target.id, accountId: event.accountId, mode: event.mode, created: event.created });
       }
-      const { onlyEndpointId: _only, ...rest } = event;
+      const { onlyEndpointId: _only, dataJson, ...rest } = event;
+      dataJsons.push(dataJson ?? JSON.stringify(event.data));
       stored.push({ ...rest, accountApiVersion: event.accountApiVersion ?? event.apiVersion, relatedObject: relatedObjectOf(event), pendingWebhooks: targets.length });
     }
     // One statement, so one implicit transaction and one round trip; publishers in several
@@ -483,7 +485,7 @@ export class PostgresStore implements Store {
        SELECT pg_notify('${WORK_CHANNEL}', '')`,
       [
         stored.map((e) => e.id), stored.map((e) => e.accountId), stored.map((e) => e.mode), stored.map((e) => e.type), stored.map((e) => e.account),
-        stored.map((e) => e.apiVersion), stored.map((e) => e.created), stored.map((e) => JSON.stringify(e.data)), stored.map((e) => e.request.id),
+        stored.map((e) => e.apiVersion), stored.map((e) => e.created), dataJsons, stored.map((e) => e.request.id),
         stored.map((e) => e.request.idempotency_key),
         deliveries.map((d) => d.id), deliveries.map((d) => d.eventId), deliveries.map((d) => d.endpointId), deliveries.map((d) => d.accountId),
         deliveries.map((d) => d.mode), deliveries.map((d) => d.created),

@@ -501,7 +501,7 @@ export class SqliteStore implements Store {
         connected_account: event.account,
         api_version: event.apiVersion,
         created: event.created,
-        data: JSON.stringify(event.data),
+        data: event.dataJson ?? JSON.stringify(event.data),
         request_id: event.request.id,
         request_idempotency_key: event.request.idempotency_key,
         account_api_version: event.accountApiVersion ?? event.apiVersion,
@@ -512,7 +512,7 @@ export class SqliteStore implements Store {
       for (const target of targets) {
         insertDelivery.run(newId.delivery(), event.id, target.id, event.accountId, event.mode, event.created, event.created);
       }
-      const { onlyEndpointId: _only, ...stored } = event;
+      const { onlyEndpointId: _only, dataJson: _json, ...stored } = event;
       return { ...stored, accountApiVersion: event.accountApiVersion ?? event.apiVersion, relatedObject: related, pendingWebhooks: targets.length };
     });
   }

@@ -1,3 +1,5 @@
+import { relatedObjectOf } from '../../domain/destinations.js';
+import type { StoredEvent } from '../../domain/types.js';
 import type { AttemptResult, Store } from '../store.js';
 import { SqliteStore } from './sqlite-store.js';
 import { startThread } from './thread.js';
@@ -61,6 +63,14 @@ export async function openThreadedSqliteStore(path: string, onBackgroundError: (
   };
 
   const special: Partial<Store> = {
+    // An event's data crosses to the thread as the JSON text that is stored, not as an object
+    // copied there and back: the answer takes the data from the caller's own event.
+    publishEvents: async (events) => {
+      const stored = (await call('publishEvents', [
+        events.map((event) => ({ ...event, relatedObject: relatedObjectOf(event), data: NO_DATA, dataJson: event.dataJson ?? JSON.stringify(event.data) })),
+      ])) as StoredEvent[];
+      return stored.map((event, i) => ({ ...event, data: events[i]!.data }));
+    },
     // Recording needs only the claim's ids and schedule step: the event and endpoint stay here
     // instead of being copied to the thread with every result.
     recordAttempts: (results, policy) =>
@@ -91,6 +101,9 @@ export async function openThreadedSqliteStore(path: string, onBackgroundError: (
     },
   });
 }
+
+/** Stands for an event's data on the way to the thread, which stores the event's `dataJson`. */
+const NO_DATA: StoredEvent['data'] = { object: {} };
 
 function rebuildError(error: { name: string; message: string; code?: string; stack?: string }): Error {
   const rebuilt = new Error(error.message);
