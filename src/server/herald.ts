@@ -13,10 +13,8 @@ import { EventTypeCatalog } from '../domain/event-types.js';
 import { hashApiKey, newApiKey, newId } from '../domain/ids.js';
 import { consoleLogger, type Logger } from '../domain/logger.js';
 import type { Mode } from '../domain/types.js';
-import { AddressPolicy } from '../delivery/address-policy.js';
-import { EventBridgeTransport } from '../delivery/eventbridge.js';
-import { HttpSender } from '../delivery/sender.js';
-import { DeliveryWorker } from '../delivery/worker.js';
+import { startDeliveryLoop, startDeliveryThread, type DeliveryLoop } from '../delivery/loop.js';
+import { portToStoreThread } from '../store/sqlite/threaded-store.js';
 import { openStore, type Store } from '../store/index.js';
 import { smtpMailer } from '../alerts/mailer.js';
 import { AlertMonitor } from '../alerts/monitor.js';
@@ -27,6 +25,11 @@ export interface HeraldOptions {
   logger?: Logger;
   /** Use this store instead of opening `config.database` (tests). */
   store?: Store;
+  /**
+   * Run the delivery loop on this thread rather than a thread of its own (tests that watch it from
+   * here). It always does with an injected clock or store, which a thread cannot share.
+   */
+  deliverOnThisThread?: boolean;
 }
 
 export interface RunningHerald {
@@ -53,17 +56,6 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
   const { account, newKeys } = await bootstrapAccount(store, config, clock);
 
   const versions = await loadApiVersions(config, logger);
-  // A connection for every attempt the worker may have in flight: an attempt queued behind busy
-  // connections would spend its timeout waiting, and be recorded as a timeout it never was.
-  const sender = new HttpSender({
-    connectionsPerOrigin: config.deliveryConcurrency,
-    policy: new AddressPolicy({ blockInTestMode: config.blockPrivateNetworks, allowedNetworks: config.allowedNetworks }),
-    extraCa: config.caCertificates,
-    proxy: config.egressProxy,
-    localAddress: config.egressLocalAddress,
-  });
-  // SDK clients are made on first use, so a Herald without EventBridge destinations never loads AWS credentials.
-  const eventBridge = new EventBridgeTransport({ timeoutMs: config.deliveryTimeoutMs, endpoint: config.eventBridgeEndpoint });
   // Failure alerts are watched where deliveries are made; with several workers, each alert is still
   // queued and sent once (see alerts/monitor.ts).
   const alerts =
@@ -81,25 +73,20 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
           disableAfterMs: config.disableAfterMs,
           checkIntervalMs: config.alertCheckIntervalMs,
         });
-  const worker =
-    config.role === 'api'
-      ? null
-      : new DeliveryWorker({
-          store,
-          clock,
-          sender,
-          logger,
-          concurrency: config.deliveryConcurrency,
-          timeoutMs: config.deliveryTimeoutMs,
-          retryOverride: config.retrySchedule,
-          disableAfterMs: config.disableAfterMs,
-          retryAfterMaxMs: config.retryAfterMaxMs,
-          versions,
-          defaultApiVersion: config.apiVersion,
-          transports: { amazon_eventbridge: eventBridge },
-          onEndpointsDisabled: () => alerts?.wake(),
-        });
-  worker?.start();
+  const onEndpointsDisabled = () => alerts?.wake();
+  let worker: DeliveryLoop | null = null;
+  if (config.role !== 'api') {
+    const onThisThread = options.deliverOnThisThread || options.clock !== undefined || options.store !== undefined;
+    // A SQLite store thread serves the delivery thread through a port of its own; PostgreSQL is opened there.
+    const storePort = onThisThread || config.database.kind !== 'sqlite' ? null : portToStoreThread(rawStore);
+    worker =
+      onThisThread || (config.database.kind === 'sqlite' && !storePort)
+        ? startDeliveryLoop(config, { store, clock, logger, versions, onEndpointsDisabled })
+        : await startDeliveryThread({ config, storePort }, { logger, onEndpointsDisabled }).catch(async (err: unknown) => {
+            await store.close();
+            throw err;
+          });
+  }
   alerts?.start();
 
   let server: Server | null = null;
@@ -178,8 +165,6 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
       }
       await worker?.stop();
       await alerts?.stop();
-      await sender.close();
-      await eventBridge.close();
       await store.close();
     })());
 

@@ -23,7 +23,8 @@ const charge = { id: 'ch_1', object: 'charge', amount: 2000, currency: 'eur' };
 
 describe('API versions declared in a folder (HERALD_API_VERSIONS_DIR)', () => {
   it('delivers one event to endpoints on three versions, each in its own shape and signed, translating once per version', async () => {
-    const h = await startTestHerald({ apiVersionsDir: COUNTING, retrySchedule: [300] });
+    // The translations are counted in this thread's globals: the delivery loop runs here.
+    const h = await startTestHerald({ apiVersionsDir: COUNTING, retrySchedule: [300] }, { deliverOnThisThread: true });
     const receiver: TestReceiver = await new TestReceiver((req) => (req.path.startsWith('/flaky') && receiver.requests.filter((r) => r.path === req.path).length < 2 ? { status: 500 } : { status: 200 })).start();
     const stripe = h.stripe();
     const endpoints: Record<string, Stripe.WebhookEndpoint> = {};

@@ -37,7 +37,7 @@ let postgres: Promise<TestPostgres> | null = null;
 if (onPostgres) after(async () => (await postgres)?.stop());
 
 /** A real Herald on 127.0.0.1 with a fresh SQLite file (or PostgreSQL database) and known keys. */
-export async function startTestHerald(overrides: Partial<HeraldConfig> = {}, options: { clock?: Clock; logger?: Logger } = {}): Promise<TestHerald> {
+export async function startTestHerald(overrides: Partial<HeraldConfig> = {}, options: { clock?: Clock; logger?: Logger; deliverOnThisThread?: boolean } = {}): Promise<TestHerald> {
   const dir = mkdtempSync(join(tmpdir(), 'herald-test-'));
   const dbPath = join(dir, 'herald.db');
   const keys = { test: newApiKey('test'), live: newApiKey('live') };
@@ -53,7 +53,7 @@ export async function startTestHerald(overrides: Partial<HeraldConfig> = {}, opt
     logLevel: 'silent',
     ...overrides,
   });
-  const herald = await startHerald(config, { logger: options.logger ?? silentLogger, ...(options.clock ? { clock: options.clock } : {}) });
+  const herald = await startHerald(config, { logger: options.logger ?? silentLogger, ...(options.clock ? { clock: options.clock } : {}), deliverOnThisThread: options.deliverOnThisThread ?? false });
   const url = herald.url!;
   const port = Number(new URL(url).port);
   const request: TestHerald['request'] = async (method, path, options = {}) => {

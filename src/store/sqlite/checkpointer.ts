@@ -1,5 +1,5 @@
 import type { Worker } from 'node:worker_threads';
-import { startThread } from './thread.js';
+import { startThread } from '../../domain/thread.js';
 
 /**
  * Checkpoints the write-ahead log from a thread of its own. SQLite's automatic checkpoint runs
@@ -14,7 +14,7 @@ export class Checkpointer {
   private readonly exited: Promise<void>;
 
   constructor(path: string, onError: (err: Error) => void, intervalMs = 100) {
-    this.worker = startThread('checkpoint-thread', { path, intervalMs });
+    this.worker = startThread(import.meta.url, 'checkpoint-thread', { path, intervalMs });
     // The thread must not keep a process alive that has nothing else to do.
     this.worker.unref();
     // Without a checkpointer the main connection's bounded automatic checkpoint still runs: degraded, not broken.

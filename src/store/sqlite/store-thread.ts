@@ -3,9 +3,10 @@
  * called by name. The calls that arrive in one turn of this thread's event loop run together in one
  * transaction (SqliteStore.runBatch: group commit), in the order they were made; a call that wrote
  * is answered once the batch is on disk, except the delivery loop's bookkeeping, which at-least-once
- * delivery lets go unsynced (as on the main thread before).
+ * delivery lets go unsynced (as on the main thread before). Other threads of the process (the
+ * delivery thread) call through ports of their own, and their calls join the same batches.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { SqliteStore } from './sqlite-store.js';
 import type { StoreCall, StoreReply } from './threaded-store.js';
 
@@ -16,20 +17,34 @@ const { path } = workerData as { path: string };
 const store = new SqliteStore(path, { background: true, onBackgroundError: (err) => parentPort!.postMessage({ backgroundError: `the SQLite checkpoint thread failed (SQLite checkpoints on the store's thread instead): ${String(err)}` }) });
 const methods = store as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
 
-const reply = (message: StoreReply) => parentPort!.postMessage(message);
-const replyError = (id: number, err: unknown) => {
+/** Where a call came from, and where its answer goes. */
+type Caller = Pick<MessagePort, 'postMessage'>;
+type QueuedCall = StoreCall & { caller: Caller };
+
+const replyError = (caller: Caller, id: number, err: unknown) => {
   const e = err as { name?: string; message?: string; code?: string; stack?: string };
-  reply({ id, error: { name: e?.name ?? 'Error', message: e?.message ?? String(err), code: e?.code, stack: e?.stack } });
+  caller.postMessage({ id, error: { name: e?.name ?? 'Error', message: e?.message ?? String(err), code: e?.code, stack: e?.stack } } satisfies StoreReply);
 };
 
-let queue: StoreCall[] = [];
+let queue: QueuedCall[] = [];
 let scheduled = false;
-parentPort!.on('message', (call: StoreCall) => {
-  queue.push(call);
+const enqueue = (call: StoreCall, caller: Caller) => {
+  queue.push({ ...call, caller });
   if (!scheduled) {
     scheduled = true;
     setImmediate(runQueued);
   }
+};
+const connected = new Set<MessagePort>();
+parentPort!.on('message', (message: StoreCall | { connect: MessagePort }) => {
+  if ('connect' in message) {
+    const port = message.connect;
+    connected.add(port);
+    port.on('message', (call: StoreCall) => enqueue(call, port));
+    port.once('close', () => connected.delete(port));
+    return;
+  }
+  enqueue(message, parentPort!);
 });
 
 function runQueued(): void {
@@ -39,7 +54,7 @@ function runQueued(): void {
   // close ends the batch before it: everything asked before it is done first.
   const closing = calls.findIndex((c) => c.method === 'close');
   const batch = closing === -1 ? calls : calls.slice(0, closing);
-  const started: { call: StoreCall; result: Promise<unknown>; durable: Promise<void> | null }[] = [];
+  const started: { call: QueuedCall; result: Promise<unknown>; durable: Promise<void> | null }[] = [];
   try {
     store.runBatch(() => {
       for (const call of batch) {
@@ -61,24 +76,25 @@ function runQueued(): void {
     // The batch's commit failed: nothing of it was written, whatever each call answered.
     for (const { call, result } of started) {
       result.catch(() => {});
-      replyError(call.id, err);
+      replyError(call.caller, call.id, err);
     }
     return;
   }
   for (const { call, result, durable } of started) {
     Promise.all([result, durable]).then(
-      ([value]) => reply({ id: call.id, result: value }),
-      (err: unknown) => replyError(call.id, err),
+      ([value]) => call.caller.postMessage({ id: call.id, result: value } satisfies StoreReply),
+      (err: unknown) => replyError(call.caller, call.id, err),
     );
   }
   if (closing !== -1) {
     const close = calls[closing]!;
     void store.close().then(
       () => {
-        reply({ id: close.id, result: undefined });
+        close.caller.postMessage({ id: close.id, result: undefined } satisfies StoreReply);
+        for (const port of connected) port.close();
         parentPort!.close();
       },
-      (err: unknown) => replyError(close.id, err),
+      (err: unknown) => replyError(close.caller, close.id, err),
     );
   }
 }
