@@ -90,6 +90,7 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
           sender,
           logger,
           concurrency: config.deliveryConcurrency,
+          endpointConcurrency: config.endpointConcurrency,
           timeoutMs: config.deliveryTimeoutMs,
           retryOverride: config.retrySchedule,
           disableAfterMs: config.disableAfterMs,
