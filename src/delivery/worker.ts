@@ -168,8 +168,8 @@ export class DeliveryWorker {
     if (left > 0) this.inFlightByEndpoint.set(endpointId, left);
     else this.inFlightByEndpoint.delete(endpointId);
     const bound = this.options.endpointConcurrency;
-    if (this.heldBack === null || bound === undefined) return this.wake();
-    if (this.heldBack.has(endpointId) && bound - left >= Math.max(1, Math.floor(bound / 4))) this.wake();
+    const worthAClaim = this.heldBack === null || bound === undefined || (this.heldBack.has(endpointId) && bound - left >= Math.max(1, Math.floor(bound / 4)));
+    if (worthAClaim) this.wake();
   }
 
   private async untilNextDue(): Promise<number> {
