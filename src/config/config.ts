@@ -31,6 +31,8 @@ export interface HeraldConfig {
   apiVersion: string;
   /** Most delivery attempts in flight at once, over all endpoints. */
   deliveryConcurrency: number;
+  /** Most delivery attempts in flight to one destination at once (a slow endpoint cannot take every slot). */
+  endpointConcurrency: number;
   retentionMs: number;
   /** API requests per second per account and mode, over all processes; 0: no limit. */
   rateLimit: number;
@@ -184,6 +186,7 @@ export const SETTINGS: Setting<keyof HeraldConfig>[] = [
     } },
   { key: 'apiVersion', flag: '--api-version', env: 'HERALD_API_VERSION', default: '2026-10-28.endive', description: "The default account's initial API version, for events and endpoints that name none (change it later with `herald accounts set-default-version`).", parse: (t, n) => { if (!/^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$/.test(t)) throw new ConfigError(n, `expected a version such as 2026-10-28.endive, got '${t}'`); return t; } },
   { key: 'deliveryConcurrency', flag: '--delivery-concurrency', env: 'HERALD_DELIVERY_CONCURRENCY', default: '256', description: 'Most delivery attempts in flight at once per process.', parse: integerIn(1, 10_000) },
+  { key: 'endpointConcurrency', flag: '--endpoint-concurrency', env: 'HERALD_ENDPOINT_CONCURRENCY', default: '128', description: 'Most delivery attempts in flight to one destination at once per process (a slow endpoint cannot take every slot).', parse: integerIn(1, 10_000) },
   { key: 'retentionMs', flag: '--retention', env: 'HERALD_RETENTION', default: '30d', description: 'Events and attempts older than this are deleted.', parse: duration(60_000) },
   { key: 'rateLimit', flag: '--rate-limit', env: 'HERALD_RATE_LIMIT', default: '0', description: 'API requests per second per account and mode, shared by all processes (429 beyond it); 0 for no limit.', parse: integerIn(0, 1_000_000) },
   { key: 'versionTransforms', flag: '--version-transforms', env: 'HERALD_VERSION_TRANSFORMS', default: null, description: 'The older single-module form of HERALD_API_VERSIONS_DIR: one ES module listing payload changes per API version. Still supported.', parse: (t, n) => {

@@ -47,6 +47,7 @@ export function startDeliveryLoop(config: HeraldConfig, deps: DeliveryLoopDeps):
     sender,
     logger: deps.logger,
     concurrency: config.deliveryConcurrency,
+    endpointConcurrency: config.endpointConcurrency,
     timeoutMs: config.deliveryTimeoutMs,
     retryOverride: config.retrySchedule,
     disableAfterMs: config.disableAfterMs,

@@ -21,6 +21,8 @@ export interface WorkerOptions {
   logger: Logger;
   /** Most attempts in flight at once. */
   concurrency: number;
+  /** Most attempts in flight to one destination at once (a slow one cannot take every slot); no bound when absent. */
+  endpointConcurrency?: number;
   timeoutMs: number;
   retryOverride: readonly number[] | null;
   disableAfterMs: number;
@@ -59,6 +61,14 @@ const RECORD_BATCH = 200;
  */
 export class DeliveryWorker {
   private inFlight = 0;
+  /** Attempts in flight by destination id (an EventBridge batch counts each entry). */
+  private readonly inFlightByEndpoint = new Map<string, number>();
+  /**
+   * The destinations at their bound when the last claim came back short: all the due work left
+   * was theirs, so until a few of their slots free up (or new work is announced), finished
+   * attempts elsewhere do not send the loop to claim again (it would claim nothing, in a spin).
+   */
+  private heldBack: ReadonlySet<string> | null = null;
   private running = false;
   private loop: Promise<void> | null = null;
   private readonly wakeup = new Wakeup();
@@ -95,7 +105,7 @@ export class DeliveryWorker {
   }
 
   private async run(): Promise<void> {
-    const { store, clock, logger, concurrency, timeoutMs } = this.options;
+    const { store, clock, logger, concurrency, endpointConcurrency, timeoutMs } = this.options;
     while (this.running) {
       this.wakeup.clear();
       const capacity = concurrency - this.inFlight;
@@ -105,8 +115,9 @@ export class DeliveryWorker {
       if (capacity > 0 && (this.inFlight === 0 || capacity >= refill)) {
         let claims: ClaimedDelivery[] = [];
         const limit = Math.min(capacity, CLAIM_BATCH);
+        const fairness = endpointConcurrency === undefined ? undefined : { perEndpoint: endpointConcurrency, inFlight: this.inFlightByEndpoint };
         try {
-          claims = await store.claimDueDeliveries(clock.now(), limit, timeoutMs + LEASE_MARGIN_MS);
+          claims = await store.claimDueDeliveries(clock.now(), limit, timeoutMs + LEASE_MARGIN_MS, fairness);
         } catch (err) {
           logger.error('claiming deliveries failed; retrying', { error: String(err) });
           await this.wakeup.sleep(this.pollIntervalMs);
@@ -115,11 +126,9 @@ export class DeliveryWorker {
         const byTransport = new Map<string, ClaimedDelivery[]>();
         for (const claim of claims) {
           this.inFlight++;
+          this.inFlightByEndpoint.set(claim.endpoint.id, (this.inFlightByEndpoint.get(claim.endpoint.id) ?? 0) + 1);
           if ((claim.endpoint.type ?? 'webhook_endpoint') === 'webhook_endpoint') {
-            void this.attempt(claim).finally(() => {
-              this.inFlight--;
-              this.wake();
-            });
+            void this.attempt(claim).finally(() => this.finished(claim.endpoint.id, 1));
           } else {
             // Other destinations take batches (EventBridge: up to 10 entries per call), one per destination.
             const group = byTransport.get(claim.endpoint.id);
@@ -128,20 +137,41 @@ export class DeliveryWorker {
           }
         }
         for (const group of byTransport.values()) {
-          void this.attemptThroughTransport(group).finally(() => {
-            this.inFlight -= group.length;
-            this.wake();
-          });
+          void this.attemptThroughTransport(group).finally(() => this.finished(group[0]!.endpoint.id, group.length));
         }
         // A full batch may have left more due work behind; a short one took all there was (work
-        // that falls due later, or is published meanwhile, wakes the loop), so it sleeps at once.
+        // that falls due later, or is published meanwhile, wakes the loop), so it sleeps at once:
+        // all there was within the bounds, that is; due work of destinations at their bound waits
+        // for their attempts to finish.
+        this.heldBack = null;
         if (claims.length === limit) continue;
+        if (endpointConcurrency !== undefined) {
+          const atBound = [...this.inFlightByEndpoint].filter(([, count]) => count >= endpointConcurrency).map(([id]) => id);
+          if (atBound.length > 0) this.heldBack = new Set(atBound);
+        }
         if (this.wakeup.signalled) continue;
-        await this.wakeup.sleep(await this.untilNextDue());
+        // Held back: due work is waiting already, and freed slots wake the loop; nothing to look up.
+        await this.wakeup.sleep(this.heldBack === null ? await this.untilNextDue() : this.pollIntervalMs);
       } else {
         await this.wakeup.sleep(this.pollIntervalMs);
       }
     }
+  }
+
+  /**
+   * An attempt (or a transport's batch of `count`) to `endpointId` finished: its slots are free.
+   * The loop looks at the queue again, unless the last claim left only work held back by the
+   * bound and this frees too few of those slots to be worth a claim (half the bound: each claim is a transaction,
+   * and claims a few slots at a time cost more CPU than the deliveries they start).
+   */
+  private finished(endpointId: string, count: number): void {
+    this.inFlight -= count;
+    const left = (this.inFlightByEndpoint.get(endpointId) ?? 0) - count;
+    if (left > 0) this.inFlightByEndpoint.set(endpointId, left);
+    else this.inFlightByEndpoint.delete(endpointId);
+    const bound = this.options.endpointConcurrency;
+    const worthAClaim = this.heldBack === null || bound === undefined || (this.heldBack.has(endpointId) && bound - left >= Math.max(1, Math.floor(bound / 2)));
+    if (worthAClaim) this.wake();
   }
 
   private async untilNextDue(): Promise<number> {
@@ -336,7 +366,8 @@ export class DeliveryWorker {
     } finally {
       this.flushing = null;
     }
-    // Recorded results change due times (a retry may be due sooner than the next poll).
-    this.wake();
+    // Recorded results change due times (a retry may be due sooner than the next poll); while work
+    // is held back by the bound, the loop polls anyway, and finished attempts wake it.
+    if (this.heldBack === null) this.wake();
   }
 }

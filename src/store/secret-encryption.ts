@@ -171,8 +171,8 @@ export function withSecretEncryption(store: Store, cipher: SecretCipher): Store 
     },
     activeSecrets: async (endpointId, now) => openAll(await store.activeSecrets(endpointId, now), endpointId),
     rollSecret: (endpointId, secret, oldExpiresAt) => store.rollSecret(endpointId, { ...secret, secret: cipher.seal(secret.secret, endpointId) }, oldExpiresAt),
-    claimDueDeliveries: async (now, limit, leaseMs) =>
-      (await store.claimDueDeliveries(now, limit, leaseMs)).map(
+    claimDueDeliveries: async (now, limit, leaseMs, fairness) =>
+      (await store.claimDueDeliveries(now, limit, leaseMs, fairness)).map(
         (claim): ClaimedDelivery => ({ ...claim, endpoint: openDestination(claim.endpoint), secrets: claim.secrets.map((s) => cipher.open(s, claim.endpoint.id)) }),
       ),
     openListenSession: async (init) => openSession(await store.openListenSession({ ...init, secret: cipher.seal(init.secret, init.id) })),

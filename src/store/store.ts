@@ -88,9 +88,11 @@ export interface Store {
   /**
    * Claims up to `limit` deliveries that are due at `now` (including those whose lease expired),
    * leasing each until `now + leaseMs`. Deliveries whose endpoint is disabled or deleted are
-   * cancelled instead of returned.
+   * cancelled instead of returned. With `fairness`, no endpoint gets more than its allowance
+   * (`perEndpoint` less its attempts in flight) of the batch, and the rest of the batch goes to
+   * other endpoints' due work, earliest first: a backlog at one slow endpoint cannot take every slot.
    */
-  claimDueDeliveries(now: Millis, limit: number, leaseMs: number): Promise<ClaimedDelivery[]>;
+  claimDueDeliveries(now: Millis, limit: number, leaseMs: number, fairness?: ClaimFairness): Promise<ClaimedDelivery[]>;
   /** Records finished attempts and moves their deliveries on, in one transaction. */
   recordAttempts(results: AttemptResult[], policy: HealthPolicy): Promise<RecordOutcome>;
   /** Gives claimed deliveries back (on shutdown) so they are due again at once. */
@@ -202,6 +204,14 @@ export interface EventFilter {
   connectedAccount?: string;
   /** Events created before this are outside the listing window. */
   notBefore: Millis;
+}
+
+/** The per-endpoint bound of a claim (see claimDueDeliveries). */
+export interface ClaimFairness {
+  /** Most attempts in flight to one endpoint at once. */
+  perEndpoint: number;
+  /** The claimer's attempts in flight, by endpoint id (absent: none). */
+  inFlight: ReadonlyMap<string, number>;
 }
 
 export interface ClaimedDelivery {

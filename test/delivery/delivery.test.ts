@@ -237,7 +237,11 @@ describe('delivery', () => {
     await receiver.waitForRequests(2);
     // the automatic retry still comes 1.5 s after the first failure
     await receiver.waitForRequests(3, 5000);
-    const kinds = (await h2.request('GET', `/v1/events/${event.id}/delivery_attempts`)).body.data.map((a: any) => a.kind);
+    // The attempt is recorded once its response is in, a moment after the receiver saw the request.
+    const kinds = await waitFor(async () => {
+      const listed = (await h2.request('GET', `/v1/events/${event.id}/delivery_attempts`)).body.data.map((a: any) => a.kind);
+      return listed.length === 3 && listed;
+    }, { message: '3 attempts recorded' });
     assert.deepEqual(kinds.sort(), ['automatic', 'automatic', 'manual']);
     await h2.stop();
     await receiver.stop();

@@ -536,6 +536,62 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
       assert.equal(summary.data.length, 3);
     });
 
+    test('a claim bounded per endpoint takes at most each endpoint\'s allowance and fills the batch from the others', async () => {
+      const store = await open();
+      const a = await account(store);
+      const busy = await addEndpoint(store, a, { enabledEvents: ['charge.succeeded'] });
+      const quiet = await addEndpoint(store, a, { enabledEvents: ['invoice.paid'] });
+      const gone = await addEndpoint(store, a, { enabledEvents: ['customer.created'] });
+      // A backlog at `busy`, due before everything at `quiet`; then `gone`'s deliveries.
+      const backlog = await store.publishEvents(Array.from({ length: 30 }, (_, i) => event(a, { type: 'charge.succeeded', created: T0 + i })));
+      await store.publishEvents(Array.from({ length: 3 }, (_, i) => event(a, { type: 'customer.created', created: T0 + 200 + i })));
+      const few = await store.publishEvents(Array.from({ length: 4 }, (_, i) => event(a, { type: 'invoice.paid', created: T0 + 100 + i })));
+      await store.updateEndpoint({ ...gone, status: 'disabled' });
+      const fairness = (perEndpoint: number, inFlight: Record<string, number> = {}) => ({ perEndpoint, inFlight: new Map(Object.entries(inFlight)) });
+      const eventIds = (claims: ClaimedDelivery[], endpointId: string) => claims.filter((c) => c.endpoint.id === endpointId).map((c) => c.event.id).sort();
+      const now = T0 + 1000;
+
+      const saturated = await store.claimDueDeliveries(now, 2, LEASE, fairness(5, { [busy.id]: 5 }));
+      assert.deepEqual(eventIds(saturated, quiet.id), few.slice(0, 2).map((e) => e.id).sort(), 'an endpoint at its bound gets nothing; the others are claimed');
+      assert.equal(saturated.length, 2);
+
+      const first = await store.claimDueDeliveries(now, 20, LEASE, fairness(5, { [quiet.id]: 2 }));
+      assert.deepEqual(eventIds(first, busy.id), backlog.slice(0, 5).map((e) => e.id).sort(), 'the busy endpoint gets its allowance, its earliest first');
+      assert.deepEqual(eventIds(first, quiet.id), few.slice(2).map((e) => e.id).sort(), 'the rest of the batch goes to the other endpoint');
+      assert.equal(first.length, 7, 'the disabled endpoint\'s deliveries are cancelled, not returned');
+
+      assert.deepEqual(await store.claimDueDeliveries(now, 20, LEASE, fairness(5, { [busy.id]: 5, [quiet.id]: 4 })), [], 'nothing beyond the bounds');
+      const topUp = await store.claimDueDeliveries(now, 20, LEASE, fairness(5, { [busy.id]: 2 }));
+      assert.deepEqual(eventIds(topUp, busy.id), backlog.slice(5, 8).map((e) => e.id).sort(), 'slots freed at the endpoint are refilled from its backlog, in order');
+      assert.equal(topUp.length, 3);
+
+      // Within every allowance the bound changes nothing; without it the earliest due go first, as before.
+      const loose = await store.claimDueDeliveries(now, 4, LEASE, fairness(5));
+      assert.deepEqual(eventIds(loose, busy.id), backlog.slice(8, 12).map((e) => e.id).sort());
+      const unbounded = await store.claimDueDeliveries(now, 10, LEASE);
+      assert.deepEqual(eventIds(unbounded, busy.id), backlog.slice(12, 22).map((e) => e.id).sort());
+
+      assert.equal((await store.claimDueDeliveries(now, 20, LEASE)).length, 8, 'the end of the backlog');
+
+      // Expired leases are due again under the bound too, as the next attempt.
+      const again = await store.claimDueDeliveries(now + LEASE, 20, LEASE, fairness(2));
+      assert.equal(eventIds(again, busy.id).length, 2);
+      assert.equal(eventIds(again, quiet.id).length, 2);
+      assert.equal(again.length, 4);
+      assert.ok(again.every((c) => c.attemptNumber === 2));
+    });
+
+    test('a bounded claim when only one endpoint has work takes its allowance, and nothing at its bound', async () => {
+      const store = await open();
+      const a = await account(store);
+      const only = await addEndpoint(store, a);
+      await store.publishEvents(Array.from({ length: 50 }, (_, i) => event(a, { created: T0 + i })));
+      const bounded = { perEndpoint: 8, inFlight: new Map([[only.id, 3]]) };
+      assert.equal((await store.claimDueDeliveries(T0 + 100, 40, LEASE, bounded)).length, 5);
+      assert.deepEqual(await store.claimDueDeliveries(T0 + 100, 40, LEASE, { perEndpoint: 8, inFlight: new Map([[only.id, 8]]) }), []);
+      assert.equal((await store.claimDueDeliveries(T0 + 100, 40, LEASE)).length, 40, 'without the bound, the whole batch');
+    });
+
     // Recording ------------------------------------------------------------------------------
 
     test('a failed attempt schedules the retry; a success delivers once and counts down pending_webhooks', async () => {

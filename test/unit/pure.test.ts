@@ -86,6 +86,7 @@ describe('durations and configuration', () => {
       [{ HERALD_DISABLE_AFTER: '3' }, /HERALD_DISABLE_AFTER/],
       [{ HERALD_TEST_SECRET_KEY: 'sk_live_abcdefghijkl' }, /HERALD_TEST_SECRET_KEY: expected a test secret key/],
       [{ HERALD_MAX_ENDPOINTS: '0' }, /HERALD_MAX_ENDPOINTS/],
+      [{ HERALD_ENDPOINT_CONCURRENCY: '0' }, /HERALD_ENDPOINT_CONCURRENCY/],
       [{ HERALD_EVENT_TYPES: 'Order Shipped' }, /HERALD_EVENT_TYPES/],
       [{ HERALD_PROT: '1' }, /HERALD_PROT: unknown setting/],
     ];
@@ -98,6 +99,8 @@ describe('durations and configuration', () => {
     assert.equal(config.maxEndpoints, 16);
     assert.equal(config.disableAfterMs, 3 * 86_400_000);
     assert.equal(config.deliveryTimeoutMs, 30_000);
+    assert.equal(config.endpointConcurrency, 128);
+    assert.equal(resolveConfig({}, { '--endpoint-concurrency': '8' }).endpointConcurrency, 8);
   });
 });
 

@@ -19,6 +19,7 @@ import type {
 } from '../../domain/types.js';
 import { DELIVERY_STATUS_SQL, deliveryStatus } from '../delivery-status.js';
 import { disableReason } from '../health.js';
+import { fairnessBinds } from '../claim-fairness.js';
 import { LISTEN_DELIVERY_UPSERT_SQL, listenDeliveryValues } from '../listen-delivery.js';
 import { withRequestBodies } from '../attempt-bodies.js';
 import { idempotencyOwner, SEALED_PREFIX } from '../secret-encryption.js';
@@ -33,6 +34,7 @@ import type {
   AttemptResult,
   AttemptScope,
   ClaimedDelivery,
+  ClaimFairness,
   DeliveryFilter,
   DeliverySummary,
   EndpointFilter,
@@ -536,27 +538,14 @@ export class PostgresStore implements Store {
 
   // Deliveries -------------------------------------------------------------------------------
 
-  async claimDueDeliveries(now: Millis, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+  async claimDueDeliveries(now: Millis, limit: number, leaseMs: number, fairness?: ClaimFairness): Promise<ClaimedDelivery[]> {
     const leaseToken = randomBytes(12).toString('hex');
     // One statement, committed on its own: the rows are locked only while it runs. SKIP LOCKED:
     // workers claiming at the same moment take disjoint batches instead of queueing behind each
     // other. An in-flight row whose lease ran out is due again (its worker died).
-    const claimed = await this.pool.query(
-      `WITH claimed AS (
-         UPDATE deliveries SET state = 'in_flight', next_attempt_at = $3, lease_token = $4, attempt_count = attempt_count + 1
-         WHERE seq = ANY(ARRAY(
-           SELECT seq FROM deliveries
-           WHERE state IN ('pending', 'in_flight') AND next_attempt_at <= $1
-           ORDER BY next_attempt_at
-           LIMIT $2
-           FOR UPDATE SKIP LOCKED
-         ))
-         RETURNING id AS delivery_id, event_id, endpoint_id, kind, attempt_count, schedule_step
-       )
-       SELECT claimed.*, ${eventColumns('events')}
-       FROM claimed LEFT JOIN events ON events.id = claimed.event_id`,
-      [now, limit, now + leaseMs, leaseToken],
-    );
+    const claimed = fairnessBinds(fairness, limit)
+      ? await this.pool.query(claimSql(FAIR_DUE_SEQS_SQL), [now, limit, now + leaseMs, leaseToken, [...fairness.inFlight.keys()], [...fairness.inFlight.values()], fairness.perEndpoint])
+      : await this.pool.query(claimSql(DUE_SEQS_SQL), [now, limit, now + leaseMs, leaseToken]);
     if (claimed.rows.length === 0) return [];
     const endpointIds = [...new Set(claimed.rows.map((r: Row) => r.endpoint_id as string))];
     const endpointRows = await this.pool.query("SELECT * FROM endpoints WHERE id = ANY($1) AND status = 'enabled'", [endpointIds]);
@@ -1122,6 +1111,101 @@ function replayHealth(rows: Row[], results: AttemptResult[], policy: HealthPolic
 async function notifyWork(c: pg.PoolClient): Promise<void> {
   await c.query(`NOTIFY ${WORK_CHANNEL}`);
 }
+
+/**
+ * Leases the due deliveries `due` chooses ($1 now, $2 limit) until $3 under the lease token $4,
+ * and answers each with its event (NULL columns when the event was pruned).
+ */
+function claimSql(due: { ctes: string; seqs: string }): string {
+  return `WITH ${due.ctes} claimed AS (
+     UPDATE deliveries SET state = 'in_flight', next_attempt_at = $3, lease_token = $4, attempt_count = attempt_count + 1
+     WHERE seq = ANY(ARRAY(${due.seqs}))
+     RETURNING id AS delivery_id, event_id, endpoint_id, kind, attempt_count, schedule_step
+   )
+   SELECT claimed.*, ${eventColumns('events')}
+   FROM claimed LEFT JOIN events ON events.id = claimed.event_id`;
+}
+
+/** The earliest `limit` due deliveries. */
+const DUE_SEQS_SQL = {
+  ctes: '',
+  seqs: `SELECT seq FROM deliveries
+         WHERE state IN ('pending', 'in_flight') AND next_attempt_at <= $1
+         ORDER BY next_attempt_at
+         LIMIT $2
+         FOR UPDATE SKIP LOCKED`,
+};
+
+/**
+ * The earliest `limit` due deliveries, none beyond an endpoint's allowance: $7 (most in flight per
+ * endpoint) less the claimer's attempts in flight there ($5 endpoint ids, $6 counts).
+ *
+ * A look without locks at the earliest due rows decides the path. Usually no endpoint there
+ * exceeds its allowance: the earliest rows are locked and taken as without fairness (`fast`; still
+ * capped per endpoint, as other workers may have taken rows in between). Otherwise (a backlog at
+ * an endpoint near its bound) the endpoints with waiting work are found by hopping from one
+ * endpoint id to the next through deliveries_endpoint_due (one index seek each), each gives at most
+ * its allowance of its earliest due rows (LATERAL, SKIP LOCKED), and the earliest of those are
+ * taken: the cost grows with the number of endpoints with work, never with the length of a backlog.
+ * Only the chosen path's scans run (their conditions on `skewed` are evaluated once, first).
+ */
+const FAIR_DUE_SEQS_SQL = {
+  ctes: `RECURSIVE
+   allowances AS (
+     SELECT endpoint_id, GREATEST(0, $7 - in_flight) AS allowance FROM unnest($5::text[], $6::int[]) AS f(endpoint_id, in_flight)
+   ),
+   earliest AS MATERIALIZED (
+     SELECT endpoint_id FROM deliveries
+     WHERE state IN ('pending', 'in_flight') AND next_attempt_at <= $1
+     ORDER BY next_attempt_at
+     LIMIT $2
+   ),
+   skewed AS (
+     SELECT EXISTS (
+       SELECT 1 FROM earliest e LEFT JOIN allowances a USING (endpoint_id)
+       GROUP BY e.endpoint_id, a.allowance
+       HAVING count(*) > COALESCE(a.allowance, $7)
+     ) AS yes
+   ),
+   fast AS (
+     SELECT seq, endpoint_id, next_attempt_at FROM deliveries
+     WHERE NOT (SELECT yes FROM skewed) AND state IN ('pending', 'in_flight') AND next_attempt_at <= $1
+     ORDER BY next_attempt_at
+     LIMIT $2
+     FOR UPDATE SKIP LOCKED
+   ),
+   fast_within AS (
+     SELECT seq FROM (
+       SELECT seq, endpoint_id, row_number() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at) AS n FROM fast
+     ) ranked LEFT JOIN allowances a USING (endpoint_id)
+     WHERE n <= COALESCE(a.allowance, $7)
+   ),
+   busy(endpoint_id) AS (
+     (SELECT endpoint_id FROM deliveries
+      WHERE (SELECT yes FROM skewed) AND state IN ('pending', 'in_flight')
+      ORDER BY endpoint_id LIMIT 1)
+     UNION ALL
+     SELECT (SELECT d.endpoint_id FROM deliveries d
+             WHERE d.state IN ('pending', 'in_flight') AND d.endpoint_id > busy.endpoint_id
+             ORDER BY d.endpoint_id LIMIT 1)
+     FROM busy WHERE busy.endpoint_id IS NOT NULL
+   ),
+   fair AS (
+     SELECT due.seq FROM busy
+     LEFT JOIN allowances a USING (endpoint_id)
+     CROSS JOIN LATERAL (
+       SELECT d.seq, d.next_attempt_at FROM deliveries d
+       WHERE d.endpoint_id = busy.endpoint_id AND d.state IN ('pending', 'in_flight') AND d.next_attempt_at <= $1
+       ORDER BY d.next_attempt_at
+       LIMIT LEAST($2, COALESCE(a.allowance, $7))
+       FOR UPDATE SKIP LOCKED
+     ) due
+     WHERE busy.endpoint_id IS NOT NULL
+     ORDER BY due.next_attempt_at
+     LIMIT $2
+   ),`,
+  seqs: 'SELECT seq FROM fast_within UNION ALL SELECT seq FROM fair',
+};
 
 const INSERT_ATTEMPTS_SQL = `INSERT INTO attempts (id, delivery_id, event_id, endpoint_id, account_id, mode, kind, attempt_number, url, created,
     duration_ms, outcome, failure_kind, failure_message, http_status, request_headers, response_headers, response_body, next_retry_at, request_body,

@@ -32,6 +32,7 @@ import type {
   AttemptScope,
   AttemptCountBucket,
   ClaimedDelivery,
+  ClaimFairness,
   DeliveryFilter,
   DeliverySummary,
   EndpointFilter,
@@ -47,6 +48,7 @@ import type {
 } from '../store.js';
 import { DELIVERY_STATUS_SQL, deliveryStatus } from '../delivery-status.js';
 import { disableReason } from '../health.js';
+import { allowanceCounter, claimAllowance, fairnessBinds } from '../claim-fairness.js';
 import { LISTEN_DELIVERY_UPSERT_SQL, listenDeliveryValues } from '../listen-delivery.js';
 import { idempotencyOwner, SEALED_PREFIX } from '../secret-encryption.js';
 
@@ -571,18 +573,21 @@ export class SqliteStore implements Store {
 
   // Deliveries -------------------------------------------------------------------------------
 
-  async claimDueDeliveries(now: Millis, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+  async claimDueDeliveries(now: Millis, limit: number, leaseMs: number, fairness?: ClaimFairness): Promise<ClaimedDelivery[]> {
     const leaseToken = randomBytes(12).toString('hex');
+    const lease = { leaseUntil: now + leaseMs, leaseToken };
     return this.withoutSync(() => {
-      const rows = this
-        .stmt(
-          `UPDATE deliveries SET state = 'in_flight', next_attempt_at = @leaseUntil, lease_token = @leaseToken,
-             attempt_count = attempt_count + 1
-           WHERE seq IN (SELECT seq FROM deliveries WHERE state IN ('pending', 'in_flight') AND next_attempt_at <= @now
-                         ORDER BY next_attempt_at LIMIT @limit)
-           RETURNING id, event_id, endpoint_id, kind, attempt_count, schedule_step`,
-        )
-        .all({ now, limit, leaseUntil: now + leaseMs, leaseToken }) as Row[];
+      const rows = fairnessBinds(fairness, limit)
+        ? this.leaseDeliveries(this.dueWithinAllowances(now, limit, fairness), lease)
+        : (this
+            .stmt(
+              `UPDATE deliveries SET state = 'in_flight', next_attempt_at = @leaseUntil, lease_token = @leaseToken,
+                 attempt_count = attempt_count + 1
+               WHERE seq IN (SELECT seq FROM deliveries WHERE state IN ('pending', 'in_flight') AND next_attempt_at <= @now
+                             ORDER BY next_attempt_at LIMIT @limit)
+               RETURNING id, event_id, endpoint_id, kind, attempt_count, schedule_step`,
+            )
+            .all({ now, limit, ...lease }) as Row[]);
       if (rows.length === 0) return [];
       const endpoints = new Map<string, { endpoint: WebhookEndpoint; secrets: string[] } | null>();
       const events = new Map<string, ClaimedDelivery['event'] | null>();
@@ -621,6 +626,69 @@ export class SqliteStore implements Store {
       }
       return claims;
     });
+  }
+
+  /**
+   * The seqs of up to `limit` due deliveries, earliest first, none beyond an endpoint's allowance.
+   * Usually the earliest due rows are within every allowance and are taken as they are. Otherwise
+   * (a backlog at an endpoint near its bound) each endpoint with waiting work gives at most its
+   * allowance of its earliest due rows, found through deliveries_endpoint_due: the endpoints by
+   * hopping from one endpoint id to the next (one index seek each), so the cost grows with the
+   * number of endpoints with work, never with the length of a backlog.
+   */
+  private dueWithinAllowances(now: Millis, limit: number, fairness: ClaimFairness): number[] {
+    const earliest: number[] = [];
+    const withinAllowance = allowanceCounter(fairness);
+    let skewed = false;
+    // Read only until the first row beyond its endpoint's allowance: a saturated backlog is seen at once.
+    for (const [seq, endpointId] of this
+      .stmt("SELECT seq, endpoint_id FROM deliveries WHERE state IN ('pending', 'in_flight') AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?")
+      .raw()
+      .iterate(now, limit) as IterableIterator<[number, string]>) {
+      if (!withinAllowance(endpointId)) {
+        skewed = true;
+        break;
+      }
+      earliest.push(seq);
+    }
+    if (!skewed) return earliest;
+    const endpointsWithWork = this
+      .stmt(
+        `WITH RECURSIVE busy(endpoint_id) AS (
+           SELECT MIN(endpoint_id) FROM deliveries WHERE state IN ('pending', 'in_flight')
+           UNION ALL
+           SELECT (SELECT MIN(endpoint_id) FROM deliveries WHERE state IN ('pending', 'in_flight') AND endpoint_id > busy.endpoint_id)
+           FROM busy WHERE busy.endpoint_id IS NOT NULL
+         )
+         SELECT endpoint_id FROM busy WHERE endpoint_id IS NOT NULL`,
+      )
+      .pluck()
+      .all() as string[];
+    const dueOf = this
+      .stmt("SELECT seq, next_attempt_at FROM deliveries WHERE endpoint_id = ? AND state IN ('pending', 'in_flight') AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?")
+      .raw();
+    const candidates: [number, number][] = [];
+    for (const endpointId of endpointsWithWork) {
+      const allowance = Math.min(limit, claimAllowance(fairness, endpointId));
+      if (allowance > 0) for (const row of dueOf.all(endpointId, now, allowance) as [number, number][]) candidates.push(row);
+    }
+    return candidates
+      .sort((a, b) => a[1] - b[1])
+      .slice(0, limit)
+      .map(([seq]) => seq);
+  }
+
+  /** Leases the deliveries `seqs` (due rows this transaction just chose) to one claim. */
+  private leaseDeliveries(seqs: number[], lease: { leaseUntil: Millis; leaseToken: string }): Row[] {
+    if (seqs.length === 0) return [];
+    return this
+      .stmt(
+        `UPDATE deliveries SET state = 'in_flight', next_attempt_at = @leaseUntil, lease_token = @leaseToken,
+           attempt_count = attempt_count + 1
+         WHERE seq IN (SELECT value FROM json_each(@seqs))
+         RETURNING id, event_id, endpoint_id, kind, attempt_count, schedule_step`,
+      )
+      .all({ seqs: JSON.stringify(seqs), ...lease }) as Row[];
   }
 
   async recordAttempts(results: AttemptResult[], policy: HealthPolicy): Promise<RecordOutcome> {
