@@ -1,5 +1,4 @@
-import type { Worker } from 'node:worker_threads';
-import type { MessagePort } from 'node:worker_threads';
+import type { MessagePort, Worker } from 'node:worker_threads';
 import type { HeraldConfig } from '../config/config.js';
 import type { Clock } from '../domain/clock.js';
 import type { Logger } from '../domain/logger.js';
@@ -92,20 +91,33 @@ export type DeliveryThreadMessage =
 export async function startDeliveryThread(data: DeliveryThreadData, deps: Pick<DeliveryLoopDeps, 'logger' | 'onEndpointsDisabled'>): Promise<DeliveryLoop> {
   const thread: Worker = startThread(import.meta.url, 'delivery-thread', data, data.storePort ? [data.storePort] : []);
   let stopped: (() => void) | null = null;
+  let started = false;
   let exited = false;
-  const exit = new Promise<void>((resolve) => thread.once('exit', () => ((exited = true), resolve())));
+  const exit = new Promise<void>((resolve) =>
+    thread.once('exit', () => {
+      exited = true;
+      resolve();
+    }),
+  );
   await new Promise<void>((resolve, reject) => {
     thread.on('message', (message: DeliveryThreadMessage) => {
-      if ('ready' in message) resolve();
-      else if ('failed' in message) reject(new Error(message.failed));
+      if ('ready' in message) {
+        started = true;
+        resolve();
+      } else if ('failed' in message) reject(new Error(message.failed));
       else if ('log' in message) deps.logger[message.log.level](message.log.message, message.log.fields);
       else if ('endpointsDisabled' in message) deps.onEndpointsDisabled();
       else if ('stopped' in message) stopped?.();
     });
     thread.on('error', (err) => {
+      if (!started) return reject(err);
+      // A bug, as an uncaught exception of the loop on the main thread would be: the process fails
+      // the same way, so its supervisor restarts it rather than leave an API that never delivers.
       // Deliveries in flight are taken up again when their leases expire; none is lost.
-      deps.logger.error('the delivery thread failed; deliveries stop until Herald restarts', { error: String(err) });
-      reject(err);
+      deps.logger.error('the delivery thread failed', { error: String(err) });
+      setImmediate(() => {
+        throw err;
+      });
     });
     void exit.then(() => reject(new Error('the delivery thread exited while starting')));
   });

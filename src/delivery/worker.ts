@@ -161,8 +161,8 @@ export class DeliveryWorker {
   /**
    * An attempt (or a transport's batch of `count`) to `endpointId` finished: its slots are free.
    * The loop looks at the queue again, unless the last claim left only work held back by the
-   * bound and this frees too few of those slots to be worth a claim (half the bound: each claim is a transaction,
-   * and claims a few slots at a time cost more CPU than the deliveries they start).
+   * bound and this frees too few of those slots to be worth a claim: half the bound, since each
+   * claim is a transaction, and claims of a few rows cost more CPU than the deliveries they start.
    */
   private finished(endpointId: string, count: number): void {
     this.inFlight -= count;
