@@ -77,15 +77,15 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
   let worker: DeliveryLoop | null = null;
   if (config.role !== 'api') {
     const onThisThread = options.deliverOnThisThread || options.clock !== undefined || options.store !== undefined;
-    // A SQLite store thread serves the delivery thread through a port of its own; PostgreSQL is opened there.
-    const storePort = onThisThread || config.database.kind !== 'sqlite' ? null : portToStoreThread(rawStore);
-    worker =
-      onThisThread || (config.database.kind === 'sqlite' && !storePort)
-        ? startDeliveryLoop(config, { store, clock, logger, versions, onEndpointsDisabled })
-        : await startDeliveryThread({ config, storePort }, { logger, onEndpointsDisabled }).catch(async (err: unknown) => {
-            await store.close();
-            throw err;
-          });
+    // The delivery thread reaches SQLite through a port to its store thread, or opens PostgreSQL itself.
+    const storePort = !onThisThread && config.database.kind === 'sqlite' ? portToStoreThread(rawStore) : null;
+    const ownThread = !onThisThread && (config.database.kind === 'postgres' || storePort !== null);
+    worker = ownThread
+      ? await startDeliveryThread({ config, storePort }, { logger, onEndpointsDisabled }).catch(async (err: unknown) => {
+          await store.close();
+          throw err;
+        })
+      : startDeliveryLoop(config, { store, clock, logger, versions, onEndpointsDisabled });
   }
   alerts?.start();
 

@@ -520,13 +520,13 @@ export class SqliteStore implements Store {
   }
 
   async getEvent(accountId: string, mode: Mode, id: string): Promise<StoredEvent | null> {
-    const row = this.stmt(`SELECT ${eventColumns('events')} FROM events WHERE id = ? AND account_id = ? AND mode = ?`).get(id, accountId, mode) as Row | undefined;
+    const row = this.stmt(`SELECT ${EVENT_COLUMNS} FROM events WHERE id = ? AND account_id = ? AND mode = ?`).get(id, accountId, mode) as Row | undefined;
     return row ? toEvent(row) : null;
   }
 
   async latestEventAbout(accountId: string, mode: Mode, object: { type: string; id: string }): Promise<StoredEvent | null> {
     const row = this
-      .stmt(`SELECT ${eventColumns('events')} FROM events WHERE account_id = ? AND mode = ? AND object_id = ? AND object_type = ? ORDER BY seq DESC LIMIT 1`)
+      .stmt(`SELECT ${EVENT_COLUMNS} FROM events WHERE account_id = ? AND mode = ? AND object_id = ? AND object_type = ? ORDER BY seq DESC LIMIT 1`)
       .get(accountId, mode, object.id, object.type) as Row | undefined;
     return row ? toEvent(row) : null;
   }
@@ -568,7 +568,7 @@ export class SqliteStore implements Store {
       where.push('connected_account = @connectedAccount');
       params.connectedAccount = filter.connectedAccount;
     }
-    return this.paginate('events', where.join(' AND '), params, page, toEvent, eventColumns('events'));
+    return this.paginate('events', where.join(' AND '), params, page, toEvent, EVENT_COLUMNS);
   }
 
   // Deliveries -------------------------------------------------------------------------------
@@ -1123,7 +1123,7 @@ export class SqliteStore implements Store {
 
   /** An event as claims carry it (its data as stored JSON text), or null when it is gone. */
   private claimedEvent(id: string): ClaimedDelivery['event'] | null {
-    const row = this.stmt(`SELECT ${eventColumns('events')} FROM events WHERE id = ?`).get(id) as Row | undefined;
+    const row = this.stmt(`SELECT ${EVENT_COLUMNS} FROM events WHERE id = ?`).get(id) as Row | undefined;
     return row ? toClaimedEvent(row) : null;
   }
 
@@ -1171,6 +1171,9 @@ function eventColumns(alias: string): string {
   const columns = ['id', 'account_id', 'mode', 'type', 'connected_account', 'api_version', 'created', 'data', 'request_id', 'request_idempotency_key', 'account_api_version', 'object_id', 'object_type', 'related_object_url'];
   return `${columns.map((c) => `${alias}.${c}`).join(', ')}, (SELECT count(*) FROM (${undeliveredOf(alias)})) AS pending_webhooks`;
 }
+
+/** The columns of an event row read from `events` (claims read one per claimed event: built once). */
+const EVENT_COLUMNS = eventColumns('events');
 
 function toClaimedEvent(row: Row): ClaimedDelivery['event'] {
   const { data: _data, accountId: _accountId, ...rest } = toEvent({ ...row, data: 'null' });
