@@ -58,6 +58,8 @@ export async function endpointDetailPage(ctx: PageContext, id: string): Promise<
       toggled: async (updated) => {
         endpoint = updated;
         renderHead();
+        // The health notice shown belongs to the old status: it goes now, not when the stats come back.
+        health.replaceChildren();
         await refreshStats();
       },
       deleted: () => ctx.navigate(ctx.link('endpoints')),
