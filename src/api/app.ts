@@ -57,6 +57,11 @@ export interface RequestContext {
   /** The request's `Stripe-Version` header (stripe-node sends its pinned version on every call). */
   stripeVersion: string | null;
   now: number;
+  /**
+   * With an idempotency key, on a route that reserves ids: the id to create the object under, and
+   * whether an earlier run of the same request died without answering (the object may exist).
+   */
+  reserved: { id: string; resumed: boolean } | null;
   /** The raw response, for the one streaming route (`herald listen`). */
   res: ServerResponse;
 }
@@ -113,9 +118,9 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
       const params = parseParams(method, query, body, req.headers['content-type']);
       const idempotencyKey = method === 'POST' ? headerValue(req.headers['idempotency-key']) : null;
       const stripeVersion = headerValue(req.headers['stripe-version']);
-      const ctx: RequestContext = { deps, account, mode, apiKey, stripeAccount, params, requestId, idempotencyKey, stripeVersion, now: deps.clock.now(), res };
+      const ctx: RequestContext = { deps, account, mode, apiKey, stripeAccount, params, requestId, idempotencyKey, stripeVersion, now: deps.clock.now(), reserved: null, res };
       const run = () => match.route.handler(ctx, match.params);
-      const result = idempotencyKey ? await runIdempotently(ctx, method, url.pathname, idempotencyKey, run, res) : await run();
+      const result = idempotencyKey ? await runIdempotently(ctx, method, url.pathname, idempotencyKey, match.route.reservesId, run, res) : await run();
       if (idempotencyKey) res.setHeader('Idempotency-Key', idempotencyKey);
       send(res, result.status ?? 200, result.json ?? JSON.stringify(result.body));
       deps.logger.debug('request', { requestId, method, path: url.pathname, status: result.status ?? 200, account: account.id, mode });
@@ -192,6 +197,7 @@ async function runIdempotently(
   method: string,
   path: string,
   key: string,
+  reservesId: (() => string) | undefined,
   run: () => Promise<RouteResult>,
   res: ServerResponse,
 ): Promise<RouteResult> {
@@ -199,7 +205,15 @@ async function runIdempotently(
   // The connected account acted for is part of the request: the same key for another one is a mismatch.
   const actingFor = ctx.stripeAccount === null ? '' : ` as ${ctx.stripeAccount}`;
   const requestHash = createHash('sha256').update(`${method} ${path}${actingFor} ${canonicalJson(ctx.params)}`).digest('hex');
-  const req: IdempotentRequest = { accountId: ctx.account.id, mode: ctx.mode, key, requestHash, now: ctx.now, lockMs: IDEMPOTENCY_LOCK_MS };
+  const req: IdempotentRequest = {
+    accountId: ctx.account.id,
+    mode: ctx.mode,
+    key,
+    requestHash,
+    now: ctx.now,
+    lockMs: IDEMPOTENCY_LOCK_MS,
+    ...(reservesId ? { reserve: { id: reservesId(), forMs: IDEMPOTENCY_TTL_MS } } : {}),
+  };
   const { store } = ctx.deps;
   const verdict = await store.beginIdempotentRequest(req);
   if (verdict.kind === 'mismatch') throw errors.idempotencyMismatch(key);
@@ -208,11 +222,16 @@ async function runIdempotently(
     res.setHeader('Idempotent-Replayed', 'true');
     return { status: verdict.status, body: JSON.parse(verdict.body) };
   }
+  if (verdict.reservedId !== undefined) ctx.reserved = { id: verdict.reservedId, resumed: verdict.resumed === true };
   let result: RouteResult;
   try {
     result = await run();
   } catch (err) {
-    await store.abandonIdempotentRequest(req).catch(() => undefined);
+    // A refusal (an ApiError) wrote nothing, and the key is free for a corrected request. After any
+    // other failure the object may have been written: the key keeps its reserved id, and a retry
+    // runs at once and finds the object under it, or makes it.
+    const release = ctx.reserved === null || err instanceof ApiError ? store.abandonIdempotentRequest(req) : store.unlockIdempotentRequest(req);
+    await release.catch(() => undefined);
     throw err;
   }
   await store.completeIdempotentRequest(req, result.status ?? 200, result.json ?? JSON.stringify(result.body), ctx.now + IDEMPOTENCY_TTL_MS);

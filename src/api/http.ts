@@ -110,10 +110,13 @@ export interface Route<C> {
   handler: (ctx: C, path: Record<string, string>) => Promise<RouteResult>;
   /** The route acts for a connected account named in the `Stripe-Account` header (Connect). */
   stripeAccount: boolean;
+  /** A new id for the object the route creates, reserved with an idempotency key (RequestContext.reserved). */
+  reservesId?: () => string;
 }
 
 export interface RouteOptions {
   stripeAccount?: boolean;
+  reservesId?: () => string;
 }
 
 export interface RouteResult {
@@ -139,7 +142,7 @@ export class Router<C> {
         })
         .join('/')}/?$`,
     );
-    this.routes.push({ method, path, pattern, names, handler, stripeAccount: options.stripeAccount ?? false });
+    this.routes.push({ method, path, pattern, names, handler, stripeAccount: options.stripeAccount ?? false, ...(options.reservesId ? { reservesId: options.reservesId } : {}) });
     return this;
   }
 

@@ -17,7 +17,17 @@ export class EventPublisher {
     private readonly onPublished: (published: StoredEvent[]) => void,
   ) {}
 
-  publish(event: PublishedEvent): Promise<StoredEvent> {
+  /**
+   * `alone`: in a transaction of its own, not with other requests' events. For an event whose id may
+   * exist already (an idempotent request resumed after its first run died): should it, only this
+   * request fails on the unique id, not every request batched with it.
+   */
+  async publish(event: PublishedEvent, options: { alone?: boolean } = {}): Promise<StoredEvent> {
+    if (options.alone) {
+      const [stored] = await this.store.publishEvents([event]);
+      this.onPublished([stored!]);
+      return stored!;
+    }
     return new Promise((resolve, reject) => {
       this.queue.push({ event, resolve, reject });
       if (!this.scheduled) {

@@ -147,6 +147,11 @@ export interface Store {
   completeIdempotentRequest(req: IdempotentRequest, status: number, body: string, expiresAt: Millis): Promise<void>;
   /** Forgets a key whose request failed validation (Stripe does not save those). */
   abandonIdempotentRequest(req: IdempotentRequest): Promise<void>;
+  /**
+   * A request that reserved an id failed in a way that may have written its object: the key keeps
+   * the id and lets a retry run at once, resumed (it looks for the object before making it).
+   */
+  unlockIdempotentRequest(req: IdempotentRequest): Promise<void>;
 
   // Rate limits
   /**
@@ -296,10 +301,21 @@ export interface IdempotentRequest {
   now: Millis;
   /** How long a request in progress holds the key before a retry may run it again. */
   lockMs: number;
+  /**
+   * The id of the object the request creates, kept with the key for `forMs` (the key's lifetime):
+   * should the request's process die after writing the object but before the key records the
+   * answer, the retry is given the same id (`resumed`) and finds the object instead of making another.
+   */
+  reserve?: { id: string; forMs: number };
 }
 
 export type IdempotencyVerdict =
-  | { kind: 'proceed' }
+  /**
+   * `reservedId`: the id to create the object under (the request's own `reserve.id`, or the one an
+   * earlier run of the same request reserved); `resumed`: that earlier run never finished, so the
+   * object may exist already.
+   */
+  | { kind: 'proceed'; reservedId?: string; resumed?: true }
   | { kind: 'replay'; status: number; body: string }
   | { kind: 'mismatch' }
   | { kind: 'in_progress' };

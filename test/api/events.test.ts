@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import pg from 'pg';
 import Stripe from 'stripe';
 import { startTestHerald, type TestHerald } from '../helpers/herald.js';
+import { TestReceiver } from '../helpers/receiver.js';
 
 describe('events API', () => {
   let h: TestHerald;
@@ -155,6 +158,77 @@ describe('idempotency', () => {
     assert.notEqual(live.body.id, first.body.id);
     assert.equal(live.body.livemode, true);
     await h.stop();
+  });
+
+  /** Runs SQL on the Herald's own database, as the state a crash leaves is made by hand. */
+  async function onDatabase(h: TestHerald, sql: string): Promise<void> {
+    if (h.config.database.kind === 'postgres') {
+      const client = new pg.Client({ connectionString: h.config.database.url });
+      await client.connect();
+      try {
+        await client.query(sql);
+      } finally {
+        await client.end();
+      }
+    } else {
+      const db = new Database(h.dbPath);
+      try {
+        db.exec(sql);
+      } finally {
+        db.close();
+      }
+    }
+  }
+
+  it('a publish whose process died before answering is not published twice when retried with its key', async () => {
+    const h = await startTestHerald();
+    const receiver = await new TestReceiver().start();
+    try {
+      await h.stripe().webhookEndpoints.create({ url: `${receiver.url}/hook`, enabled_events: ['*'] });
+      const body = JSON.stringify({ type: 'charge.succeeded', data: { object: { id: 'ch_crash', object: 'charge' } } });
+      const publish = (key: string) => h.request('POST', '/v1/events', { body, contentType: 'application/json', headers: { 'idempotency-key': key } });
+
+      // Died after the event's commit, before the key recorded the answer: the key is left in
+      // progress (here, with its lock already run out) and the event is stored.
+      const first = await publish('crash-after-commit');
+      assert.equal(first.status, 200);
+      await receiver.waitForRequests(1);
+      await onDatabase(h, "UPDATE idempotency_keys SET status = NULL, body = NULL, locked_until = 0 WHERE key = 'crash-after-commit'");
+      const retried = await publish('crash-after-commit');
+      assert.equal(retried.status, 200);
+      assert.equal(retried.body.id, first.body.id, 'the retry answers with the event the first run stored');
+      assert.equal(retried.headers.get('idempotent-replayed'), null);
+      const replayed = await publish('crash-after-commit');
+      assert.equal(replayed.headers.get('idempotent-replayed'), 'true', 'the key now holds that answer');
+      assert.equal(replayed.body.id, first.body.id);
+
+      // Died before the event's commit: the retry publishes it, under the id the key reserved.
+      const second = await publish('crash-before-commit');
+      await receiver.waitForRequests(2);
+      await onDatabase(
+        h,
+        `DELETE FROM attempts WHERE event_id = '${second.body.id}';
+         DELETE FROM deliveries WHERE event_id = '${second.body.id}';
+         DELETE FROM events WHERE id = '${second.body.id}';
+         UPDATE idempotency_keys SET status = NULL, body = NULL, locked_until = 0 WHERE key = 'crash-before-commit';`,
+      );
+      const republished = await publish('crash-before-commit');
+      assert.equal(republished.status, 200);
+      assert.equal(republished.body.id, second.body.id, 'published under the reserved id');
+      await receiver.waitForRequests(3);
+
+      const events = await h.stripe().events.list({ limit: 100 });
+      assert.deepEqual(events.data.map((e) => e.id).sort(), [first.body.id, second.body.id].sort(), 'one event per key');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.deepEqual(
+        receiver.requests.map((r) => JSON.parse(r.body).id as string),
+        [first.body.id, second.body.id, second.body.id],
+        'the first event was delivered once; the second again only because it was published again',
+      );
+    } finally {
+      await receiver.stop();
+      await h.stop();
+    }
   });
 });
 

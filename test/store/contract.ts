@@ -930,6 +930,36 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
       assert.deepEqual(await store.beginIdempotentRequest({ ...crashed, now: T0 + 70_000 }), { kind: 'replay', status: 400, body: '{"error":{}}' }, 'a completed key is not abandoned');
     });
 
+    test('idempotency keys keep the id reserved for the object: a run that never finished is resumed under it', async () => {
+      const store = await open();
+      const a = await account(store);
+      const DAY = 86_400_000;
+      const req = { accountId: a, mode: 'test' as Mode, key: 'key-r', requestHash: 'hash-R', now: T0, lockMs: 60_000, reserve: { id: 'evt_first', forMs: DAY } };
+      assert.deepEqual(await store.beginIdempotentRequest(req), { kind: 'proceed', reservedId: 'evt_first' });
+      assert.deepEqual(await store.beginIdempotentRequest({ ...req, now: T0 + 1, reserve: { id: 'evt_second', forMs: DAY } }), { kind: 'in_progress' });
+      // The first run died: after its lock, a retry is given the first run's id, and told so.
+      const retry = { ...req, now: T0 + 60_000, reserve: { id: 'evt_third', forMs: DAY } };
+      assert.deepEqual(await store.beginIdempotentRequest(retry), { kind: 'proceed', reservedId: 'evt_first', resumed: true });
+      assert.deepEqual(await store.beginIdempotentRequest({ ...retry, requestHash: 'hash-other', now: T0 + 120_001 }), { kind: 'mismatch' }, 'the reservation holds the key for its lifetime');
+      assert.deepEqual(await store.beginIdempotentRequest({ ...retry, now: T0 + 120_000 }), { kind: 'proceed', reservedId: 'evt_first', resumed: true }, 'and survives a second death');
+      await store.completeIdempotentRequest(retry, 200, '{"id":"evt_first"}', T0 + DAY);
+      assert.deepEqual(await store.beginIdempotentRequest({ ...retry, now: T0 + 130_000 }), { kind: 'replay', status: 200, body: '{"id":"evt_first"}' });
+
+      // A run that failed after it may have written its object lets a retry resume at once.
+      const failed = { ...req, key: 'key-u', reserve: { id: 'evt_failed', forMs: DAY } };
+      assert.deepEqual(await store.beginIdempotentRequest(failed), { kind: 'proceed', reservedId: 'evt_failed' });
+      await store.unlockIdempotentRequest(failed);
+      assert.deepEqual(await store.beginIdempotentRequest({ ...failed, now: T0 + 1, reserve: { id: 'evt_other', forMs: DAY } }), { kind: 'proceed', reservedId: 'evt_failed', resumed: true });
+
+      // An abandoned run (refused, nothing written) frees the key and its id; so does the end of the key's life.
+      const refused = { ...req, key: 'key-s' };
+      assert.deepEqual(await store.beginIdempotentRequest(refused), { kind: 'proceed', reservedId: 'evt_first' });
+      await store.abandonIdempotentRequest(refused);
+      assert.deepEqual(await store.beginIdempotentRequest({ ...refused, reserve: { id: 'evt_fresh', forMs: DAY } }), { kind: 'proceed', reservedId: 'evt_fresh' });
+      assert.deepEqual(await store.beginIdempotentRequest({ ...refused, now: T0 + DAY, reserve: { id: 'evt_later', forMs: DAY } }), { kind: 'proceed', reservedId: 'evt_later' });
+      assert.deepEqual(await store.beginIdempotentRequest({ ...req, key: 'key-t', reserve: undefined }), { kind: 'proceed' }, 'no reservation asked, none kept');
+    });
+
     // Housekeeping ---------------------------------------------------------------------------
 
     test('prune deletes old attempts, finished old events and expired keys, and keeps the rest', async () => {

@@ -18,7 +18,7 @@ export const EVENT_WINDOW_MS = 30 * 86_400_000;
 
 export function eventRoutes(router: Router<RequestContext>): void {
   router
-    .add('POST', '/v1/events', publish, { stripeAccount: true })
+    .add('POST', '/v1/events', publish, { stripeAccount: true, reservesId: newId.event })
     .add('GET', '/v1/events', list, { stripeAccount: true })
     .add('GET', '/v1/events/:id', retrieve, { stripeAccount: true })
     .add('POST', '/v1/events/:id/retry', retry)
@@ -66,8 +66,13 @@ async function publish(ctx: RequestContext) {
   const request = readRequestInfo(p);
   const relatedObject = readRelatedObject(p, object as Record<string, unknown>);
 
+  // An earlier run of this idempotent request died before answering: its event may be stored already.
+  if (ctx.reserved?.resumed) {
+    const earlier = await ctx.deps.store.getEvent(ctx.account.id, ctx.mode, ctx.reserved.id);
+    if (earlier) return { body: eventObject(earlier) };
+  }
   const event: PublishedEvent = {
-    id: newId.event(),
+    id: ctx.reserved?.id ?? newId.event(),
     accountId: ctx.account.id,
     mode: ctx.mode,
     type,
@@ -80,7 +85,7 @@ async function publish(ctx: RequestContext) {
     relatedObject,
     dataJson,
   };
-  const stored = await ctx.deps.publisher.publish(event);
+  const stored = await ctx.deps.publisher.publish(event, { alone: ctx.reserved?.resumed === true });
   // The answer is the Event object; its data is the text measured above, not serialised again.
   return { body: eventObject(stored), json: renderEventPayload({ ...stored, dataJson }) };
 }

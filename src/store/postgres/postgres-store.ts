@@ -23,6 +23,7 @@ import { fairnessBinds } from '../claim-fairness.js';
 import { LISTEN_DELIVERY_UPSERT_SQL, listenDeliveryValues } from '../listen-delivery.js';
 import { withRequestBodies } from '../attempt-bodies.js';
 import { idempotencyOwner, SEALED_PREFIX } from '../secret-encryption.js';
+import { proceedVerdict } from '../idempotency.js';
 import type {
   AlertCandidate,
   AlertSendResult,
@@ -860,33 +861,37 @@ export class PostgresStore implements Store {
   async beginIdempotentRequest(req: IdempotentRequest): Promise<IdempotencyVerdict> {
     return this.transaction(async (c): Promise<IdempotencyVerdict> => {
       const lockedUntil = req.now + req.lockMs;
+      const expiresAt = req.now + (req.reserve?.forMs ?? req.lockMs);
       // Of two first requests racing with one key, the insert lets exactly one proceed; the other
       // waits for its commit and then finds the row.
       const inserted = await c.query(
-        `INSERT INTO idempotency_keys (account_id, mode, key, request_hash, status, body, locked_until, expires_at)
-         VALUES ($1, $2, $3, $4, NULL, NULL, $5, $5) ON CONFLICT DO NOTHING`,
-        [req.accountId, req.mode, req.key, req.requestHash, lockedUntil],
+        `INSERT INTO idempotency_keys (account_id, mode, key, request_hash, status, body, locked_until, expires_at, reserved_id)
+         VALUES ($1, $2, $3, $4, NULL, NULL, $5, $6, $7) ON CONFLICT DO NOTHING`,
+        [req.accountId, req.mode, req.key, req.requestHash, lockedUntil, expiresAt, req.reserve?.id ?? null],
       );
-      if (inserted.rowCount === 1) return { kind: 'proceed' };
+      if (inserted.rowCount === 1) return proceedVerdict(req.reserve?.id ?? null, false);
       const { rows } = await c.query(
-        'SELECT request_hash, status, body, locked_until, expires_at FROM idempotency_keys WHERE account_id = $1 AND mode = $2 AND key = $3 FOR UPDATE',
+        'SELECT request_hash, status, body, locked_until, expires_at, reserved_id FROM idempotency_keys WHERE account_id = $1 AND mode = $2 AND key = $3 FOR UPDATE',
         [req.accountId, req.mode, req.key],
       );
       const row = rows[0];
-      if (row && row.expires_at > req.now) {
+      const live = row !== undefined && row.expires_at > req.now;
+      if (live) {
         if (row.request_hash !== req.requestHash) return { kind: 'mismatch' };
         if (row.status !== null) return { kind: 'replay', status: row.status, body: row.body };
         if (row.locked_until > req.now) return { kind: 'in_progress' };
       }
-      // Expired, or its first request died without finishing: this request takes the key over.
+      // Expired, or an earlier run died without finishing: this request takes the key over.
+      const resumed: string | null = live ? (row.reserved_id ?? null) : null;
+      const reservedId = resumed ?? req.reserve?.id ?? null;
       await c.query(
-        `INSERT INTO idempotency_keys (account_id, mode, key, request_hash, status, body, locked_until, expires_at)
-         VALUES ($1, $2, $3, $4, NULL, NULL, $5, $5)
+        `INSERT INTO idempotency_keys (account_id, mode, key, request_hash, status, body, locked_until, expires_at, reserved_id)
+         VALUES ($1, $2, $3, $4, NULL, NULL, $5, $6, $7)
          ON CONFLICT (account_id, mode, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, status = NULL, body = NULL,
-           locked_until = EXCLUDED.locked_until, expires_at = EXCLUDED.expires_at`,
-        [req.accountId, req.mode, req.key, req.requestHash, lockedUntil],
+           locked_until = EXCLUDED.locked_until, expires_at = EXCLUDED.expires_at, reserved_id = EXCLUDED.reserved_id`,
+        [req.accountId, req.mode, req.key, req.requestHash, lockedUntil, expiresAt, reservedId],
       );
-      return { kind: 'proceed' };
+      return proceedVerdict(reservedId, resumed !== null);
     });
   }
 
@@ -894,6 +899,13 @@ export class PostgresStore implements Store {
     await this.pool.query(
       'UPDATE idempotency_keys SET status = $1, body = $2, expires_at = $3 WHERE account_id = $4 AND mode = $5 AND key = $6 AND request_hash = $7',
       [status, body, expiresAt, req.accountId, req.mode, req.key, req.requestHash],
+    );
+  }
+
+  async unlockIdempotentRequest(req: IdempotentRequest): Promise<void> {
+    await this.pool.query(
+      'UPDATE idempotency_keys SET locked_until = $1 WHERE account_id = $2 AND mode = $3 AND key = $4 AND request_hash = $5 AND status IS NULL',
+      [req.now, req.accountId, req.mode, req.key, req.requestHash],
     );
   }
 

@@ -51,6 +51,7 @@ import { disableReason } from '../health.js';
 import { allowanceCounter, claimAllowance, fairnessBinds } from '../claim-fairness.js';
 import { LISTEN_DELIVERY_UPSERT_SQL, listenDeliveryValues } from '../listen-delivery.js';
 import { idempotencyOwner, SEALED_PREFIX } from '../secret-encryption.js';
+import { proceedVerdict } from '../idempotency.js';
 
 type Row = Record<string, unknown>;
 type Params = Record<string, unknown>;
@@ -958,20 +959,24 @@ export class SqliteStore implements Store {
   async beginIdempotentRequest(req: IdempotentRequest): Promise<IdempotencyVerdict> {
     return this.db.transaction((): IdempotencyVerdict => {
       const row = this
-        .stmt('SELECT request_hash, status, body, locked_until, expires_at FROM idempotency_keys WHERE account_id = ? AND mode = ? AND key = ?')
+        .stmt('SELECT request_hash, status, body, locked_until, expires_at, reserved_id FROM idempotency_keys WHERE account_id = ? AND mode = ? AND key = ?')
         .get(req.accountId, req.mode, req.key) as Row | undefined;
-      if (row && (row.expires_at as number) > req.now) {
+      const live = row !== undefined && (row.expires_at as number) > req.now;
+      if (live) {
         if (row.request_hash !== req.requestHash) return { kind: 'mismatch' };
         if (row.status !== null) return { kind: 'replay', status: row.status as number, body: row.body as string };
         if ((row.locked_until as number) > req.now) return { kind: 'in_progress' };
       }
+      // Expired, or an earlier run died without finishing: this request takes the key over.
+      const resumed = live ? ((row.reserved_id as string | null) ?? null) : null;
+      const reservedId = resumed ?? req.reserve?.id ?? null;
       this
         .stmt(
-          `INSERT OR REPLACE INTO idempotency_keys (account_id, mode, key, request_hash, status, body, locked_until, expires_at)
-           VALUES (?, ?, ?, ?, NULL, NULL, ?, ?)`,
+          `INSERT OR REPLACE INTO idempotency_keys (account_id, mode, key, request_hash, status, body, locked_until, expires_at, reserved_id)
+           VALUES (?, ?, ?, ?, NULL, NULL, ?, ?, ?)`,
         )
-        .run(req.accountId, req.mode, req.key, req.requestHash, req.now + req.lockMs, req.now + req.lockMs);
-      return { kind: 'proceed' };
+        .run(req.accountId, req.mode, req.key, req.requestHash, req.now + req.lockMs, req.now + (req.reserve?.forMs ?? req.lockMs), reservedId);
+      return proceedVerdict(reservedId, resumed !== null);
     }).immediate();
   }
 
@@ -979,6 +984,12 @@ export class SqliteStore implements Store {
     this
       .stmt('UPDATE idempotency_keys SET status = ?, body = ?, expires_at = ? WHERE account_id = ? AND mode = ? AND key = ? AND request_hash = ?')
       .run(status, body, expiresAt, req.accountId, req.mode, req.key, req.requestHash);
+  }
+
+  async unlockIdempotentRequest(req: IdempotentRequest): Promise<void> {
+    this
+      .stmt('UPDATE idempotency_keys SET locked_until = ? WHERE account_id = ? AND mode = ? AND key = ? AND request_hash = ? AND status IS NULL')
+      .run(req.now, req.accountId, req.mode, req.key, req.requestHash);
   }
 
   async abandonIdempotentRequest(req: IdempotentRequest): Promise<void> {
