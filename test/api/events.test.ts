@@ -230,6 +230,28 @@ describe('idempotency', () => {
       await h.stop();
     }
   });
+
+  // One server per SQLite file: what was in progress when it started belonged to a server that died.
+  if (process.env.TEST_STORE !== 'postgres')
+  it('on SQLite, a restarted server lets a retry of a request cut off by the crash run at once', async () => {
+    const h = await startTestHerald();
+    const body = JSON.stringify({ type: 'charge.succeeded', data: { object: { id: 'ch_restart', object: 'charge' } } });
+    const publish = (server: TestHerald) => server.request('POST', '/v1/events', { key: h.keys.test, body, contentType: 'application/json', headers: { 'idempotency-key': 'cut-off' } });
+    const first = await publish(h);
+    await h.stop();
+    // As the crash left it: the event stored, the key in progress and locked for the coming minute.
+    await onDatabase(h, `UPDATE idempotency_keys SET status = NULL, body = NULL, locked_until = ${Date.now() + 60_000} WHERE key = 'cut-off'`);
+    const restarted = await startTestHerald({ database: h.config.database, testSecretKey: h.keys.test, liveSecretKey: h.keys.live });
+    try {
+      const retried = await publish(restarted);
+      assert.equal(retried.status, 200, JSON.stringify(retried.body));
+      assert.equal(retried.body.id, first.body.id);
+      const events = await restarted.request('GET', '/v1/events', { key: h.keys.test });
+      assert.deepEqual(events.body.data.map((e: { id: string }) => e.id), [first.body.id]);
+    } finally {
+      await restarted.stop();
+    }
+  });
 });
 
 describe('isolation', () => {

@@ -986,6 +986,15 @@ export class SqliteStore implements Store {
       .run(status, body, expiresAt, req.accountId, req.mode, req.key, req.requestHash);
   }
 
+  /**
+   * Lets retries of the requests that were in progress when the previous server died run at once
+   * (resumed under their reserved ids) instead of waiting out their locks: a SQLite file has one
+   * server, so at its start no request of its own is in progress yet. Returns how many were unlocked.
+   */
+  unlockRequestsOfEarlierRuns(): number {
+    return this.stmt('UPDATE idempotency_keys SET locked_until = 0 WHERE status IS NULL AND locked_until > 0').run().changes;
+  }
+
   async unlockIdempotentRequest(req: IdempotentRequest): Promise<void> {
     this
       .stmt('UPDATE idempotency_keys SET locked_until = ? WHERE account_id = ? AND mode = ? AND key = ? AND request_hash = ? AND status IS NULL')

@@ -15,6 +15,7 @@ const UNSYNCED = new Set(['claimDueDeliveries', 'recordAttempts', 'releaseDelive
 
 const { path } = workerData as { path: string };
 const store = new SqliteStore(path, { background: true, onBackgroundError: (err) => parentPort!.postMessage({ backgroundError: `the SQLite checkpoint thread failed (SQLite checkpoints on the store's thread instead): ${String(err)}` }) });
+store.unlockRequestsOfEarlierRuns();
 const methods = store as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
 
 /** Where a call came from, and where its answer goes. */
