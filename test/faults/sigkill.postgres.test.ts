@@ -25,6 +25,10 @@ describe('SIGKILL under load (PostgreSQL, two processes)', () => {
           const { rows } = await server.query("SELECT count(*)::int AS n FROM deliveries WHERE state IN ('pending', 'in_flight')", [], name);
           return rows[0].n as number;
         },
+        async mostEventsPerObject() {
+          const { rows } = await server.query('SELECT max(n)::int AS n FROM (SELECT count(*) AS n FROM events GROUP BY object_id) AS per_object', [], name);
+          return rows[0].n as number;
+        },
       },
       (fn) => cleanup.push(fn),
     );

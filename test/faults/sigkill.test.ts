@@ -25,6 +25,14 @@ describe('SIGKILL under load (SQLite)', () => {
             db.close();
           }
         },
+        async mostEventsPerObject(database) {
+          const db = new Database(database.slice('sqlite:'.length), { readonly: true, fileMustExist: true });
+          try {
+            return (db.prepare('SELECT max(n) AS n FROM (SELECT count(*) AS n FROM events GROUP BY object_id)').get() as { n: number }).n;
+          } finally {
+            db.close();
+          }
+        },
       },
       (fn) => cleanup.push(fn),
     );
