@@ -7,8 +7,11 @@ import { CliError } from './output.js';
 export interface ForwardRoute {
   url: string;
   connect: boolean;
+  /** Event types in v1 form (`charge.succeeded`), `*` for all. */
   events: string[];
   headers: Record<string, string>;
+  /** snapshot: the Event object; thin: the thin event notification (`--forward-thin-to`). */
+  payload: 'snapshot' | 'thin';
 }
 
 /** What happened to one forwarded POST, in the shape the listen session records. */

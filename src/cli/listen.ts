@@ -3,6 +3,7 @@ import { ApiRequestError, clientFrom, unreachableMessage, type HeraldClient } fr
 import { COMMON_FLAGS, flagsHelp, parseFlags, type FlagSpec } from './flags.js';
 import { Forwarder, parseForwardUrl, parseHeaderList, routesFor, type ForwardResult, type ForwardRoute } from './forward.js';
 import { CliError, localTimestamp, Palette, type CliIO } from './output.js';
+import { v1EventType } from '../domain/destinations.js';
 
 const FLAGS: FlagSpec[] = [
   { name: '--forward-to', short: '-f', kind: 'string', value: 'url', description: 'Forward events here: 4242, localhost:4242/webhook, /webhook or a full URL.' },
@@ -14,6 +15,9 @@ const FLAGS: FlagSpec[] = [
   { name: '--load-from-webhooks-api', short: '-a', aliases: ['--use-configured-webhooks'], kind: 'boolean', description: "Forward each enabled endpoint's events to its path on the --forward-to host." },
   { name: '--print-json', short: '-j', kind: 'boolean', description: 'Print each event as indented JSON.' },
   { name: '--format', kind: 'string', value: 'JSON', description: 'JSON: print each event as one line of JSON (and nothing else on stdout).' },
+  { name: '--forward-thin-to', kind: 'string', value: 'url', description: 'Forward thin events (v2.core.event notifications) here.' },
+  { name: '--forward-thin-connect-to', kind: 'string', value: 'url', description: 'Forward thin Connect events here (default: --forward-thin-to).' },
+  { name: '--thin-events', kind: 'string', value: 'a,b', description: 'Only these thin event types (v1.charge.succeeded or charge.succeeded; default: all).' },
   { name: '--live', kind: 'boolean', description: 'Listen to live-mode events (needs a live key in --api-key).' },
   { name: '--print-secret', kind: 'boolean', description: "Print the session's signing secret and exit (for your app's configuration)." },
 ];
@@ -33,6 +37,7 @@ Examples:
   herald listen -f 4242 --events payment_intent.succeeded,charge.refunded
   herald listen -f https://localhost:3000/hook --skip-verify -H "X-Env: dev"
   herald listen -f localhost:3000 --load-from-webhooks-api
+  herald listen --forward-thin-to localhost:4242/thin --thin-events v1.customer.created
   herald listen --format JSON | jq .type
   export STRIPE_WEBHOOK_SECRET=$(herald listen --print-secret)
 `;
@@ -51,6 +56,7 @@ interface StreamedEvent {
   type: string;
   account: string | null;
   payload: string;
+  thin_payload: string;
   resend: boolean;
 }
 
@@ -86,6 +92,7 @@ export async function listen(argv: string[], io: CliIO): Promise<number> {
     connectHeaders: parseHeaderList(flags.strings['--connect-headers'] ?? flags.strings['--headers']),
     fromWebhooksApi: flags.booleans.has('--load-from-webhooks-api'),
   });
+  routes.push(...thinRoutes(flags.strings, parseHeaderList(flags.strings['--headers']), parseHeaderList(flags.strings['--connect-headers'] ?? flags.strings['--headers'])));
   const wanted = routes.length > 0 ? unionOfEvents(routes) : events;
   const session = await openSession(client, wanted);
   for (const type of session.unknown_events) io.stderr.write(`You're attempting to listen for "${type}", which isn't a valid event\n`);
@@ -111,6 +118,23 @@ function unionOfEvents(routes: readonly ForwardRoute[]): string[] {
   return all.has('*') ? ['*'] : [...all];
 }
 
+/**
+ * The routes of `--forward-thin-to` and `--forward-thin-connect-to` (stripe-cli's flags): each event
+ * of `--thin-events` as a thin notification, signed with the same session secret.
+ */
+function thinRoutes(strings: Record<string, string | undefined>, headers: Record<string, string>, connectHeaders: Record<string, string>): ForwardRoute[] {
+  const to = strings['--forward-thin-to'];
+  const connectTo = strings['--forward-thin-connect-to'] ?? to;
+  if (strings['--thin-events'] !== undefined && !to && !connectTo) throw new CliError('--thin-events needs --forward-thin-to (or --forward-thin-connect-to)', 2);
+  const given = (strings['--thin-events'] ?? '*').split(',').map((t) => t.trim()).filter(Boolean);
+  // Thin types are written `v1.charge.succeeded`; the stream and its filters use the v1 name.
+  const events = given.length > 0 ? given.map(v1EventType) : ['*'];
+  const routes: ForwardRoute[] = [];
+  if (to) routes.push({ url: parseForwardUrl(to, '--forward-thin-to'), connect: false, events, headers, payload: 'thin' });
+  if (connectTo) routes.push({ url: parseForwardUrl(connectTo, '--forward-thin-connect-to'), connect: true, events, headers: connectHeaders, payload: 'thin' });
+  return routes;
+}
+
 async function buildRoutes(
   client: HeraldClient,
   options: { forwardTo?: string; forwardConnectTo?: string; events: string[]; headers: Record<string, string>; connectHeaders: Record<string, string>; fromWebhooksApi: boolean },
@@ -129,15 +153,15 @@ async function buildRoutes(
         const local = connect ? connectBase : base;
         // stripe-cli: <forward-to scheme+host><forward-to path without trailing /><endpoint path>[?query]
         const url = `${local.protocol}//${local.host}${local.pathname.replace(/\/+$/, '')}${target.pathname}${target.search}`;
-        return { url, connect, events: e.enabled_events, headers: connect ? options.connectHeaders : options.headers };
+        return { url, connect, events: e.enabled_events, headers: connect ? options.connectHeaders : options.headers, payload: 'snapshot' as const };
       });
     if (routes.length === 0) throw new CliError('--load-from-webhooks-api: this account has no enabled webhook endpoints in this mode', 1);
     return routes;
   }
   const routes: ForwardRoute[] = [];
-  if (options.forwardTo) routes.push({ url: parseForwardUrl(options.forwardTo), connect: false, events: options.events, headers: options.headers });
+  if (options.forwardTo) routes.push({ url: parseForwardUrl(options.forwardTo), connect: false, events: options.events, headers: options.headers, payload: 'snapshot' });
   const connectTo = options.forwardConnectTo ?? options.forwardTo;
-  if (connectTo) routes.push({ url: parseForwardUrl(connectTo, '--forward-connect-to'), connect: true, events: options.events, headers: options.connectHeaders });
+  if (connectTo) routes.push({ url: parseForwardUrl(connectTo, '--forward-connect-to'), connect: true, events: options.events, headers: options.connectHeaders, payload: 'snapshot' });
   return routes;
 }
 
@@ -295,7 +319,7 @@ class Listener {
     const targets = routesFor(this.routes, event);
     const results = await Promise.all(
       targets.map(async (route) => {
-        const result = await this.forwarder.forward(route, event.payload);
+        const result = await this.forwarder.forward(route, route.payload === 'thin' ? event.thin_payload : event.payload);
         if (output !== 'json-line') this.printResult(result, event.event_id);
         return result;
       }),

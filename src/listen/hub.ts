@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { systemClock, type Clock } from '../domain/clock.js';
 import { endpointWantsType } from '../domain/event-types.js';
 import type { Logger } from '../domain/logger.js';
-import { renderEventPayload } from '../domain/objects.js';
+import { renderEventPayload, renderThinPayload } from '../domain/objects.js';
 import type { Mode, StoredEvent } from '../domain/types.js';
 import type { ListenEvent, ListenSession, Store } from '../store/store.js';
 import { Wakeup } from '../domain/wakeup.js';
@@ -24,6 +24,8 @@ export interface StreamedEvent {
   account: string | null;
   /** The Event object as JSON text: the CLI signs and forwards these bytes unchanged. */
   payload: string;
+  /** The thin event notification (`v2.core.event`) as JSON text, for `--forward-thin-to`. */
+  thin_payload: string;
   /** A manual resend (`herald events resend`), not a new event. */
   resend: boolean;
 }
@@ -100,7 +102,7 @@ function ownerKey(accountId: string, mode: Mode): string {
 }
 
 function toStreamed(event: ListenEvent, resend: boolean): StreamedEvent {
-  return { event_id: event.id, type: event.type, account: event.account, payload: renderEventPayload(event), resend };
+  return { event_id: event.id, type: event.type, account: event.account, payload: renderEventPayload(event), thin_payload: renderThinPayload(event), resend };
 }
 
 class ListenStream {

@@ -157,6 +157,33 @@ describe('herald listen', () => {
     await cli.kill();
   });
 
+  test('--forward-thin-to: thin notifications of --thin-events beside the snapshots, both signed with the session secret', async () => {
+    const snapshots = await receiver();
+    const thin = await receiver();
+    const { cli, secret } = await listen(['--forward-to', `${snapshots.url}/snapshot`, '--events', 'customer.created,charge.succeeded', '--forward-thin-to', `${thin.url}/thin`, '--thin-events', 'v1.customer.created']);
+    const customer = await h.publish({ type: 'customer.created', data: { object: { id: 'cus_thin', object: 'customer' } } });
+    const charge = await h.publish({ type: 'charge.succeeded', data: { object: { id: 'ch_thin', object: 'charge' } } });
+    await snapshots.waitForRequests(2, 30_000);
+    await thin.waitForRequests(1, 30_000);
+    assert.deepEqual(verifiedEvents(snapshots, secret).map((e) => e.id), [customer.id, charge.id]);
+
+    const [request] = thin.requests;
+    assert.equal(request!.path, '/thin');
+    const notification = verifier.parseEventNotification(request!.body, request!.headers['stripe-signature'] as string, secret) as unknown as Record<string, any>;
+    assert.equal(notification.id, customer.id);
+    assert.equal(notification.type, 'v1.customer.created');
+    assert.deepEqual(JSON.parse(request!.body).related_object, { id: 'cus_thin', type: 'customer', url: '/v1/objects/customer/cus_thin' });
+    // Each event once on stdout, with a response line per local URL it went to.
+    await waitFor(() => cli.stdout.filter((l) => RESPONSE_LINE.test(l)).length === 3, { timeoutMs: 30_000 });
+    assert.equal(cli.stdout.filter((l) => RESPONSE_LINE.test(l) && l.includes(`${thin.url}/thin`)).length, 1);
+    assert.equal(thin.requests.length, 1, 'charge.succeeded is not among --thin-events');
+    await cli.kill();
+
+    const refused = await runCli(['listen', '--thin-events', 'v1.customer.created'], env);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /--thin-events needs --forward-thin-to/);
+  });
+
   test('--load-from-webhooks-api forwards each enabled endpoint’s events to its path on the local host', async () => {
     const stripe = h.stripe();
     // Endpoint URLs on a closed local port: Herald's own deliveries to them fail harmlessly.

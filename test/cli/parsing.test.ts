@@ -21,8 +21,8 @@ test('--headers "K: V, K2: V2": first colon splits, whitespace and control chara
 
 test('Connect events go to Connect routes only, by enabled events', () => {
   const routes = [
-    { url: 'a', connect: false, events: ['*'], headers: {} },
-    { url: 'b', connect: true, events: ['customer.created'], headers: {} },
+    { url: 'a', connect: false, events: ['*'], headers: {}, payload: 'snapshot' as const },
+    { url: 'b', connect: true, events: ['customer.created'], headers: {}, payload: 'snapshot' as const },
   ];
   assert.deepEqual(routesFor(routes, { type: 'customer.created', account: null }).map((r) => r.url), ['a']);
   assert.deepEqual(routesFor(routes, { type: 'customer.created', account: 'acct_1' }).map((r) => r.url), ['b']);
