@@ -38,7 +38,12 @@ const server = createServer((req, res) => {
   const action = drawAction();
   const entry: FaultLogEntry = { path: req.url ?? '', eventId: null, action, status: null, at: Date.now(), answeredAt: null, closedAt: null };
   log.push(entry);
-  req.socket.once('close', () => (entry.closedAt = Date.now()));
+  // Whether the connection closed while this request was open (diagnostics). Not after the answer:
+  // a kept-alive socket would collect one listener per request it carries.
+  const socket = req.socket;
+  const onClose = () => (entry.closedAt = Date.now());
+  socket.once('close', onClose);
+  res.once('finish', () => socket.off('close', onClose));
   const chunks: Buffer[] = [];
   const noteId = () => {
     entry.eventId ??= /^\{"id":"([^"]+)"/.exec(Buffer.concat(chunks).toString('utf8'))?.[1] ?? null;
