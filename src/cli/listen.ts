@@ -84,15 +84,17 @@ export async function listen(argv: string[], io: CliIO): Promise<number> {
     return 0;
   }
   const events = (flags.strings['--events'] ?? '*').split(',').map((t) => t.trim()).filter(Boolean);
+  const headers = parseHeaderList(flags.strings['--headers']);
+  const connectHeaders = parseHeaderList(flags.strings['--connect-headers'] ?? flags.strings['--headers']);
   const routes = await buildRoutes(client, {
     forwardTo: flags.strings['--forward-to'],
     forwardConnectTo: flags.strings['--forward-connect-to'],
     events: events.length > 0 ? events : ['*'],
-    headers: parseHeaderList(flags.strings['--headers']),
-    connectHeaders: parseHeaderList(flags.strings['--connect-headers'] ?? flags.strings['--headers']),
+    headers,
+    connectHeaders,
     fromWebhooksApi: flags.booleans.has('--load-from-webhooks-api'),
   });
-  routes.push(...thinRoutes(flags.strings, parseHeaderList(flags.strings['--headers']), parseHeaderList(flags.strings['--connect-headers'] ?? flags.strings['--headers'])));
+  routes.push(...thinRoutes(flags.strings, headers, connectHeaders));
   const wanted = routes.length > 0 ? unionOfEvents(routes) : events;
   const session = await openSession(client, wanted);
   for (const type of session.unknown_events) io.stderr.write(`You're attempting to listen for "${type}", which isn't a valid event\n`);
@@ -125,7 +127,7 @@ function unionOfEvents(routes: readonly ForwardRoute[]): string[] {
 function thinRoutes(strings: Record<string, string | undefined>, headers: Record<string, string>, connectHeaders: Record<string, string>): ForwardRoute[] {
   const to = strings['--forward-thin-to'];
   const connectTo = strings['--forward-thin-connect-to'] ?? to;
-  if (strings['--thin-events'] !== undefined && !to && !connectTo) throw new CliError('--thin-events needs --forward-thin-to (or --forward-thin-connect-to)', 2);
+  if (strings['--thin-events'] !== undefined && !connectTo) throw new CliError('--thin-events needs --forward-thin-to (or --forward-thin-connect-to)', 2);
   const given = (strings['--thin-events'] ?? '*').split(',').map((t) => t.trim()).filter(Boolean);
   // Thin types are written `v1.charge.succeeded`; the stream and its filters use the v1 name.
   const events = given.length > 0 ? given.map(v1EventType) : ['*'];
