@@ -545,8 +545,8 @@ export class PostgresStore implements Store {
     // workers claiming at the same moment take disjoint batches instead of queueing behind each
     // other. An in-flight row whose lease ran out is due again (its worker died).
     const claimed = fairnessBinds(fairness, limit)
-      ? await this.pool.query(claimSql(FAIR_DUE_SEQS_SQL), [now, limit, now + leaseMs, leaseToken, [...fairness.inFlight.keys()], [...fairness.inFlight.values()], fairness.perEndpoint])
-      : await this.pool.query(claimSql(DUE_SEQS_SQL), [now, limit, now + leaseMs, leaseToken]);
+      ? await this.pool.query(CLAIM_FAIR_SQL, [now, limit, now + leaseMs, leaseToken, [...fairness.inFlight.keys()], [...fairness.inFlight.values()], fairness.perEndpoint])
+      : await this.pool.query(CLAIM_DUE_SQL, [now, limit, now + leaseMs, leaseToken]);
     if (claimed.rows.length === 0) return [];
     const endpointIds = [...new Set(claimed.rows.map((r: Row) => r.endpoint_id as string))];
     const endpointRows = await this.pool.query("SELECT * FROM endpoints WHERE id = ANY($1) AND status = 'enabled'", [endpointIds]);
@@ -1218,6 +1218,10 @@ const FAIR_DUE_SEQS_SQL = {
    ),`,
   seqs: 'SELECT seq FROM fast_within UNION ALL SELECT seq FROM fair',
 };
+
+/** The two claim statements, built once: a worker claims many times a second. */
+const CLAIM_DUE_SQL = claimSql(DUE_SEQS_SQL);
+const CLAIM_FAIR_SQL = claimSql(FAIR_DUE_SEQS_SQL);
 
 const INSERT_ATTEMPTS_SQL = `INSERT INTO attempts (id, delivery_id, event_id, endpoint_id, account_id, mode, kind, attempt_number, url, created,
     duration_ms, outcome, failure_kind, failure_message, http_status, request_headers, response_headers, response_body, next_retry_at, request_body,
