@@ -45,6 +45,13 @@ export interface RunningHerald {
 
 const PRUNE_INTERVAL_MS = 60_000;
 
+/**
+ * Publish statements a PostgreSQL API process runs at once (EventPublisher). Measured on 2 cores,
+ * API process alone, publishes at 2,000 events/s: p50 111 ms unbounded (a statement per event or
+ * two, the server's CPU spent parsing and planning them), 17 ms with 2, 20 ms with 1, 19 ms with 4.
+ */
+const POSTGRES_PUBLISH_BATCHES = 2;
+
 /** Starts Herald: the store, the default account, the API server and the delivery workers. */
 export async function startHerald(config: HeraldConfig, options: HeraldOptions = {}): Promise<RunningHerald> {
   const clock = options.clock ?? systemClock;
@@ -98,7 +105,7 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
       // Events no destination wants made no deliveries: nothing new for the worker to claim.
       if (published.some((event) => event.pendingWebhooks > 0)) worker?.wake();
       listen?.notify();
-    });
+    }, { maxConcurrentBatches: config.database.kind === 'postgres' ? POSTGRES_PUBLISH_BATCHES : undefined });
     const handler = createApiHandler({
       store,
       clock,
