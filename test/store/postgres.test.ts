@@ -177,4 +177,26 @@ describe('PostgreSQL store across processes', () => {
     const store = await PostgresStore.open(`${url}?pool_size=3`);
     await store.close();
   });
+
+  test('hot statements are prepared once per connection, none with prepared_statements=false (PgBouncer before 1.21)', async () => {
+    const url = await server.createDatabase();
+    await assert.rejects(PostgresStore.open(`${url}?prepared_statements=yes`), /prepared_statements/);
+    for (const [setting, expected] of [
+      ['', ['herald_claimed_secrets', 'herald_next_due', 'herald_publish_events', 'herald_publish_targets']],
+      ['&prepared_statements=false', []],
+    ] as const) {
+      // One connection, so the session this test looks into is the one that ran the statements.
+      const store = await PostgresStore.open(`${url}?pool_size=1${setting}`);
+      const accountId = `acct_prepared${setting === '' ? 'on' : 'off'}`;
+      await store.createEndpoint(endpointOf(accountId), { secret: 'whsec_0', created: T0, expiresAt: null }, 10);
+      await store.publishEvents([eventOf(accountId)]);
+      await store.publishEvents([eventOf(accountId)]);
+      assert.equal((await store.claimDueDeliveries(T0, 10, 30_000)).length, 2);
+      await store.nextDueTime();
+      const session = (store as unknown as { pool: { query(sql: string): Promise<{ rows: { name: string }[] }> } }).pool;
+      const { rows } = await session.query('SELECT name FROM pg_prepared_statements ORDER BY name');
+      assert.deepEqual(rows.map((r) => r.name), expected);
+      await store.close();
+    }
+  });
 });

@@ -84,6 +84,18 @@ export interface PostgresStoreOptions {
 }
 
 /**
+ * A statement of the hot paths (publishing, recording results), prepared once per connection and
+ * then only bound and run: PostgreSQL parses and plans it once instead of on every call. Only
+ * statements whose plan does not hinge on their values, and whose result columns are named (a
+ * prepared `SELECT *` fails once a migration adds a column). The claims are not prepared: how many
+ * rows a claim's scan meets depends on the backlog, which a plan made once could not follow.
+ */
+interface HotStatement {
+  name: string;
+  text: string;
+}
+
+/**
  * The shared store: one PostgreSQL database for many API and worker processes. Work is claimed with
  * `FOR UPDATE SKIP LOCKED` under leases, so workers never wait on each other and a dead worker's
  * deliveries come back when its leases expire; commits that create work NOTIFY idle workers.
@@ -95,6 +107,8 @@ export class PostgresStore implements Store {
   private constructor(
     private readonly pool: pg.Pool,
     private readonly connection: pg.ClientConfig,
+    /** The URL's `prepared_statements` (true unless `false`: PgBouncer before 1.21 in transaction mode). */
+    private readonly prepareHotStatements: boolean,
   ) {}
 
   /** Connects and brings the schema up to date (under an advisory lock, so processes may start together). */
@@ -104,12 +118,17 @@ export class PostgresStore implements Store {
     parsed.searchParams.delete('pool_size');
     const poolSize = poolParam !== null ? Number.parseInt(poolParam, 10) : (options.poolSize ?? 10);
     if (!Number.isInteger(poolSize) || poolSize < 1) throw new Error(`Invalid pool_size '${poolParam}' in the database URL: expected a whole number of at least 1`);
+    const preparedParam = parsed.searchParams.get('prepared_statements');
+    parsed.searchParams.delete('prepared_statements');
+    if (preparedParam !== null && preparedParam !== 'true' && preparedParam !== 'false') {
+      throw new Error(`Invalid prepared_statements '${preparedParam}' in the database URL: expected true or false`);
+    }
     const connection: pg.ClientConfig = { connectionString: parsed.toString(), application_name: 'herald', types: typeParsers };
     const pool = new pg.Pool({ ...connection, max: poolSize, idleTimeoutMillis: 30_000 });
     // An idle connection that breaks (database restart, network) is dropped by the pool; without a
     // listener the 'error' event would crash the process.
     pool.on('error', () => {});
-    const store = new PostgresStore(pool, connection);
+    const store = new PostgresStore(pool, connection, preparedParam !== 'false');
     try {
       await store.migrate();
     } catch (err) {
@@ -161,6 +180,11 @@ export class PostgresStore implements Store {
    * Runs `work` in one transaction. A deadlock or serialization failure (two processes touching
    * the same rows in another order) is retried: the transaction was rolled back whole.
    */
+  /** Runs a hot statement: by name, so each connection prepares it once (see HotStatement). */
+  private runHot(db: Queryable, statement: HotStatement, values: unknown[]): Promise<pg.QueryResult> {
+    return db.query(this.prepareHotStatements ? { name: statement.name, text: statement.text, values } : { text: statement.text, values });
+  }
+
   private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
@@ -452,7 +476,7 @@ export class PostgresStore implements Store {
     const endpointsByOwner = new Map<string, { id: string; enabledEvents: string[]; connect: boolean; eventsFrom: string[] }[]>();
     for (const owner of owners) {
       const [accountId, mode] = [owner.slice(0, owner.lastIndexOf('/')), owner.slice(owner.lastIndexOf('/') + 1)];
-      const { rows } = await this.pool.query("SELECT id, enabled_events, connect, events_from FROM endpoints WHERE account_id = $1 AND mode = $2 AND status = 'enabled'", [accountId, mode]);
+      const { rows } = await this.runHot(this.pool, PUBLISH_TARGETS, [accountId, mode]);
       endpointsByOwner.set(owner, rows.map((r: Row) => ({ id: r.id as string, enabledEvents: r.enabled_events as string[], connect: r.connect as boolean, eventsFrom: (r.events_from as string).split(',') })));
     }
     const stored: StoredEvent[] = [];
@@ -473,19 +497,9 @@ export class PostgresStore implements Store {
     // may become visible slightly out of seq order: the listen hub, which follows the log by seq,
     // keeps its cursor behind young events for that reason (src/listen/hub.ts). NOTIFY is delivered
     // at commit; listen streams want every new event, not only those with deliveries.
-    await this.pool.query(
-      `WITH new_events AS (
-         INSERT INTO events (id, account_id, mode, type, connected_account, api_version, created, data, request_id, request_idempotency_key,
-           account_api_version, object_id, object_type, related_object_url)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[],
-           $17::text[], $18::text[], $19::text[], $20::text[])
-       ),
-       new_deliveries AS (
-         INSERT INTO deliveries (id, event_id, endpoint_id, account_id, mode, kind, state, next_attempt_at, created)
-         SELECT id, event_id, endpoint_id, account_id, mode, 'automatic', 'pending', created, created
-         FROM unnest($11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::bigint[]) AS d(id, event_id, endpoint_id, account_id, mode, created)
-       )
-       SELECT pg_notify('${WORK_CHANNEL}', '')`,
+    await this.runHot(
+      this.pool,
+      PUBLISH_EVENTS,
       [
         stored.map((e) => e.id), stored.map((e) => e.accountId), stored.map((e) => e.mode), stored.map((e) => e.type), stored.map((e) => e.account),
         stored.map((e) => e.apiVersion), stored.map((e) => e.created), dataJsons, stored.map((e) => e.request.id),
@@ -550,10 +564,7 @@ export class PostgresStore implements Store {
     if (claimed.rows.length === 0) return [];
     const endpointIds = [...new Set(claimed.rows.map((r: Row) => r.endpoint_id as string))];
     const endpointRows = await this.pool.query("SELECT * FROM endpoints WHERE id = ANY($1) AND status = 'enabled'", [endpointIds]);
-    const secretRows = await this.pool.query(
-      'SELECT endpoint_id, secret FROM endpoint_secrets WHERE endpoint_id = ANY($1) AND (expires_at IS NULL OR expires_at > $2) ORDER BY created DESC, seq DESC',
-      [endpointIds, now],
-    );
+    const secretRows = await this.runHot(this.pool, CLAIMED_SECRETS, [endpointIds, now]);
     const secrets = new Map<string, string[]>();
     for (const r of secretRows.rows) secrets.set(r.endpoint_id, [...(secrets.get(r.endpoint_id) ?? []), r.secret]);
     const endpoints = new Map<string, WebhookEndpoint>(endpointRows.rows.map((r: Row) => [r.id as string, toEndpoint(r)]));
@@ -598,7 +609,7 @@ export class PostgresStore implements Store {
     // queue behind each other. Moving `lastSuccessAt` forward commutes, so it is done on the rows
     // nobody else holds at this moment (SKIP LOCKED); whoever holds one is writing a success too.
     const endpointIds = [...new Set(attempts.map((a) => a.endpointId))].sort();
-    const seen = await this.pool.query(`SELECT ${HEALTH_COLUMNS} FROM endpoints WHERE id = ANY($1)`, [endpointIds]);
+    const seen = await this.runHot(this.pool, ENDPOINT_HEALTH, [endpointIds]);
     const preview = replayHealth(seen.rows, results, policy);
     if (!preview.transitions) {
       await this.recordResults(this.pool, results);
@@ -639,14 +650,9 @@ export class PostgresStore implements Store {
    */
   private async recordResults(db: Queryable, results: AttemptResult[]): Promise<void> {
     const attempts = results.map((r) => r.attempt);
-    const moved = await db.query(
-      `WITH logged AS (${INSERT_ATTEMPTS_SQL} RETURNING 1)
-       UPDATE deliveries d SET state = u.state, next_attempt_at = u.next_at, schedule_step = u.step, lease_token = NULL,
-         delivered_at = CASE WHEN u.success AND d.kind = 'automatic' THEN COALESCE(d.delivered_at, u.at) ELSE d.delivered_at END
-       FROM unnest($22::text[], $23::text[], $24::text[], $25::bigint[], $26::int[], $27::boolean[], $28::bigint[])
-         AS u(id, token, state, next_at, step, success, at)
-       WHERE d.id = ANY($22) AND d.id = u.id AND d.lease_token = u.token
-       RETURNING d.id, d.kind`,
+    const moved = await this.runHot(
+      db,
+      RECORD_RESULTS,
       [
         ...attemptColumns(attempts),
         results.map((r) => r.claim.deliveryId), results.map((r) => r.claim.leaseToken), results.map((r) => r.next.state),
@@ -683,7 +689,7 @@ export class PostgresStore implements Store {
   }
 
   async nextDueTime(): Promise<Millis | null> {
-    const { rows } = await this.pool.query("SELECT MIN(next_attempt_at) AS due FROM deliveries WHERE state IN ('pending', 'in_flight')");
+    const { rows } = await this.runHot(this.pool, NEXT_DUE, []);
     return (rows[0]?.due as number | null) ?? null;
   }
 
@@ -1234,6 +1240,47 @@ const INSERT_ATTEMPTS_SQL = `INSERT INTO attempts (id, delivery_id, event_id, en
     AS a(id, delivery_id, event_id, endpoint_id, account_id, mode, kind, attempt_number, url, created,
     duration_ms, outcome, failure_kind, failure_message, http_status, request_headers, response_headers, response_body, next_retry_at, request_body,
     request_body_pending_webhooks)`;
+
+const PUBLISH_TARGETS: HotStatement = {
+  name: 'herald_publish_targets',
+  text: "SELECT id, enabled_events, connect, events_from FROM endpoints WHERE account_id = $1 AND mode = $2 AND status = 'enabled'",
+};
+
+const PUBLISH_EVENTS: HotStatement = {
+  name: 'herald_publish_events',
+  text: `WITH new_events AS (
+      INSERT INTO events (id, account_id, mode, type, connected_account, api_version, created, data, request_id, request_idempotency_key,
+        account_api_version, object_id, object_type, related_object_url)
+      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[],
+        $17::text[], $18::text[], $19::text[], $20::text[])
+    ),
+    new_deliveries AS (
+      INSERT INTO deliveries (id, event_id, endpoint_id, account_id, mode, kind, state, next_attempt_at, created)
+      SELECT id, event_id, endpoint_id, account_id, mode, 'automatic', 'pending', created, created
+      FROM unnest($11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::bigint[]) AS d(id, event_id, endpoint_id, account_id, mode, created)
+    )
+    SELECT pg_notify('${WORK_CHANNEL}', '')`,
+};
+
+const ENDPOINT_HEALTH: HotStatement = { name: 'herald_endpoint_health', text: `SELECT ${HEALTH_COLUMNS} FROM endpoints WHERE id = ANY($1)` };
+
+const RECORD_RESULTS: HotStatement = {
+  name: 'herald_record_results',
+  text: `WITH logged AS (${INSERT_ATTEMPTS_SQL} RETURNING 1)
+    UPDATE deliveries d SET state = u.state, next_attempt_at = u.next_at, schedule_step = u.step, lease_token = NULL,
+      delivered_at = CASE WHEN u.success AND d.kind = 'automatic' THEN COALESCE(d.delivered_at, u.at) ELSE d.delivered_at END
+    FROM unnest($22::text[], $23::text[], $24::text[], $25::bigint[], $26::int[], $27::boolean[], $28::bigint[])
+      AS u(id, token, state, next_at, step, success, at)
+    WHERE d.id = ANY($22) AND d.id = u.id AND d.lease_token = u.token
+    RETURNING d.id, d.kind`,
+};
+
+const NEXT_DUE: HotStatement = { name: 'herald_next_due', text: "SELECT MIN(next_attempt_at) AS due FROM deliveries WHERE state IN ('pending', 'in_flight')" };
+
+const CLAIMED_SECRETS: HotStatement = {
+  name: 'herald_claimed_secrets',
+  text: 'SELECT endpoint_id, secret FROM endpoint_secrets WHERE endpoint_id = ANY($1) AND (expires_at IS NULL OR expires_at > $2) ORDER BY created DESC, seq DESC',
+};
 
 /** The 21 column arrays (parameters $1 to $21) of INSERT_ATTEMPTS_SQL. */
 function attemptColumns(attempts: DeliveryAttempt[]): unknown[] {
