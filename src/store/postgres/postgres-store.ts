@@ -87,8 +87,9 @@ export interface PostgresStoreOptions {
  * A statement of the hot paths (publishing, recording results), prepared once per connection and
  * then only bound and run: PostgreSQL parses and plans it once instead of on every call. Only
  * statements whose plan does not hinge on their values, and whose result columns are named (a
- * prepared `SELECT *` fails once a migration adds a column). The claims are not prepared: how many
- * rows a claim's scan meets depends on the backlog, which a plan made once could not follow.
+ * prepared `SELECT *` fails once a migration adds a column). The statements that pick the deliveries
+ * to claim are not: how many rows their scans meet depends on the backlog, which a plan made once
+ * could not follow.
  */
 interface HotStatement {
   name: string;
@@ -176,15 +177,15 @@ export class PostgresStore implements Store {
     await this.pool.end();
   }
 
-  /**
-   * Runs `work` in one transaction. A deadlock or serialization failure (two processes touching
-   * the same rows in another order) is retried: the transaction was rolled back whole.
-   */
   /** Runs a hot statement: by name, so each connection prepares it once (see HotStatement). */
   private runHot(db: Queryable, statement: HotStatement, values: unknown[]): Promise<pg.QueryResult> {
     return db.query(this.prepareHotStatements ? { name: statement.name, text: statement.text, values } : { text: statement.text, values });
   }
 
+  /**
+   * Runs `work` in one transaction. A deadlock or serialization failure (two processes touching
+   * the same rows in another order) is retried: the transaction was rolled back whole.
+   */
   private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
