@@ -23,7 +23,7 @@ import { fairnessBinds } from '../claim-fairness.js';
 import { LISTEN_DELIVERY_UPSERT_SQL, listenDeliveryValues } from '../listen-delivery.js';
 import { withRequestBodies } from '../attempt-bodies.js';
 import { idempotencyOwner, SEALED_PREFIX } from '../secret-encryption.js';
-import { proceedVerdict } from '../idempotency.js';
+import { judgeStoredKey, proceedVerdict, type StoredIdempotencyKey } from '../idempotency.js';
 import type {
   AlertCandidate,
   AlertSendResult,
@@ -881,24 +881,16 @@ export class PostgresStore implements Store {
         'SELECT request_hash, status, body, locked_until, expires_at, reserved_id FROM idempotency_keys WHERE account_id = $1 AND mode = $2 AND key = $3 FOR UPDATE',
         [req.accountId, req.mode, req.key],
       );
-      const row = rows[0];
-      const live = row !== undefined && row.expires_at > req.now;
-      if (live) {
-        if (row.request_hash !== req.requestHash) return { kind: 'mismatch' };
-        if (row.status !== null) return { kind: 'replay', status: row.status, body: row.body };
-        if (row.locked_until > req.now) return { kind: 'in_progress' };
-      }
-      // Expired, or an earlier run died without finishing: this request takes the key over.
-      const resumed: string | null = live ? (row.reserved_id ?? null) : null;
-      const reservedId = resumed ?? req.reserve?.id ?? null;
+      const judged = judgeStoredKey(rows[0] as StoredIdempotencyKey | undefined, req);
+      if (judged.kind !== 'take_over') return judged;
       await c.query(
         `INSERT INTO idempotency_keys (account_id, mode, key, request_hash, status, body, locked_until, expires_at, reserved_id)
          VALUES ($1, $2, $3, $4, NULL, NULL, $5, $6, $7)
          ON CONFLICT (account_id, mode, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, status = NULL, body = NULL,
            locked_until = EXCLUDED.locked_until, expires_at = EXCLUDED.expires_at, reserved_id = EXCLUDED.reserved_id`,
-        [req.accountId, req.mode, req.key, req.requestHash, lockedUntil, expiresAt, reservedId],
+        [req.accountId, req.mode, req.key, req.requestHash, lockedUntil, expiresAt, judged.reservedId],
       );
-      return proceedVerdict(reservedId, resumed !== null);
+      return proceedVerdict(judged.reservedId, judged.resumed);
     });
   }
 

@@ -51,7 +51,7 @@ import { disableReason } from '../health.js';
 import { allowanceCounter, claimAllowance, fairnessBinds } from '../claim-fairness.js';
 import { LISTEN_DELIVERY_UPSERT_SQL, listenDeliveryValues } from '../listen-delivery.js';
 import { idempotencyOwner, SEALED_PREFIX } from '../secret-encryption.js';
-import { proceedVerdict } from '../idempotency.js';
+import { judgeStoredKey, proceedVerdict, type StoredIdempotencyKey } from '../idempotency.js';
 
 type Row = Record<string, unknown>;
 type Params = Record<string, unknown>;
@@ -960,23 +960,16 @@ export class SqliteStore implements Store {
     return this.db.transaction((): IdempotencyVerdict => {
       const row = this
         .stmt('SELECT request_hash, status, body, locked_until, expires_at, reserved_id FROM idempotency_keys WHERE account_id = ? AND mode = ? AND key = ?')
-        .get(req.accountId, req.mode, req.key) as Row | undefined;
-      const live = row !== undefined && (row.expires_at as number) > req.now;
-      if (live) {
-        if (row.request_hash !== req.requestHash) return { kind: 'mismatch' };
-        if (row.status !== null) return { kind: 'replay', status: row.status as number, body: row.body as string };
-        if ((row.locked_until as number) > req.now) return { kind: 'in_progress' };
-      }
-      // Expired, or an earlier run died without finishing: this request takes the key over.
-      const resumed = live ? ((row.reserved_id as string | null) ?? null) : null;
-      const reservedId = resumed ?? req.reserve?.id ?? null;
+        .get(req.accountId, req.mode, req.key) as StoredIdempotencyKey | undefined;
+      const judged = judgeStoredKey(row, req);
+      if (judged.kind !== 'take_over') return judged;
       this
         .stmt(
           `INSERT OR REPLACE INTO idempotency_keys (account_id, mode, key, request_hash, status, body, locked_until, expires_at, reserved_id)
            VALUES (?, ?, ?, ?, NULL, NULL, ?, ?, ?)`,
         )
-        .run(req.accountId, req.mode, req.key, req.requestHash, req.now + req.lockMs, req.now + (req.reserve?.forMs ?? req.lockMs), reservedId);
-      return proceedVerdict(reservedId, resumed !== null);
+        .run(req.accountId, req.mode, req.key, req.requestHash, req.now + req.lockMs, req.now + (req.reserve?.forMs ?? req.lockMs), judged.reservedId);
+      return proceedVerdict(judged.reservedId, judged.resumed);
     }).immediate();
   }
 
