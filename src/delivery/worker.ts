@@ -7,6 +7,7 @@ import { asDestination } from '../domain/destinations.js';
 import type { Logger } from '../domain/logger.js';
 import type { DeliveryAttempt } from '../domain/types.js';
 import type { AttemptResult, ClaimedDelivery, Store } from '../store/store.js';
+import { claimShape } from '../store/claim-fairness.js';
 import { classify } from './outcome.js';
 import { goneReason } from '../store/health.js';
 import { boundedRetryAfter, parseRetryAfter, remainingSchedule, RETRY_AFTER_STATUSES, retryDelay } from './retry-policy.js';
@@ -114,8 +115,8 @@ export class DeliveryWorker {
       const refill = Math.min(CLAIM_BATCH, Math.max(1, Math.floor(concurrency / 4)));
       if (capacity > 0 && (this.inFlight === 0 || capacity >= refill)) {
         let claims: ClaimedDelivery[] = [];
-        const limit = Math.min(capacity, CLAIM_BATCH);
-        const fairness = endpointConcurrency === undefined ? undefined : { perEndpoint: endpointConcurrency, inFlight: this.inFlightByEndpoint };
+        const batch = Math.min(capacity, CLAIM_BATCH);
+        const { limit, fairness } = endpointConcurrency === undefined ? { limit: batch } : claimShape({ perEndpoint: endpointConcurrency, inFlight: this.inFlightByEndpoint }, batch);
         try {
           claims = await store.claimDueDeliveries(clock.now(), limit, timeoutMs + LEASE_MARGIN_MS, fairness);
         } catch (err) {

@@ -87,69 +87,124 @@ describe('concurrency per endpoint', () => {
   // Store-independent (the worker's loop over a SQLite store): not repeated in the PostgreSQL twin.
   if (process.env.TEST_STORE !== 'postgres')
   it('while only work at an endpoint at its bound is due, the worker does not claim again and again', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'herald-fairness-'));
-    after(() => rmSync(dir, { recursive: true, force: true }));
-    const store = new SqliteStore(join(dir, 'herald.db'));
-    const accountId = newId.account();
-    await store.createAccount({ id: accountId, name: 'Fairness', applicationId: newId.application(), defaultApiVersion: '2026-10-28.endive', created: 0 });
-    const endpoint = {
-      id: newId.endpoint(), accountId, mode: 'test' as const, url: 'https://slow.example/hook', enabledEvents: ['*'], apiVersion: null, connect: false,
-      description: null, metadata: {}, signatureSchemes: ['stripe' as const], status: 'enabled' as const, disabledReason: null, disabledAt: null, failingSince: null, lastSuccessAt: null, created: 0,
-    };
-    await store.createEndpoint(endpoint, { secret: 'whsec_fairness', created: 0, expiresAt: null }, 10);
-    const now = Date.now();
-    await store.publishEvents(Array.from({ length: 100 }, (_, i) => ({
-      id: newId.event(), accountId, mode: 'test' as const, type: 'charge.succeeded', account: null, apiVersion: '2026-10-28.endive', accountApiVersion: '2026-10-28.endive',
-      created: now - 1000 + i, data: { object: { id: `ch_${i}`, object: 'charge' } }, request: { id: null, idempotency_key: null }, relatedObject: null,
-    })));
-
+    const store = await backlogStore(100);
     let claims = 0;
-    const counted = new Proxy(store, {
-      get(target, property, receiver) {
-        if (property === 'claimDueDeliveries') return (...args: Parameters<Store['claimDueDeliveries']>) => (claims++, target.claimDueDeliveries(...args));
-        const value = Reflect.get(target, property, receiver);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
-    // Attempts hang until released, as at a receiver that holds requests until the timeout.
-    let sending = 0;
-    let mostSending = 0;
-    let sent = 0;
-    const held: (() => void)[] = [];
-    let open = false;
-    const sender = {
-      async send(): Promise<SendResult> {
-        sent++;
-        mostSending = Math.max(mostSending, ++sending);
-        if (!open) await new Promise<void>((resolve) => held.push(resolve));
-        sending--;
-        return { kind: 'response', status: 200, headers: {}, body: '', durationMs: 1 };
-      },
-    } as unknown as HttpSender;
+    const counted = countingClaims(store, () => claims++);
+    const sender = new HeldSender();
     const worker = new DeliveryWorker({
-      store: counted, clock: systemClock, sender, logger: silentLogger, concurrency: 16, endpointConcurrency: 4, timeoutMs: 30_000, retryOverride: null, disableAfterMs: 86_400_000,
+      store: counted, clock: systemClock, sender: sender.asHttpSender(), logger: silentLogger, concurrency: 16, endpointConcurrency: 4, timeoutMs: 30_000, retryOverride: null, disableAfterMs: 86_400_000,
     });
     worker.start();
     try {
-      await waitFor(() => sending === 4, { message: '4 attempts in flight' });
+      await waitFor(() => sender.sending === 4, { message: '4 attempts in flight' });
       const before = claims;
       await new Promise((resolve) => setTimeout(resolve, 1500));
       // Polling (once a second) is fine; claiming after every wake would be hundreds.
       assert.ok(claims - before <= 5, `claims while only held-back work was due: ${claims - before}`);
-      assert.equal(sent, 4);
+      assert.equal(sender.sent, 4);
 
       // Freed slots are refilled from the backlog.
-      held.splice(0, 2).forEach((resolve) => resolve());
-      await waitFor(() => sent === 6, { timeoutMs: 5_000, message: 'the 2 freed slots to be refilled' });
-      open = true;
-      held.splice(0).forEach((resolve) => resolve());
-      await waitFor(() => sent === 100, { timeoutMs: 20_000, message: 'the whole backlog' });
-      assert.equal(mostSending, 4);
+      sender.release(2);
+      await waitFor(() => sender.sent === 6, { timeoutMs: 5_000, message: 'the 2 freed slots to be refilled' });
+      sender.open();
+      await waitFor(() => sender.sent === 100, { timeoutMs: 20_000, message: 'the whole backlog' });
+      assert.equal(sender.mostSending, 4);
     } finally {
-      open = true;
-      held.splice(0).forEach((resolve) => resolve());
+      sender.open();
+      await worker.stop();
+      await store.close();
+    }
+  });
+
+  // Store-independent, as above.
+  if (process.env.TEST_STORE !== 'postgres')
+  it('claims that cannot take an endpoint past its bound are made without it; near the bound, with it', async () => {
+    const store = await backlogStore(30);
+    const claims: { limit: number; bounded: boolean }[] = [];
+    const counted = countingClaims(store, (limit, fairness) => claims.push({ limit, bounded: fairness !== undefined }));
+    const sender = new HeldSender();
+    const worker = new DeliveryWorker({
+      store: counted, clock: systemClock, sender: sender.asHttpSender(), logger: silentLogger, concurrency: 16, endpointConcurrency: 10, timeoutMs: 30_000, retryOverride: null, disableAfterMs: 86_400_000,
+    });
+    worker.start();
+    try {
+      await waitFor(() => sender.sending === 10, { message: '10 attempts in flight' });
+      // Nothing in flight: a claim of the bound's 10 cannot pass it, and goes without it.
+      assert.deepEqual(claims[0], { limit: 10, bounded: false });
+      // With the endpoint at its bound, the next claims carry the bound, and take nothing more.
+      await waitFor(() => claims.length >= 2, { message: 'a claim at the bound' });
+      assert.equal(claims[1]!.bounded, true);
+      assert.equal(sender.sent, 10);
+      sender.open();
+      await waitFor(() => sender.sent === 30, { timeoutMs: 20_000, message: 'the whole backlog' });
+      assert.equal(sender.mostSending, 10);
+    } finally {
+      sender.open();
       await worker.stop();
       await store.close();
     }
   });
 });
+
+/** A SQLite store in a temporary directory with one endpoint and `count` events due for it. */
+async function backlogStore(count: number): Promise<SqliteStore> {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-fairness-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const store = new SqliteStore(join(dir, 'herald.db'));
+  const accountId = newId.account();
+  await store.createAccount({ id: accountId, name: 'Fairness', applicationId: newId.application(), defaultApiVersion: '2026-10-28.endive', created: 0 });
+  const endpoint = {
+    id: newId.endpoint(), accountId, mode: 'test' as const, url: 'https://slow.example/hook', enabledEvents: ['*'], apiVersion: null, connect: false,
+    description: null, metadata: {}, signatureSchemes: ['stripe' as const], status: 'enabled' as const, disabledReason: null, disabledAt: null, failingSince: null, lastSuccessAt: null, created: 0,
+  };
+  await store.createEndpoint(endpoint, { secret: 'whsec_fairness', created: 0, expiresAt: null }, 10);
+  const now = Date.now();
+  await store.publishEvents(Array.from({ length: count }, (_, i) => ({
+    id: newId.event(), accountId, mode: 'test' as const, type: 'charge.succeeded', account: null, apiVersion: '2026-10-28.endive', accountApiVersion: '2026-10-28.endive',
+    created: now - 1000 + i, data: { object: { id: `ch_${i}`, object: 'charge' } }, request: { id: null, idempotency_key: null }, relatedObject: null,
+  })));
+  return store;
+}
+
+/** `store`, telling `onClaim` the limit and bound of every claim. */
+function countingClaims(store: Store, onClaim: (limit: number, fairness: Parameters<Store['claimDueDeliveries']>[3]) => void): Store {
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      if (property === 'claimDueDeliveries') {
+        return (...args: Parameters<Store['claimDueDeliveries']>) => (onClaim(args[1], args[3]), target.claimDueDeliveries(...args));
+      }
+      const value = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/** A sender whose attempts hang until released, as at a receiver that holds requests until the timeout. */
+class HeldSender {
+  sending = 0;
+  mostSending = 0;
+  sent = 0;
+  private readonly held: (() => void)[] = [];
+  private opened = false;
+
+  asHttpSender(): HttpSender {
+    return {
+      send: async (): Promise<SendResult> => {
+        this.sent++;
+        this.mostSending = Math.max(this.mostSending, ++this.sending);
+        if (!this.opened) await new Promise<void>((resolve) => this.held.push(resolve));
+        this.sending--;
+        return { kind: 'response', status: 200, headers: {}, body: '', durationMs: 1 };
+      },
+    } as unknown as HttpSender;
+  }
+
+  release(count: number): void {
+    this.held.splice(0, count).forEach((resolve) => resolve());
+  }
+
+  open(): void {
+    this.opened = true;
+    this.release(this.held.length);
+  }
+}

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { parseForm } from '../../src/api/form.js';
 import { resolveConfig, ConfigError } from '../../src/config/config.js';
 import { classify, failureKindOfError } from '../../src/delivery/outcome.js';
+import { claimShape, fairnessBinds } from '../../src/store/claim-fairness.js';
 import { retryDelay, RETRY_SCHEDULES } from '../../src/delivery/retry-policy.js';
 import { formatDuration, parseDuration } from '../../src/domain/duration.js';
 import { endpointWantsType, typePatternMatcher } from '../../src/domain/event-types.js';
@@ -121,5 +122,28 @@ describe('event types and payloads', () => {
     });
     assert.equal(payload, '{"id":"evt_1","object":"event","account":"acct_1","api_version":"2026-10-28.endive","created":1795000000,"data":{"object":{"id":"ch_1","amount":2000}},"livemode":true,"pending_webhooks":2,"request":{"id":null,"idempotency_key":"k"},"type":"charge.succeeded"}');
     assert.deepEqual(Object.keys(JSON.parse(payload)), ['id', 'object', 'account', 'api_version', 'created', 'data', 'livemode', 'pending_webhooks', 'request', 'type']);
+  });
+});
+
+describe('claims under the per-endpoint bound', () => {
+  const fairness = (perEndpoint: number, inFlight: Record<string, number>) => ({ perEndpoint, inFlight: new Map(Object.entries(inFlight)) });
+
+  it('a claim within every endpoint\'s allowance goes without the bound', () => {
+    assert.deepEqual(claimShape(fairness(128, {}), 200), { limit: 128 });
+    assert.deepEqual(claimShape(fairness(128, { we_a: 3, we_b: 20 }), 200), { limit: 108 });
+    assert.deepEqual(claimShape(fairness(500, { we_a: 3 }), 200), { limit: 200 });
+  });
+
+  it('near the bound, the claim keeps its size and carries the bound', () => {
+    const nearBound = fairness(128, { we_a: 120, we_b: 2 });
+    assert.deepEqual(claimShape(nearBound, 200), { limit: 200, fairness: nearBound });
+    const atBound = fairness(4, { we_a: 4 });
+    assert.deepEqual(claimShape(atBound, 16), { limit: 16, fairness: atBound });
+  });
+
+  it('the stores bind a claim only when an endpoint could pass its bound', () => {
+    assert.equal(fairnessBinds(undefined, 200), false);
+    assert.equal(fairnessBinds(fairness(128, { we_a: 28 }), 100), false);
+    assert.equal(fairnessBinds(fairness(128, { we_a: 29 }), 100), true);
   });
 });
