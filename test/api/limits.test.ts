@@ -46,6 +46,32 @@ describe('input limits', () => {
     }
   });
 
+  test('bodies nested beyond 100 levels (JSON) or 16 (form keys) are a 400, and nothing is stored', async () => {
+    const nestedIn = (levels: number) => {
+      let value: unknown = 'deep';
+      for (let i = 0; i < levels; i++) value = { n: value };
+      return value;
+    };
+    // The body, data and data[object] are three levels: 97 more make 100, the most accepted.
+    const deepest = { type: 'payment_intent.succeeded', data: { object: { id: 'pi_deep', object: 'payment_intent', n: nestedIn(97) } } };
+    assert.equal((await json(h, '/v1/events', deepest)).status, 200);
+    const before = (await h.request('GET', '/v1/events?limit=100')).body.data.length;
+    for (const body of [
+      JSON.stringify({ type: 'payment_intent.succeeded', data: { object: { id: 'pi_deeper', object: 'payment_intent', n: nestedIn(98) } } }),
+      `{"type":"payment_intent.succeeded","data":{"object":${'['.repeat(200_000)}${']'.repeat(200_000)}}}`,
+    ]) {
+      const res = await h.request('POST', '/v1/events', { body, contentType: 'application/json' });
+      assert.equal(res.status, 400, JSON.stringify(res.body));
+      assert.equal(res.body.error.type, 'invalid_request_error');
+      assert.match(res.body.error.message, /nested more than 100 levels deep/);
+    }
+    const form = `type=payment_intent.succeeded&data[object][id]=pi_form&data[object]${'[n]'.repeat(20)}=1`;
+    const res = await h.request('POST', '/v1/events', { body: form });
+    assert.equal(res.status, 400);
+    assert.match(res.body.error.message, /nested more than 16 levels deep/);
+    assert.equal((await h.request('GET', '/v1/events?limit=100')).body.data.length, before, 'no event stored');
+  });
+
   test("metadata as Stripe's: 50 keys, keys of 40 characters, values of 500", async () => {
     const base = 'url=https%3A%2F%2Fexample.com%2Fh&enabled_events[]=*';
     const keys = (n: number) => Array.from({ length: n }, (_, i) => `metadata[k${i}]=v`).join('&');
