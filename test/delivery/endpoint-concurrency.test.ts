@@ -91,9 +91,7 @@ describe('concurrency per endpoint', () => {
     let claims = 0;
     const counted = countingClaims(store, () => claims++);
     const sender = new HeldSender();
-    const worker = new DeliveryWorker({
-      store: counted, clock: systemClock, sender: sender.asHttpSender(), logger: silentLogger, concurrency: 16, endpointConcurrency: 4, timeoutMs: 30_000, retryOverride: null, disableAfterMs: 86_400_000,
-    });
+    const worker = workerOver(counted, sender, 4);
     worker.start();
     try {
       await waitFor(() => sender.sending === 4, { message: '4 attempts in flight' });
@@ -123,9 +121,7 @@ describe('concurrency per endpoint', () => {
     const claims: { limit: number; bounded: boolean }[] = [];
     const counted = countingClaims(store, (limit, fairness) => claims.push({ limit, bounded: fairness !== undefined }));
     const sender = new HeldSender();
-    const worker = new DeliveryWorker({
-      store: counted, clock: systemClock, sender: sender.asHttpSender(), logger: silentLogger, concurrency: 16, endpointConcurrency: 10, timeoutMs: 30_000, retryOverride: null, disableAfterMs: 86_400_000,
-    });
+    const worker = workerOver(counted, sender, 10);
     worker.start();
     try {
       await waitFor(() => sender.sending === 10, { message: '10 attempts in flight' });
@@ -164,6 +160,13 @@ async function backlogStore(count: number): Promise<SqliteStore> {
     created: now - 1000 + i, data: { object: { id: `ch_${i}`, object: 'charge' } }, request: { id: null, idempotency_key: null }, relatedObject: null,
   })));
   return store;
+}
+
+/** A worker of 16 slots over `store`, at most `endpointConcurrency` of them per endpoint, sending through `sender`. */
+function workerOver(store: Store, sender: HeldSender, endpointConcurrency: number): DeliveryWorker {
+  return new DeliveryWorker({
+    store, clock: systemClock, sender: sender.asHttpSender(), logger: silentLogger, concurrency: 16, endpointConcurrency, timeoutMs: 30_000, retryOverride: null, disableAfterMs: 86_400_000,
+  });
 }
 
 /** `store`, telling `onClaim` the limit and bound of every claim. */
