@@ -70,6 +70,12 @@ export class DeliveryWorker {
    * attempts elsewhere do not send the loop to claim again (it would claim nothing, in a spin).
    */
   private heldBack: ReadonlySet<string> | null = null;
+  /**
+   * The loop sleeps after a claim that took all the due work there was, and no new work has been
+   * announced since: finished attempts and recorded successes then need no look at the queue (at a
+   * few events a second, those looks were most of the store's transactions).
+   */
+  private drained = false;
   private running = false;
   private loop: Promise<void> | null = null;
   private readonly wakeup = new Wakeup();
@@ -92,6 +98,7 @@ export class DeliveryWorker {
 
   /** New work may be due: look at the queue now instead of at the next poll. */
   wake(): void {
+    this.drained = false;
     this.wakeup.signal();
   }
 
@@ -109,6 +116,7 @@ export class DeliveryWorker {
     const { store, clock, logger, concurrency, endpointConcurrency, timeoutMs } = this.options;
     while (this.running) {
       this.wakeup.clear();
+      this.drained = false;
       const capacity = concurrency - this.inFlight;
       // Refill in batches, not a slot at a time: every claim is a transaction (a disk sync), and
       // one per finished attempt would cap a busy worker at the disk's sync rate.
@@ -151,6 +159,7 @@ export class DeliveryWorker {
           if (atBound.length > 0) this.heldBack = new Set(atBound);
         }
         if (this.wakeup.signalled) continue;
+        this.drained = this.heldBack === null;
         // Held back: due work is waiting already, and freed slots wake the loop; nothing to look up.
         await this.wakeup.sleep(this.heldBack === null ? await this.untilNextDue() : this.pollIntervalMs);
       } else {
@@ -161,18 +170,20 @@ export class DeliveryWorker {
 
   /**
    * An attempt (or a transport's batch of `count`) to `endpointId` finished: its slots are free.
-   * The loop looks at the queue again, unless the last claim left only work held back by the
-   * bound and this frees too few of those slots to be worth a claim: half the bound, since each
-   * claim is a transaction, and claims of a few rows cost more CPU than the deliveries they start.
+   * The loop looks at the queue again, unless the last claim took all the due work (nothing can
+   * be waiting for the slots), or left only work held back by the bound and this frees too few of
+   * those slots to be worth a claim: half the bound, since each claim is a transaction, and claims
+   * of a few rows cost more CPU than the deliveries they start.
    */
   private finished(endpointId: string, count: number): void {
     this.inFlight -= count;
     const left = (this.inFlightByEndpoint.get(endpointId) ?? 0) - count;
     if (left > 0) this.inFlightByEndpoint.set(endpointId, left);
     else this.inFlightByEndpoint.delete(endpointId);
+    if (this.drained) return;
     const bound = this.options.endpointConcurrency;
     const worthAClaim = this.heldBack === null || bound === undefined || (this.heldBack.has(endpointId) && bound - left >= Math.max(1, Math.floor(bound / 2)));
-    if (worthAClaim) this.wake();
+    if (worthAClaim) this.wakeup.signal();
   }
 
   private async untilNextDue(): Promise<number> {
@@ -348,10 +359,12 @@ export class DeliveryWorker {
   private async flush(): Promise<void> {
     while (this.flushing) await this.flushing;
     if (this.results.length === 0) return;
+    let retrying = false;
     this.flushing = (async () => {
       const { store, logger, disableAfterMs } = this.options;
       while (this.results.length > 0) {
         const batch = this.results.splice(0, RECORD_BATCH);
+        retrying ||= batch.some((r) => r.next.state === 'pending');
         try {
           const outcome = await store.recordAttempts(batch, { disableAfterMs });
           for (const { endpointId, reason } of outcome.disabled) logger.warn('endpoint disabled', { endpoint: endpointId, reason });
@@ -367,8 +380,8 @@ export class DeliveryWorker {
     } finally {
       this.flushing = null;
     }
-    // Recorded results change due times (a retry may be due sooner than the next poll); while work
-    // is held back by the bound, the loop polls anyway, and finished attempts wake it.
-    if (this.heldBack === null) this.wake();
+    // A retry recorded may fall due before the loop's next look at the queue; while work is held
+    // back by the bound, the loop polls anyway, and finished attempts wake it.
+    if (retrying && this.heldBack === null) this.wake();
   }
 }

@@ -1,12 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { systemClock } from '../../src/domain/clock.js';
-import { newId } from '../../src/domain/ids.js';
 import { silentLogger } from '../../src/domain/logger.js';
 import type { SendResult } from '../../src/delivery/outcome.js';
 import type { HttpSender } from '../../src/delivery/sender.js';
@@ -15,6 +11,7 @@ import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../../src/store/store.js';
 import { startTestHerald, waitFor } from '../helpers/herald.js';
 import { TestReceiver } from '../helpers/receiver.js';
+import { countingCalls, storeWithEndpoint } from '../helpers/worker-store.js';
 
 /**
  * A receiver that holds every request until the test opens its gate (then answers 200), and
@@ -142,23 +139,10 @@ describe('concurrency per endpoint', () => {
   });
 });
 
-/** A SQLite store in a temporary directory with one endpoint and `count` events due for it. */
+/** A SQLite store with one endpoint and `count` events due for it. */
 async function backlogStore(count: number): Promise<SqliteStore> {
-  const dir = mkdtempSync(join(tmpdir(), 'herald-fairness-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
-  const store = new SqliteStore(join(dir, 'herald.db'));
-  const accountId = newId.account();
-  await store.createAccount({ id: accountId, name: 'Fairness', applicationId: newId.application(), defaultApiVersion: '2026-10-28.endive', created: 0 });
-  const endpoint = {
-    id: newId.endpoint(), accountId, mode: 'test' as const, url: 'https://slow.example/hook', enabledEvents: ['*'], apiVersion: null, connect: false,
-    description: null, metadata: {}, signatureSchemes: ['stripe' as const], status: 'enabled' as const, disabledReason: null, disabledAt: null, failingSince: null, lastSuccessAt: null, created: 0,
-  };
-  await store.createEndpoint(endpoint, { secret: 'whsec_fairness', created: 0, expiresAt: null }, 10);
-  const now = Date.now();
-  await store.publishEvents(Array.from({ length: count }, (_, i) => ({
-    id: newId.event(), accountId, mode: 'test' as const, type: 'charge.succeeded', account: null, apiVersion: '2026-10-28.endive', accountApiVersion: '2026-10-28.endive',
-    created: now - 1000 + i, data: { object: { id: `ch_${i}`, object: 'charge' } }, request: { id: null, idempotency_key: null }, relatedObject: null,
-  })));
+  const { store, publish } = await storeWithEndpoint();
+  await publish(count);
   return store;
 }
 
@@ -171,15 +155,7 @@ function workerOver(store: Store, sender: HeldSender, endpointConcurrency: numbe
 
 /** `store`, telling `onClaim` the limit and bound of every claim. */
 function countingClaims(store: Store, onClaim: (limit: number, fairness: Parameters<Store['claimDueDeliveries']>[3]) => void): Store {
-  return new Proxy(store, {
-    get(target, property, receiver) {
-      if (property === 'claimDueDeliveries') {
-        return (...args: Parameters<Store['claimDueDeliveries']>) => (onClaim(args[1], args[3]), target.claimDueDeliveries(...args));
-      }
-      const value = Reflect.get(target, property, receiver);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
+  return countingCalls(store, ['claimDueDeliveries'], (_, args) => onClaim(args[1] as number, args[3] as Parameters<Store['claimDueDeliveries']>[3]));
 }
 
 /** A sender whose attempts hang until released, as at a receiver that holds requests until the timeout. */

@@ -14,7 +14,9 @@ import type { StoreCall, StoreReply } from './threaded-store.js';
 const UNSYNCED = new Set(['claimDueDeliveries', 'recordAttempts', 'releaseDeliveries']);
 
 const { path } = workerData as { path: string };
-const store = new SqliteStore(path, { background: true, onBackgroundError: (err) => parentPort!.postMessage({ backgroundError: `the SQLite checkpoint thread failed (SQLite checkpoints on the store's thread instead): ${String(err)}` }) });
+// Group commit: every call runs in runBatch (below), which syncs the log for the calls that need it.
+const store = new SqliteStore(path, { background: true, groupCommit: true, onBackgroundError: (err) => parentPort!.postMessage({ backgroundError: `the SQLite checkpoint thread failed (SQLite checkpoints on the store's thread instead): ${String(err)}` }) });
+// Not synced on its own (group commit); lost in a power cut, it is simply done again at the next start.
 store.unlockRequestsOfEarlierRuns();
 const methods = store as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
 

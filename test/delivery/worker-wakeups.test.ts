@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { systemClock } from '../../src/domain/clock.js';
+import { silentLogger } from '../../src/domain/logger.js';
+import type { SendResult } from '../../src/delivery/outcome.js';
+import type { HttpSender } from '../../src/delivery/sender.js';
+import { DeliveryWorker } from '../../src/delivery/worker.js';
+import type { Store } from '../../src/store/store.js';
+import { waitFor } from '../helpers/herald.js';
+import { countingCalls, storeWithEndpoint } from '../helpers/worker-store.js';
+
+/** A worker over `store` that sends through `send`; a 10 s poll, so that only wake-ups bring work on time. */
+function workerOver(store: Store, send: () => Promise<SendResult>, retryOverride: number[] | null = null): DeliveryWorker {
+  return new DeliveryWorker({
+    store, clock: systemClock, sender: { send } as unknown as HttpSender, logger: silentLogger, concurrency: 16, endpointConcurrency: 8,
+    timeoutMs: 30_000, retryOverride, disableAfterMs: 86_400_000, pollIntervalMs: 10_000,
+  });
+}
+
+const ok = async (): Promise<SendResult> => ({ kind: 'response', status: 200, headers: {}, body: '', durationMs: 1 });
+
+// The worker's loop over a SQLite store: store-independent, so not repeated on PostgreSQL.
+describe('when the delivery loop looks at the queue', () => {
+  it('events published one at a time are claimed once each: finished attempts and recorded successes do not send a drained loop back', async () => {
+    const { store, publish } = await storeWithEndpoint();
+    const calls = { claimDueDeliveries: 0, nextDueTime: 0 };
+    const counted = countingCalls(store, ['claimDueDeliveries', 'nextDueTime'], (method) => calls[method]++);
+    let sent = 0;
+    const worker = workerOver(counted, async () => (sent++, ok()));
+    worker.start();
+    try {
+      await waitFor(() => calls.nextDueTime === 1, { message: 'the first look at the empty queue' });
+      for (let i = 1; i <= 20; i++) {
+        await publish(1);
+        worker.wake();
+        await waitFor(() => sent === i, { message: `event ${i} delivered` });
+        // Let the attempt's result be recorded before the next event, as at a low rate.
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      // One claim per announced event (and the first look); each after a finished attempt or a
+      // recorded success would make three.
+      assert.ok(calls.claimDueDeliveries <= 21, `claims for 20 events published one at a time: ${calls.claimDueDeliveries}`);
+      assert.ok(calls.nextDueTime <= 21, `looks at the next due time: ${calls.nextDueTime}`);
+    } finally {
+      await worker.stop();
+      await store.close();
+    }
+  });
+
+  it('a failed attempt whose retry falls due before the next poll is retried on time', async () => {
+    const { store, publish } = await storeWithEndpoint();
+    const attempts: number[] = [];
+    const worker = workerOver(store, async () => {
+      attempts.push(Date.now());
+      return attempts.length === 1 ? { kind: 'response', status: 500, headers: {}, body: '', durationMs: 1 } : ok();
+    }, [300]);
+    worker.start();
+    try {
+      await publish(1);
+      worker.wake();
+      await waitFor(() => attempts.length === 2, { timeoutMs: 5_000, message: 'the retry (the poll would come only after 10 s)' });
+      const gap = attempts[1]! - attempts[0]!;
+      assert.ok(gap >= 250 && gap < 3_000, `retried ${gap} ms after the failure, for a retry due after 300 ms`);
+    } finally {
+      await worker.stop();
+      await store.close();
+    }
+  });
+});
