@@ -96,6 +96,18 @@ async function leasesOnlyTheVictimCanHold(db: pg.Client): Promise<string[]> {
   return rows.filter((r) => Number(r.next_attempt_at) > answered + DELIVERY_TIMEOUT_MS + LEASE_MARGIN_MS).map((r) => r.id as string);
 }
 
+/** Why events arrived twice, if they did: their attempts by outcome, failure and duration. */
+async function describeDuplicates(d: Deployment): Promise<void> {
+  const twice = [...new Set(d.receivers.flatMap((r) => r.duplicates()))];
+  if (twice.length === 0) return;
+  const { rows } = await d.db.query(
+    `SELECT outcome, failure_kind, attempt_number, count(*)::int AS n, max(duration_ms)::int AS longest_ms
+     FROM attempts WHERE event_id = ANY($1) GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+    [twice],
+  );
+  process.stderr.write(`# ${twice.length} events arrived twice somewhere; their attempts: ${JSON.stringify(rows)}\n`);
+}
+
 async function openDeliveries(db: pg.Client): Promise<number> {
   const { rows } = await db.query("SELECT count(*)::int AS n FROM deliveries WHERE state IN ('pending', 'in_flight')");
   return rows[0].n;
@@ -122,6 +134,7 @@ describe('scale-out: one API and three worker processes on one PostgreSQL databa
       assert.equal(undelivered.rows[0].n, 0, 'every delivery is marked delivered');
     } catch (err) {
       for (const p of [d.api, ...d.workers]) process.stderr.write(p.log());
+      await describeDuplicates(d);
       throw err;
     } finally {
       await d.stop();
