@@ -139,7 +139,13 @@ export class SqliteStore implements Store {
    */
   private withoutSync<T>(fn: () => T): T {
     // Inside a batch (runBatch): a savepoint of the batch's transaction, which commits without a sync.
-    if (this.batch || !this.syncsOnCommit) return this.inTransaction.immediate(fn) as T;
+    if (this.batch) return this.inTransaction.immediate(fn) as T;
+    return this.unsyncedTransaction(fn);
+  }
+
+  /** `fn` in a transaction whose commit does not sync (a connection that syncs on commit is switched for it). */
+  private unsyncedTransaction<T>(fn: () => T): T {
+    if (!this.syncsOnCommit) return this.inTransaction.immediate(fn) as T;
     this.stmt('PRAGMA synchronous = NORMAL').run();
     try {
       return this.inTransaction.immediate(fn) as T;
@@ -216,12 +222,10 @@ export class SqliteStore implements Store {
     const durable = new Promise<void>((resolve) => (committed = resolve)).then(() => this.syncWal());
     const batch = { durableWanted: false, durable, committed };
     this.batch = batch;
-    if (this.syncsOnCommit) this.stmt('PRAGMA synchronous = NORMAL').run();
     try {
-      this.inTransaction.immediate(run);
+      this.unsyncedTransaction(run);
     } finally {
       this.batch = null;
-      if (this.syncsOnCommit) this.stmt('PRAGMA synchronous = FULL').run();
       if (batch.durableWanted) batch.committed();
     }
   }
