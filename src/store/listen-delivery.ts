@@ -13,7 +13,7 @@ export const LISTEN_DELIVERY_UPSERT_SQL = `INSERT INTO deliveries (id, event_id,
   ON CONFLICT (event_id, endpoint_id) WHERE kind = 'automatic'
   DO UPDATE SET state = excluded.state, attempt_count = deliveries.attempt_count + excluded.attempt_count,
     delivered_at = COALESCE(deliveries.delivered_at, excluded.delivered_at)
-  RETURNING id`;
+  RETURNING id, delivered_at`;
 
 /** The parameters of LISTEN_DELIVERY_UPSERT_SQL for one non-empty report. */
 export function listenDeliveryValues(sessionId: string, eventId: string, attempts: readonly DeliveryAttempt[]): unknown[] {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { newId } from '../../src/domain/ids.js';
 import type { WebhookEndpoint } from '../../src/domain/types.js';
@@ -62,6 +63,68 @@ describe('PostgreSQL store across processes', () => {
     const after = await server.query('SELECT count(*)::int AS n FROM schema_migrations', [], dbName);
     assert.equal(after.rows[0].n, versions.rows.length, 're-running applies nothing');
     await again.close();
+  });
+
+  test('migration 013 moves waiting work and undelivered deliveries into the queue, leases included', async () => {
+    const url = await server.createDatabase();
+    const dbName = new URL(url).pathname.slice(1);
+    const sql = (text: string, params: unknown[] = []) => server.query(text, params, dbName);
+    // The schema as Herald left it before 013, applied as its migrate() does.
+    const dir = new URL('../../src/store/postgres/migrations/', import.meta.url);
+    await sql('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
+    for (const file of readdirSync(dir).filter((f) => /^\d+_.*\.sql$/.test(f) && Number.parseInt(f, 10) < 13).sort()) {
+      await sql(readFileSync(new URL(file, dir), 'utf8'));
+      await sql('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [Number.parseInt(file, 10), file, T0]);
+    }
+    const accountId = `acct_migrate${Date.now()}`;
+    const endpoint = endpointOf(accountId);
+    const events = ['waiting', 'expired', 'delivered', 'given_up', 'leased'].map((name) => ({ name, id: newId.event() }));
+    for (const e of events) {
+      await sql("INSERT INTO events (id, account_id, mode, type, api_version, created, data) VALUES ($1, $2, 'test', 'charge.succeeded', '2026-10-28.endive', $3, '{}')", [e.id, accountId, T0]);
+    }
+    const eventId = (name: string) => events.find((e) => e.name === name)!.id;
+    const deliveries = [
+      { id: 'dlv_waiting', event: 'waiting', kind: 'automatic', state: 'pending', count: 0, next: T0, lease: null, deliveredAt: null },
+      { id: 'dlv_expired', event: 'expired', kind: 'automatic', state: 'in_flight', count: 1, next: T0 - 1, lease: 'dead', deliveredAt: null },
+      { id: 'dlv_delivered', event: 'delivered', kind: 'automatic', state: 'succeeded', count: 1, next: null, lease: null, deliveredAt: T0 },
+      { id: 'dlv_given_up', event: 'given_up', kind: 'automatic', state: 'failed', count: 3, next: null, lease: null, deliveredAt: null },
+      { id: 'dlv_resend', event: 'given_up', kind: 'manual', state: 'pending', count: 0, next: T0 + 10, lease: null, deliveredAt: null },
+      { id: 'dlv_leased', event: 'leased', kind: 'automatic', state: 'in_flight', count: 2, next: T0 + 60_000, lease: 'live', deliveredAt: null },
+    ];
+    for (const d of deliveries) {
+      await sql(
+        `INSERT INTO deliveries (id, event_id, endpoint_id, account_id, mode, kind, state, attempt_count, next_attempt_at, lease_token, delivered_at, created)
+         VALUES ($1, $2, $3, $4, 'test', $5, $6, $7, $8, $9, $10, $11)`,
+        [d.id, eventId(d.event), endpoint.id, accountId, d.kind, d.state, d.count, d.next, d.lease, d.deliveredAt, T0],
+      );
+    }
+
+    const store = await PostgresStore.open(url);
+    try {
+      await store.createEndpoint(endpoint, { secret: 'whsec_migrate', created: T0, expiresAt: null }, 100);
+      const pending = async (name: string) => (await store.getEvent(accountId, 'test', eventId(name)))!.pendingWebhooks;
+      assert.deepEqual(
+        await Promise.all(events.map((e) => pending(e.name))),
+        [1, 1, 0, 1, 1],
+        'pending_webhooks counts the undelivered automatic deliveries, given up or not',
+      );
+      const { rows } = await sql("SELECT next_attempt_at, lease_token FROM delivery_queue WHERE delivery_id = 'dlv_leased'");
+      assert.deepEqual(rows, [{ next_attempt_at: String(T0 + 60_000), lease_token: 'live' }], 'a live lease is kept');
+
+      const claimed = await store.claimDueDeliveries(T0, 100, 30_000);
+      assert.deepEqual(claimed.map((c) => c.deliveryId).sort(), ['dlv_expired', 'dlv_waiting'], 'due work and an expired lease, nothing else');
+      assert.equal(claimed.find((c) => c.deliveryId === 'dlv_expired')!.attemptNumber, 2);
+      assert.equal(await store.nextDueTime(), T0 + 10, 'the resend is the next due');
+      const [resend] = await store.claimDueDeliveries(T0 + 10, 100, 30_000);
+      assert.equal(resend?.deliveryId, 'dlv_resend');
+      assert.deepEqual(await store.claimDueDeliveries(T0 + 20, 100, 30_000), [], 'the given-up delivery is not due');
+      // At T0 + 60 s the live lease has run out, as have the ones taken above.
+      const later = await store.claimDueDeliveries(T0 + 60_000, 100, 30_000);
+      assert.deepEqual(later.map((c) => c.deliveryId).sort(), ['dlv_expired', 'dlv_leased', 'dlv_resend', 'dlv_waiting']);
+      assert.equal(later.find((c) => c.deliveryId === 'dlv_leased')!.attemptNumber, 3);
+    } finally {
+      await store.close();
+    }
   });
 
   test('processes starting together agree on one default account', async () => {

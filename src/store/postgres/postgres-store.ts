@@ -437,7 +437,7 @@ export class PostgresStore implements Store {
       );
       if (result.rowCount === 0) return false;
       // Pending work for a deleted endpoint is dropped; what is in flight finishes and is recorded.
-      await c.query("UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL WHERE endpoint_id = $1 AND state = 'pending'", [id]);
+      await c.query(CANCEL_WAITING_SQL, [id]);
       await c.query('DELETE FROM endpoint_secrets WHERE endpoint_id = $1', [id]);
       return true;
     });
@@ -593,12 +593,7 @@ export class PostgresStore implements Store {
         secrets: secrets.get(endpoint.id) ?? [],
       });
     }
-    if (cancelled.length > 0) {
-      await this.pool.query(
-        "UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL, lease_token = NULL, attempt_count = attempt_count - 1 WHERE id = ANY($1) AND lease_token = $2",
-        [cancelled, leaseToken],
-      );
-    }
+    if (cancelled.length > 0) await this.pool.query(CANCEL_CLAIMED_SQL, [cancelled, leaseToken]);
     return claims;
   }
 
@@ -667,11 +662,14 @@ export class PostgresStore implements Store {
     const movedAutomatic = new Set(moved.rows.filter((r: Row) => r.kind === 'automatic').map((r: Row) => r.id as string));
     const others = results.filter((r) => r.attempt.outcome === 'succeeded' && !movedAutomatic.has(r.claim.deliveryId)).map((r) => r.attempt);
     if (others.length > 0) {
+      const pairs = [others.map((a) => a.eventId), others.map((a) => a.endpointId), others.map((a) => a.created)];
+      // The queue first, as claims lock it first: the pair no longer counts in pending_webhooks.
+      await db.query(MARK_QUEUED_DELIVERED_SQL, pairs.slice(0, 2));
       await db.query(
         `UPDATE deliveries d SET delivered_at = u.at
          FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(event_id, endpoint_id, at)
          WHERE d.event_id = ANY($1) AND d.event_id = u.event_id AND d.endpoint_id = u.endpoint_id AND d.kind = 'automatic' AND d.delivered_at IS NULL`,
-        [others.map((a) => a.eventId), others.map((a) => a.endpointId), others.map((a) => a.created)],
+        pairs,
       );
     }
   }
@@ -680,9 +678,14 @@ export class PostgresStore implements Store {
     if (claims.length === 0) return;
     await this.transaction(async (c) => {
       await c.query(
-        `UPDATE deliveries d SET state = 'pending', next_attempt_at = $3, lease_token = NULL, attempt_count = d.attempt_count - 1
-         FROM unnest($1::text[], $2::text[]) AS u(id, token)
-         WHERE d.id = ANY($1) AND d.id = u.id AND d.lease_token = u.token AND d.state = 'in_flight'`,
+        `WITH released AS (
+           UPDATE delivery_queue q SET next_attempt_at = $3, lease_token = NULL
+           FROM unnest($1::text[], $2::text[]) AS u(id, token)
+           WHERE q.delivery_id = ANY($1) AND q.delivery_id = u.id AND q.lease_token = u.token
+           RETURNING q.delivery_id
+         )
+         UPDATE deliveries SET state = 'pending', next_attempt_at = $3, attempt_count = attempt_count - 1
+         WHERE id = ANY(ARRAY(SELECT delivery_id FROM released))`,
         [claims.map((cl) => cl.deliveryId), claims.map((cl) => cl.leaseToken), now],
       );
       await notifyWork(c);
@@ -696,11 +699,13 @@ export class PostgresStore implements Store {
 
   async enqueueManualDelivery(eventId: string, endpoint: WebhookEndpoint, now: Millis): Promise<void> {
     await this.transaction(async (c) => {
+      const id = newId.delivery();
       await c.query(
         `INSERT INTO deliveries (id, event_id, endpoint_id, account_id, mode, kind, state, next_attempt_at, created)
          VALUES ($1, $2, $3, $4, $5, 'manual', 'pending', $6, $6)`,
-        [newId.delivery(), eventId, endpoint.id, endpoint.accountId, endpoint.mode, now],
+        [id, eventId, endpoint.id, endpoint.accountId, endpoint.mode, now],
       );
+      await c.query('INSERT INTO delivery_queue (delivery_id, event_id, endpoint_id, next_attempt_at, undelivered) VALUES ($1, $2, $3, $4, FALSE)', [id, eventId, endpoint.id, now]);
       await notifyWork(c);
     });
   }
@@ -718,16 +723,28 @@ export class PostgresStore implements Store {
       );
       const wanted = rows.filter((r: Row) => destinationWants(endpoint, { type: r.type as string, account: (r.connected_account as string | null) ?? null }));
       if (dryRun || wanted.length === 0) return wanted.length;
-      const rearm = wanted.filter((r: Row) => r.delivery_id).map((r: Row) => r.delivery_id as string);
+      const rearm = wanted.filter((r: Row) => r.delivery_id);
       const fresh = wanted.filter((r: Row) => !r.delivery_id).map((r: Row) => r.id as string);
       if (rearm.length > 0) {
-        await c.query("UPDATE deliveries SET state = 'pending', next_attempt_at = $1, schedule_step = 0 WHERE id = ANY($2)", [now, rearm]);
+        // Its queue row is there (an undelivered automatic delivery keeps one), unless in flight
+        // since the look above: a lease is left alone.
+        await c.query(
+          `INSERT INTO delivery_queue (delivery_id, event_id, endpoint_id, next_attempt_at, undelivered)
+           SELECT id, event_id, $3, $4, TRUE FROM unnest($1::text[], $2::text[]) AS r(id, event_id)
+           ON CONFLICT (delivery_id) DO UPDATE SET next_attempt_at = excluded.next_attempt_at WHERE delivery_queue.lease_token IS NULL`,
+          [rearm.map((r: Row) => r.delivery_id as string), rearm.map((r: Row) => r.id as string), endpoint.id, now],
+        );
+        await c.query("UPDATE deliveries SET state = 'pending', next_attempt_at = $1, schedule_step = 0 WHERE id = ANY($2) AND state != 'in_flight'", [now, rearm.map((r: Row) => r.delivery_id as string)]);
       }
       if (fresh.length > 0) {
         await c.query(
-          `INSERT INTO deliveries (id, event_id, endpoint_id, account_id, mode, kind, state, next_attempt_at, created)
-           SELECT id, event_id, $3, $4, $5, 'automatic', 'pending', $6, $6 FROM unnest($1::text[], $2::text[]) AS n(id, event_id)
-           ON CONFLICT DO NOTHING`,
+          `WITH fresh AS (
+             INSERT INTO deliveries (id, event_id, endpoint_id, account_id, mode, kind, state, next_attempt_at, created)
+             SELECT id, event_id, $3, $4, $5, 'automatic', 'pending', $6, $6 FROM unnest($1::text[], $2::text[]) AS n(id, event_id)
+             ON CONFLICT DO NOTHING
+             RETURNING id, event_id
+           )
+           INSERT INTO delivery_queue (delivery_id, event_id, endpoint_id, next_attempt_at, undelivered) SELECT id, event_id, $3, $6, TRUE FROM fresh`,
           [fresh.map(() => newId.delivery()), fresh, endpoint.id, endpoint.accountId, endpoint.mode, now],
         );
       }
@@ -844,6 +861,12 @@ export class PostgresStore implements Store {
       if (attempts.length > 0) {
         const { rows } = await c.query(LISTEN_DELIVERY_UPSERT_SQL, listenDeliveryValues(sessionId, eventId, attempts));
         const deliveryId = rows[0].id as string;
+        // Never due, but an undelivered automatic delivery counts in pending_webhooks from the queue.
+        if (rows[0].delivered_at === null) {
+          await c.query('INSERT INTO delivery_queue (delivery_id, event_id, endpoint_id, undelivered) VALUES ($1, $2, $3, TRUE) ON CONFLICT DO NOTHING', [deliveryId, eventId, sessionId]);
+        } else {
+          await c.query('DELETE FROM delivery_queue WHERE delivery_id = $1', [deliveryId]);
+        }
         await c.query(INSERT_ATTEMPTS_SQL, attemptColumns(attempts.map((a) => ({ ...a, deliveryId }))));
       }
       await c.query(
@@ -1030,13 +1053,15 @@ export class PostgresStore implements Store {
         // An old event still waiting for a delivery stays until that delivery is finished.
         const { rows } = await c.query(
           `SELECT id FROM events e WHERE created < $1
-             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state IN ('pending', 'in_flight'))
+             AND NOT EXISTS (SELECT 1 FROM delivery_queue q WHERE q.event_id = e.id AND q.next_attempt_at IS NOT NULL)
            LIMIT $2 FOR UPDATE SKIP LOCKED`,
           [olderThan, PRUNE_BATCH],
         );
         if (rows.length === 0) return 0;
         const ids = rows.map((r: Row) => r.id as string);
-        await c.query("DELETE FROM deliveries WHERE event_id = ANY($1) AND state NOT IN ('pending', 'in_flight')", [ids]);
+        // Given-up deliveries leave the queue with their event; one planned meanwhile stays.
+        await c.query('DELETE FROM delivery_queue WHERE event_id = ANY($1) AND next_attempt_at IS NULL', [ids]);
+        await c.query('DELETE FROM deliveries d WHERE event_id = ANY($1) AND NOT EXISTS (SELECT 1 FROM delivery_queue q WHERE q.delivery_id = d.id)', [ids]);
         const deleted = await c.query(
           'DELETE FROM events WHERE id = ANY($1) AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)',
           [ids],
@@ -1127,10 +1152,15 @@ async function notifyWork(c: pg.PoolClient): Promise<void> {
  * Leases the due deliveries `due` chooses ($1 now, $2 limit) until $3 under the lease token $4,
  * and answers each with its event (NULL columns when the event was pruned).
  */
-function claimSql(due: { ctes: string; seqs: string }): string {
-  return `WITH ${due.ctes} claimed AS (
-     UPDATE deliveries SET state = 'in_flight', next_attempt_at = $3, lease_token = $4, attempt_count = attempt_count + 1
-     WHERE seq = ANY(ARRAY(${due.seqs}))
+function claimSql(due: { ctes: string; ids: string }): string {
+  return `WITH ${due.ctes} leased AS (
+     UPDATE delivery_queue SET next_attempt_at = $3, lease_token = $4
+     WHERE delivery_id = ANY(ARRAY(${due.ids}))
+     RETURNING delivery_id
+   ),
+   claimed AS (
+     UPDATE deliveries SET state = 'in_flight', next_attempt_at = $3, attempt_count = attempt_count + 1
+     WHERE id = ANY(ARRAY(SELECT delivery_id FROM leased))
      RETURNING id AS delivery_id, event_id, endpoint_id, kind, attempt_count, schedule_step
    )
    SELECT claimed.*, ${eventColumns('events')}
@@ -1140,8 +1170,8 @@ function claimSql(due: { ctes: string; seqs: string }): string {
 /** The earliest `limit` due deliveries. */
 const DUE_SEQS_SQL = {
   ctes: '',
-  seqs: `SELECT seq FROM deliveries
-         WHERE state IN ('pending', 'in_flight') AND next_attempt_at <= $1
+  ids: `SELECT delivery_id FROM delivery_queue
+         WHERE next_attempt_at <= $1
          ORDER BY next_attempt_at
          LIMIT $2
          FOR UPDATE SKIP LOCKED`,
@@ -1155,7 +1185,7 @@ const DUE_SEQS_SQL = {
  * exceeds its allowance: the earliest rows are locked and taken as without fairness (`fast`; still
  * capped per endpoint, as other workers may have taken rows in between). Otherwise (a backlog at
  * an endpoint near its bound) the endpoints with waiting work are found by hopping from one
- * endpoint id to the next through deliveries_endpoint_due (one index seek each), each gives at most
+ * endpoint id to the next through delivery_queue_endpoint_due (one index seek each), each gives at most
  * its allowance of its earliest due rows (LATERAL, SKIP LOCKED), and the earliest of those are
  * taken: the cost grows with the number of endpoints with work, never with the length of a backlog.
  * Only the chosen path's scans run (their conditions on `skewed` are evaluated once, first).
@@ -1166,8 +1196,8 @@ const FAIR_DUE_SEQS_SQL = {
      SELECT endpoint_id, GREATEST(0, $7 - in_flight) AS allowance FROM unnest($5::text[], $6::int[]) AS f(endpoint_id, in_flight)
    ),
    earliest AS MATERIALIZED (
-     SELECT endpoint_id FROM deliveries
-     WHERE state IN ('pending', 'in_flight') AND next_attempt_at <= $1
+     SELECT endpoint_id FROM delivery_queue
+     WHERE next_attempt_at <= $1
      ORDER BY next_attempt_at
      LIMIT $2
    ),
@@ -1179,35 +1209,35 @@ const FAIR_DUE_SEQS_SQL = {
      ) AS yes
    ),
    fast AS (
-     SELECT seq, endpoint_id, next_attempt_at FROM deliveries
-     WHERE NOT (SELECT yes FROM skewed) AND state IN ('pending', 'in_flight') AND next_attempt_at <= $1
+     SELECT delivery_id, endpoint_id, next_attempt_at FROM delivery_queue
+     WHERE NOT (SELECT yes FROM skewed) AND next_attempt_at <= $1
      ORDER BY next_attempt_at
      LIMIT $2
      FOR UPDATE SKIP LOCKED
    ),
    fast_within AS (
-     SELECT seq FROM (
-       SELECT seq, endpoint_id, row_number() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at) AS n FROM fast
+     SELECT delivery_id FROM (
+       SELECT delivery_id, endpoint_id, row_number() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at) AS n FROM fast
      ) ranked LEFT JOIN allowances a USING (endpoint_id)
      WHERE n <= COALESCE(a.allowance, $7)
    ),
    busy(endpoint_id) AS (
-     (SELECT endpoint_id FROM deliveries
-      WHERE (SELECT yes FROM skewed) AND state IN ('pending', 'in_flight')
+     (SELECT endpoint_id FROM delivery_queue
+      WHERE (SELECT yes FROM skewed) AND next_attempt_at IS NOT NULL
       ORDER BY endpoint_id LIMIT 1)
      UNION ALL
-     SELECT (SELECT d.endpoint_id FROM deliveries d
-             WHERE d.state IN ('pending', 'in_flight') AND d.endpoint_id > busy.endpoint_id
-             ORDER BY d.endpoint_id LIMIT 1)
+     SELECT (SELECT q.endpoint_id FROM delivery_queue q
+             WHERE q.next_attempt_at IS NOT NULL AND q.endpoint_id > busy.endpoint_id
+             ORDER BY q.endpoint_id LIMIT 1)
      FROM busy WHERE busy.endpoint_id IS NOT NULL
    ),
    fair AS (
-     SELECT due.seq FROM busy
+     SELECT due.delivery_id FROM busy
      LEFT JOIN allowances a USING (endpoint_id)
      CROSS JOIN LATERAL (
-       SELECT d.seq, d.next_attempt_at FROM deliveries d
-       WHERE d.endpoint_id = busy.endpoint_id AND d.state IN ('pending', 'in_flight') AND d.next_attempt_at <= $1
-       ORDER BY d.next_attempt_at
+       SELECT q.delivery_id, q.next_attempt_at FROM delivery_queue q
+       WHERE q.endpoint_id = busy.endpoint_id AND q.next_attempt_at <= $1
+       ORDER BY q.next_attempt_at
        LIMIT LEAST($2, COALESCE(a.allowance, $7))
        FOR UPDATE SKIP LOCKED
      ) due
@@ -1215,7 +1245,7 @@ const FAIR_DUE_SEQS_SQL = {
      ORDER BY due.next_attempt_at
      LIMIT $2
    ),`,
-  seqs: 'SELECT seq FROM fast_within UNION ALL SELECT seq FROM fair',
+  ids: 'SELECT delivery_id FROM fast_within UNION ALL SELECT delivery_id FROM fair',
 };
 
 /** The two claim statements, built once: a worker claims many times a second. */
@@ -1251,6 +1281,10 @@ const PUBLISH_EVENTS: HotStatement = {
       INSERT INTO deliveries (id, event_id, endpoint_id, account_id, mode, kind, state, next_attempt_at, created)
       SELECT id, event_id, endpoint_id, account_id, mode, 'automatic', 'pending', created, created
       FROM unnest($11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::bigint[]) AS d(id, event_id, endpoint_id, account_id, mode, created)
+    ),
+    queued AS (
+      INSERT INTO delivery_queue (delivery_id, event_id, endpoint_id, next_attempt_at, undelivered)
+      SELECT id, event_id, endpoint_id, created, TRUE FROM unnest($11::text[], $12::text[], $13::text[], $16::bigint[]) AS q(id, event_id, endpoint_id, created)
     )
     SELECT pg_notify('${WORK_CHANNEL}', '')`,
 };
@@ -1259,16 +1293,71 @@ const ENDPOINT_HEALTH: HotStatement = { name: 'herald_endpoint_health', text: `S
 
 const RECORD_RESULTS: HotStatement = {
   name: 'herald_record_results',
-  text: `WITH logged AS (${INSERT_ATTEMPTS_SQL} RETURNING 1)
-    UPDATE deliveries d SET state = u.state, next_attempt_at = u.next_at, schedule_step = u.step, lease_token = NULL,
+  text: `WITH logged AS (${INSERT_ATTEMPTS_SQL} RETURNING 1),
+    u AS (
+      SELECT * FROM unnest($22::text[], $23::text[], $24::text[], $25::bigint[], $26::int[], $27::boolean[], $28::bigint[])
+        AS u(id, token, state, next_at, step, success, at)
+    ),
+    kept AS (
+      UPDATE delivery_queue q SET next_attempt_at = u.next_at, lease_token = NULL
+      FROM u WHERE q.delivery_id = ANY($22) AND q.delivery_id = u.id AND q.lease_token = u.token AND (u.state = 'pending' OR (q.undelivered AND NOT u.success))
+      RETURNING q.delivery_id
+    ),
+    finished AS (
+      DELETE FROM delivery_queue q
+      USING u WHERE q.delivery_id = ANY($22) AND q.delivery_id = u.id AND q.lease_token = u.token AND NOT (u.state = 'pending' OR (q.undelivered AND NOT u.success))
+      RETURNING q.delivery_id
+    )
+    UPDATE deliveries d SET state = u.state, next_attempt_at = u.next_at, schedule_step = u.step,
       delivered_at = CASE WHEN u.success AND d.kind = 'automatic' THEN COALESCE(d.delivered_at, u.at) ELSE d.delivered_at END
-    FROM unnest($22::text[], $23::text[], $24::text[], $25::bigint[], $26::int[], $27::boolean[], $28::bigint[])
-      AS u(id, token, state, next_at, step, success, at)
-    WHERE d.id = ANY($22) AND d.id = u.id AND d.lease_token = u.token
+    FROM u
+    WHERE d.id = ANY(ARRAY(SELECT delivery_id FROM kept UNION ALL SELECT delivery_id FROM finished)) AND d.id = u.id
     RETURNING d.id, d.kind`,
 };
 
-const NEXT_DUE: HotStatement = { name: 'herald_next_due', text: "SELECT MIN(next_attempt_at) AS due FROM deliveries WHERE state IN ('pending', 'in_flight')" };
+const NEXT_DUE: HotStatement = { name: 'herald_next_due', text: 'SELECT MIN(next_attempt_at) AS due FROM delivery_queue WHERE next_attempt_at IS NOT NULL' };
+
+/**
+ * Claims dropped ($1 delivery ids, $2 their lease token) because their endpoint is gone or their
+ * event pruned: cancelled; an automatic one keeps its queue row to count as undelivered.
+ */
+const CANCEL_CLAIMED_SQL = `WITH kept AS (
+    UPDATE delivery_queue SET next_attempt_at = NULL, lease_token = NULL WHERE delivery_id = ANY($1) AND lease_token = $2 AND undelivered
+    RETURNING delivery_id
+  ),
+  dropped AS (
+    DELETE FROM delivery_queue WHERE delivery_id = ANY($1) AND lease_token = $2 AND NOT undelivered
+    RETURNING delivery_id
+  )
+  UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL, attempt_count = attempt_count - 1
+  WHERE id = ANY(ARRAY(SELECT delivery_id FROM kept UNION ALL SELECT delivery_id FROM dropped))`;
+
+/** An endpoint's waiting deliveries ($1), cancelled when it is deleted; what is in flight finishes. */
+const CANCEL_WAITING_SQL = `WITH kept AS (
+    UPDATE delivery_queue SET next_attempt_at = NULL
+    WHERE endpoint_id = $1 AND lease_token IS NULL AND next_attempt_at IS NOT NULL AND undelivered
+    RETURNING delivery_id
+  ),
+  dropped AS (
+    DELETE FROM delivery_queue WHERE endpoint_id = $1 AND lease_token IS NULL AND next_attempt_at IS NOT NULL AND NOT undelivered
+    RETURNING delivery_id
+  )
+  UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL
+  WHERE id = ANY(ARRAY(SELECT delivery_id FROM kept UNION ALL SELECT delivery_id FROM dropped))`;
+
+/**
+ * Automatic deliveries of ($1 event, $2 endpoint) pairs that another attempt delivered: no longer
+ * undelivered, and out of the queue unless an attempt is still planned.
+ */
+const MARK_QUEUED_DELIVERED_SQL = `WITH pairs AS (
+    SELECT d.id FROM unnest($1::text[], $2::text[]) AS u(event_id, endpoint_id)
+    JOIN deliveries d ON d.event_id = u.event_id AND d.endpoint_id = u.endpoint_id AND d.kind = 'automatic'
+    WHERE d.event_id = ANY($1)
+  ),
+  planned AS (
+    UPDATE delivery_queue SET undelivered = FALSE WHERE delivery_id = ANY(ARRAY(SELECT id FROM pairs)) AND undelivered AND next_attempt_at IS NOT NULL
+  )
+  DELETE FROM delivery_queue WHERE delivery_id = ANY(ARRAY(SELECT id FROM pairs)) AND next_attempt_at IS NULL`;
 
 const CLAIMED_SECRETS: HotStatement = {
   name: 'herald_claimed_secrets',
@@ -1300,7 +1389,7 @@ async function insertAccount(db: Queryable, account: Account, isDefault: boolean
  * must lock, serializing their transactions.
  */
 function undeliveredOf(eventAlias: string): string {
-  return `SELECT 1 FROM deliveries pd WHERE pd.event_id = ${eventAlias}.id AND pd.kind = 'automatic' AND pd.delivered_at IS NULL`;
+  return `SELECT 1 FROM delivery_queue pq WHERE pq.event_id = ${eventAlias}.id AND pq.undelivered`;
 }
 
 function eventColumns(alias: string): string {
