@@ -6,14 +6,15 @@ import type { DeliveryAttempt } from '../domain/types.js';
  * one report form one delivery of the event to the session (`endpoint_id` = the `lsn_…` id), as an
  * endpoint's do. An event forwarded again (a listener restarted before its report arrived) adds to
  * the same automatic delivery; each resend is a manual delivery of its own. Finished at once, these
- * rows are never due, so delivery workers never claim them.
+ * rows are never due, so delivery workers never claim them; a session is not an endpoint, so they
+ * never count in the event's `pending_webhooks`.
  */
 export const LISTEN_DELIVERY_UPSERT_SQL = `INSERT INTO deliveries (id, event_id, endpoint_id, account_id, mode, kind, state, attempt_count, delivered_at, created)
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
   ON CONFLICT (event_id, endpoint_id) WHERE kind = 'automatic'
   DO UPDATE SET state = excluded.state, attempt_count = deliveries.attempt_count + excluded.attempt_count,
     delivered_at = COALESCE(deliveries.delivered_at, excluded.delivered_at)
-  RETURNING id, delivered_at`;
+  RETURNING id`;
 
 /** The parameters of LISTEN_DELIVERY_UPSERT_SQL for one non-empty report. */
 export function listenDeliveryValues(sessionId: string, eventId: string, attempts: readonly DeliveryAttempt[]): unknown[] {

@@ -110,6 +110,12 @@ function listenSessionContract(name: string, makeStore: () => Promise<Store>): v
       assert.equal(delivery!.attemptCount, 2);
       assert.equal(delivery!.status, 'failed');
       assert.equal(delivery!.lastAttempt!.id, again.id);
+      // A session is not an endpoint: its failed reports never count as undelivered.
+      const failedFirst = await publish(store, a);
+      await store.recordListenAttempts(s.id, failedFirst.id, [{ ...again, id: newId.attempt(), eventId: failedFirst.id }]);
+      assert.equal((await store.getEvent(a, 'test', failedFirst.id))!.pendingWebhooks, 0);
+      const undelivered = await store.listEvents(a, 'test', { notBefore: 0, deliverySuccess: false }, { limit: 10 });
+      assert.deepEqual(undelivered.data, []);
 
       // A resend is a manual delivery of its own; the delivery workers never claim these rows.
       await store.recordListenAttempts(s.id, e.id, [{ ...attempt(s.id, a, e.id), kind: 'manual' }]);

@@ -989,6 +989,29 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
       assert.deepEqual(await store.prune(now, now - 30 * DAY), { events: 0, attempts: 0, idempotencyKeys: 0 });
     });
 
+    test('prune deletes an old event whose deliveries were given up or cancelled, with its deliveries', async () => {
+      const store = await open();
+      const a = await account(store);
+      const kept = await addEndpoint(store, a, { enabledEvents: ['payment_intent.succeeded'] });
+      const deleted = await addEndpoint(store, a, { enabledEvents: ['charge.failed'] });
+      const [givenUp] = await store.publishEvents([event(a)]);
+      const [cancelled] = await store.publishEvents([event(a, { type: 'charge.failed' })]);
+      await store.deleteEndpoint(a, 'test', deleted.id, T0);
+      const [claim] = await claimAll(store, T0);
+      assert.equal(claim!.event.id, givenUp!.id, 'the deleted endpoint\'s delivery was cancelled');
+      await store.recordAttempts([giveUp(claim!, T0 + 1)], HEALTH);
+      for (const ev of [givenUp!, cancelled!]) {
+        assert.equal((await store.getEvent(a, 'test', ev.id))!.pendingWebhooks, 1, 'not delivered, so still pending');
+      }
+
+      const now = T0 + 40 * DAY_MS;
+      assert.deepEqual(await store.prune(now, now - 30 * DAY_MS), { events: 2, attempts: 1, idempotencyKeys: 0 });
+      for (const ev of [givenUp!, cancelled!]) assert.equal(await store.getEvent(a, 'test', ev.id), null);
+      assert.deepEqual((await store.listDeliveries({ accountId: a, mode: 'test', endpointId: kept.id }, {}, { limit: 10 })).data, []);
+      assert.equal(await store.nextDueTime(), null);
+      assert.deepEqual(await store.prune(now, now - 30 * DAY_MS), { events: 0, attempts: 0, idempotencyKeys: 0 });
+    });
+
     test('event destinations: EventBridge settings and credentials round-trip; v1 lists webhook endpoints only', async () => {
       const store = await open();
       const a = await account(store);

@@ -90,12 +90,14 @@ describe('PostgreSQL store across processes', () => {
       { id: 'dlv_given_up', event: 'given_up', kind: 'automatic', state: 'failed', count: 3, next: null, lease: null, deliveredAt: null },
       { id: 'dlv_resend', event: 'given_up', kind: 'manual', state: 'pending', count: 0, next: T0 + 10, lease: null, deliveredAt: null },
       { id: 'dlv_leased', event: 'leased', kind: 'automatic', state: 'in_flight', count: 2, next: T0 + 60_000, lease: 'live', deliveredAt: null },
+      // A `herald listen` report that failed: logged, never due, never pending.
+      { id: 'dlv_listen', event: 'delivered', kind: 'automatic', state: 'failed', count: 1, next: null, lease: null, deliveredAt: null, endpoint: 'lsn_migrate' },
     ];
     for (const d of deliveries) {
       await sql(
         `INSERT INTO deliveries (id, event_id, endpoint_id, account_id, mode, kind, state, attempt_count, next_attempt_at, lease_token, delivered_at, created)
          VALUES ($1, $2, $3, $4, 'test', $5, $6, $7, $8, $9, $10, $11)`,
-        [d.id, eventId(d.event), endpoint.id, accountId, d.kind, d.state, d.count, d.next, d.lease, d.deliveredAt, T0],
+        [d.id, eventId(d.event), d.endpoint ?? endpoint.id, accountId, d.kind, d.state, d.count, d.next, d.lease, d.deliveredAt, T0],
       );
     }
 
@@ -110,6 +112,8 @@ describe('PostgreSQL store across processes', () => {
       );
       const { rows } = await sql("SELECT next_attempt_at, lease_token FROM delivery_queue WHERE delivery_id = 'dlv_leased'");
       assert.deepEqual(rows, [{ next_attempt_at: String(T0 + 60_000), lease_token: 'live' }], 'a live lease is kept');
+      const queued = await sql('SELECT delivery_id FROM delivery_queue ORDER BY delivery_id');
+      assert.deepEqual(queued.rows.map((r) => r.delivery_id), ['dlv_expired', 'dlv_given_up', 'dlv_leased', 'dlv_resend', 'dlv_waiting']);
 
       const claimed = await store.claimDueDeliveries(T0, 100, 30_000);
       assert.deepEqual(claimed.map((c) => c.deliveryId).sort(), ['dlv_expired', 'dlv_waiting'], 'due work and an expired lease, nothing else');

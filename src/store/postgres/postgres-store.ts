@@ -861,12 +861,6 @@ export class PostgresStore implements Store {
       if (attempts.length > 0) {
         const { rows } = await c.query(LISTEN_DELIVERY_UPSERT_SQL, listenDeliveryValues(sessionId, eventId, attempts));
         const deliveryId = rows[0].id as string;
-        // Never due, but an undelivered automatic delivery counts in pending_webhooks from the queue.
-        if (rows[0].delivered_at === null) {
-          await c.query('INSERT INTO delivery_queue (delivery_id, event_id, endpoint_id, undelivered) VALUES ($1, $2, $3, TRUE) ON CONFLICT DO NOTHING', [deliveryId, eventId, sessionId]);
-        } else {
-          await c.query('DELETE FROM delivery_queue WHERE delivery_id = $1', [deliveryId]);
-        }
         await c.query(INSERT_ATTEMPTS_SQL, attemptColumns(attempts.map((a) => ({ ...a, deliveryId }))));
       }
       await c.query(

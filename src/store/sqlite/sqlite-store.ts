@@ -1192,12 +1192,14 @@ export class SqliteStore implements Store {
 }
 
 /**
- * An event's automatic deliveries not delivered yet. `pending_webhooks` is counted from these (as on
- * PostgreSQL) rather than kept on the event: a counter there rewrote the whole event row, its data
- * included, each time one of its deliveries succeeded.
+ * An event's automatic deliveries to endpoints not delivered yet (a `herald listen` session is not
+ * an endpoint: its reports are logged as deliveries but never count). `pending_webhooks` is counted
+ * from these (as on PostgreSQL) rather than kept on the event: a counter there rewrote the whole
+ * event row, its data included, each time one of its deliveries succeeded.
  */
 function undeliveredOf(eventAlias: string): string {
-  return `SELECT 1 FROM deliveries pd WHERE pd.event_id = ${eventAlias}.id AND pd.kind = 'automatic' AND pd.delivered_at IS NULL`;
+  return `SELECT 1 FROM deliveries pd WHERE pd.event_id = ${eventAlias}.id AND pd.kind = 'automatic' AND pd.delivered_at IS NULL
+    AND pd.endpoint_id NOT LIKE 'lsn\\_%' ESCAPE '\\'`;
 }
 
 function eventColumns(alias: string): string {

@@ -27,7 +27,8 @@ SELECT id, event_id, endpoint_id,
   CASE WHEN state = 'in_flight' THEN lease_token END,
   kind = 'automatic' AND delivered_at IS NULL
 FROM deliveries
-WHERE state IN ('pending', 'in_flight') OR (kind = 'automatic' AND delivered_at IS NULL);
+-- A `herald listen` session's deliveries (`lsn_…`) are never due and never count as undelivered.
+WHERE state IN ('pending', 'in_flight') OR (kind = 'automatic' AND delivered_at IS NULL AND endpoint_id NOT LIKE 'lsn\_%');
 
 DROP INDEX deliveries_due;
 DROP INDEX deliveries_endpoint_due;
