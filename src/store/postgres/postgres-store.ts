@@ -1378,9 +1378,10 @@ async function insertAccount(db: Queryable, account: Account, isDefault: boolean
 }
 
 /**
- * An event's automatic deliveries not delivered yet. `pending_webhooks` is counted from these rather
- * than kept as a counter on the event: a counter would be a row every worker delivering that event
- * must lock, serializing their transactions.
+ * An event's automatic deliveries to endpoints not delivered yet: the queue keeps a row for each
+ * (migration 013), due or not, so no index of the delivery log names `delivered_at`.
+ * `pending_webhooks` is counted from these rather than kept as a counter on the event: a counter
+ * would be a row every worker delivering that event must lock, serializing their transactions.
  */
 function undeliveredOf(eventAlias: string): string {
   return `SELECT 1 FROM delivery_queue pq WHERE pq.event_id = ${eventAlias}.id AND pq.undelivered`;
