@@ -662,14 +662,15 @@ export class PostgresStore implements Store {
     const movedAutomatic = new Set(moved.rows.filter((r: Row) => r.kind === 'automatic').map((r: Row) => r.id as string));
     const others = results.filter((r) => r.attempt.outcome === 'succeeded' && !movedAutomatic.has(r.claim.deliveryId)).map((r) => r.attempt);
     if (others.length > 0) {
-      const pairs = [others.map((a) => a.eventId), others.map((a) => a.endpointId), others.map((a) => a.created)];
+      const eventIds = others.map((a) => a.eventId);
+      const endpointIds = others.map((a) => a.endpointId);
       // The queue first, as claims lock it first: the pair no longer counts in pending_webhooks.
-      await db.query(MARK_QUEUED_DELIVERED_SQL, pairs.slice(0, 2));
+      await db.query(MARK_QUEUED_DELIVERED_SQL, [eventIds, endpointIds]);
       await db.query(
         `UPDATE deliveries d SET delivered_at = u.at
          FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(event_id, endpoint_id, at)
          WHERE d.event_id = ANY($1) AND d.event_id = u.event_id AND d.endpoint_id = u.endpoint_id AND d.kind = 'automatic' AND d.delivered_at IS NULL`,
-        pairs,
+        [eventIds, endpointIds, others.map((a) => a.created)],
       );
     }
   }
@@ -724,6 +725,7 @@ export class PostgresStore implements Store {
       const wanted = rows.filter((r: Row) => destinationWants(endpoint, { type: r.type as string, account: (r.connected_account as string | null) ?? null }));
       if (dryRun || wanted.length === 0) return wanted.length;
       const rearm = wanted.filter((r: Row) => r.delivery_id);
+      const rearmIds = rearm.map((r: Row) => r.delivery_id as string);
       const fresh = wanted.filter((r: Row) => !r.delivery_id).map((r: Row) => r.id as string);
       if (rearm.length > 0) {
         // Its queue row is there (an undelivered automatic delivery keeps one), unless in flight
@@ -732,9 +734,9 @@ export class PostgresStore implements Store {
           `INSERT INTO delivery_queue (delivery_id, event_id, endpoint_id, next_attempt_at, undelivered)
            SELECT id, event_id, $3, $4, TRUE FROM unnest($1::text[], $2::text[]) AS r(id, event_id)
            ON CONFLICT (delivery_id) DO UPDATE SET next_attempt_at = excluded.next_attempt_at WHERE delivery_queue.lease_token IS NULL`,
-          [rearm.map((r: Row) => r.delivery_id as string), rearm.map((r: Row) => r.id as string), endpoint.id, now],
+          [rearmIds, rearm.map((r: Row) => r.id as string), endpoint.id, now],
         );
-        await c.query("UPDATE deliveries SET state = 'pending', next_attempt_at = $1, schedule_step = 0 WHERE id = ANY($2) AND state != 'in_flight'", [now, rearm.map((r: Row) => r.delivery_id as string)]);
+        await c.query("UPDATE deliveries SET state = 'pending', next_attempt_at = $1, schedule_step = 0 WHERE id = ANY($2) AND state != 'in_flight'", [now, rearmIds]);
       }
       if (fresh.length > 0) {
         await c.query(
@@ -1312,32 +1314,27 @@ const RECORD_RESULTS: HotStatement = {
 const NEXT_DUE: HotStatement = { name: 'herald_next_due', text: 'SELECT MIN(next_attempt_at) AS due FROM delivery_queue WHERE next_attempt_at IS NOT NULL' };
 
 /**
- * Claims dropped ($1 delivery ids, $2 their lease token) because their endpoint is gone or their
- * event pruned: cancelled; an automatic one keeps its queue row to count as undelivered.
+ * Cancels the queued deliveries `which` selects (a condition on `delivery_queue`): an automatic one
+ * not delivered keeps its queue row, with no due time, to count as undelivered; the others leave.
  */
-const CANCEL_CLAIMED_SQL = `WITH kept AS (
-    UPDATE delivery_queue SET next_attempt_at = NULL, lease_token = NULL WHERE delivery_id = ANY($1) AND lease_token = $2 AND undelivered
+function cancelQueuedSql(which: string, deliveriesSet: string): string {
+  return `WITH kept AS (
+    UPDATE delivery_queue SET next_attempt_at = NULL, lease_token = NULL WHERE ${which} AND undelivered
     RETURNING delivery_id
   ),
   dropped AS (
-    DELETE FROM delivery_queue WHERE delivery_id = ANY($1) AND lease_token = $2 AND NOT undelivered
+    DELETE FROM delivery_queue WHERE ${which} AND NOT undelivered
     RETURNING delivery_id
   )
-  UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL, attempt_count = attempt_count - 1
+  UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL${deliveriesSet}
   WHERE id = ANY(ARRAY(SELECT delivery_id FROM kept UNION ALL SELECT delivery_id FROM dropped))`;
+}
+
+/** Claims dropped ($1 delivery ids, $2 their lease token) because their endpoint is gone or their event pruned. */
+const CANCEL_CLAIMED_SQL = cancelQueuedSql('delivery_id = ANY($1) AND lease_token = $2', ', attempt_count = attempt_count - 1');
 
 /** An endpoint's waiting deliveries ($1), cancelled when it is deleted; what is in flight finishes. */
-const CANCEL_WAITING_SQL = `WITH kept AS (
-    UPDATE delivery_queue SET next_attempt_at = NULL
-    WHERE endpoint_id = $1 AND lease_token IS NULL AND next_attempt_at IS NOT NULL AND undelivered
-    RETURNING delivery_id
-  ),
-  dropped AS (
-    DELETE FROM delivery_queue WHERE endpoint_id = $1 AND lease_token IS NULL AND next_attempt_at IS NOT NULL AND NOT undelivered
-    RETURNING delivery_id
-  )
-  UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL
-  WHERE id = ANY(ARRAY(SELECT delivery_id FROM kept UNION ALL SELECT delivery_id FROM dropped))`;
+const CANCEL_WAITING_SQL = cancelQueuedSql('endpoint_id = $1 AND lease_token IS NULL AND next_attempt_at IS NOT NULL', '');
 
 /**
  * Automatic deliveries of ($1 event, $2 endpoint) pairs that another attempt delivered: no longer
