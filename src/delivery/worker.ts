@@ -54,6 +54,13 @@ const DELIVERY_HEADERS = {
 const LEASE_MARGIN_MS = 5_000;
 const CLAIM_BATCH = 200;
 const RECORD_BATCH = 200;
+/**
+ * Results made but not yet recorded past which the loop claims no more. A slot frees when its
+ * attempt ends, not when its result is written: without this bound a store slower than the
+ * receivers (a busy database) would let results pile up while the loop kept claiming, until their
+ * leases ran out and attempts already made were made again by another worker.
+ */
+const UNRECORDED_LIMIT = 2 * RECORD_BATCH;
 
 /**
  * The delivery loop: claims due deliveries, sends each once, records outcomes in batches. Failures
@@ -80,6 +87,10 @@ export class DeliveryWorker {
   private loop: Promise<void> | null = null;
   private readonly wakeup = new Wakeup();
   private results: AttemptResult[] = [];
+  /** Results of the batch being written now. */
+  private recording = 0;
+  /** The loop waits for results to be written (UNRECORDED_LIMIT). */
+  private waitingForRecords = false;
   private flushing: Promise<void> | null = null;
   private flushScheduled = false;
   private readonly random: () => number;
@@ -117,6 +128,12 @@ export class DeliveryWorker {
     while (this.running) {
       this.wakeup.clear();
       this.drained = false;
+      if (this.results.length + this.recording >= UNRECORDED_LIMIT) {
+        this.waitingForRecords = true;
+        await this.wakeup.sleep(this.pollIntervalMs);
+        this.waitingForRecords = false;
+        continue;
+      }
       const capacity = concurrency - this.inFlight;
       // Refill in batches, not a slot at a time: every claim is a transaction (a disk sync), and
       // one per finished attempt would cap a busy worker at the disk's sync rate.
@@ -365,6 +382,7 @@ export class DeliveryWorker {
       while (this.results.length > 0) {
         const batch = this.results.splice(0, RECORD_BATCH);
         retrying ||= batch.some((r) => r.next.state === 'pending');
+        this.recording = batch.length;
         try {
           const outcome = await store.recordAttempts(batch, { disableAfterMs });
           for (const { endpointId, reason } of outcome.disabled) logger.warn('endpoint disabled', { endpoint: endpointId, reason });
@@ -372,7 +390,10 @@ export class DeliveryWorker {
         } catch (err) {
           // The leases expire and the deliveries are attempted again: at least once, never lost.
           logger.error('recording delivery attempts failed; they will be retried when their leases expire', { error: String(err), count: batch.length });
+        } finally {
+          this.recording = 0;
         }
+        if (this.waitingForRecords && this.results.length < UNRECORDED_LIMIT) this.wakeup.signal();
       }
     })();
     try {

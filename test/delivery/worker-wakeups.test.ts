@@ -67,3 +67,36 @@ describe('when the delivery loop looks at the queue', () => {
     }
   });
 });
+
+describe('when results are written more slowly than attempts end', () => {
+  it('the loop stops claiming at 400 results not yet recorded, and goes on once they are', async () => {
+    const { store, publish } = await storeWithEndpoint();
+    let openGate = () => {};
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    // The store takes results only once the gate opens, like a database that has fallen behind.
+    const slow = new Proxy(store, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function') return value;
+        if (property !== 'recordAttempts') return value.bind(target);
+        return async (...args: unknown[]) => (await gate, value.apply(target, args));
+      },
+    }) as Store;
+    let sent = 0;
+    const worker = workerOver(slow, async () => (sent++, ok()));
+    await publish(1000);
+    worker.start();
+    try {
+      await waitFor(() => sent >= 400, { message: '400 attempts made' });
+      // At most 400 results waiting and one claim's attempts in flight (concurrency 16).
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.ok(sent <= 416, `attempts made while no result could be written: ${sent}`);
+      openGate();
+      await waitFor(() => sent === 1000, { timeoutMs: 10_000, message: 'every event delivered once results are written' });
+    } finally {
+      openGate();
+      await worker.stop();
+      await store.close();
+    }
+  });
+});
