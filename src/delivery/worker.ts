@@ -55,12 +55,13 @@ const LEASE_MARGIN_MS = 5_000;
 const CLAIM_BATCH = 200;
 const RECORD_BATCH = 200;
 /**
- * Results made but not yet recorded past which the loop claims no more. A slot frees when its
- * attempt ends, not when its result is written: without this bound a store slower than the
+ * How long the oldest result may wait to be written before the loop claims no more. A slot frees
+ * when its attempt ends, not when its result is written: without this bound a store slower than the
  * receivers (a busy database) would let results pile up while the loop kept claiming, until their
- * leases ran out and attempts already made were made again by another worker.
+ * leases ran out and attempts already made were made again by another worker. A bound on time, not
+ * count, lets a store that pauses briefly (a checkpoint) delay nothing.
  */
-const UNRECORDED_LIMIT = 2 * RECORD_BATCH;
+const RECORD_LAG_LIMIT_MS = LEASE_MARGIN_MS / 2;
 
 /**
  * The delivery loop: claims due deliveries, sends each once, records outcomes in batches. Failures
@@ -87,9 +88,11 @@ export class DeliveryWorker {
   private loop: Promise<void> | null = null;
   private readonly wakeup = new Wakeup();
   private results: AttemptResult[] = [];
-  /** Results of the batch being written now. */
-  private recording = 0;
-  /** The loop waits for results to be written (UNRECORDED_LIMIT). */
+  /** When each of `results` was made, in the same order. */
+  private resultTimes: number[] = [];
+  /** When the oldest result of the batch being written now was made, or null. */
+  private recordingSince: number | null = null;
+  /** The loop waits for results to be written (RECORD_LAG_LIMIT_MS). */
   private waitingForRecords = false;
   private flushing: Promise<void> | null = null;
   private flushScheduled = false;
@@ -128,7 +131,7 @@ export class DeliveryWorker {
     while (this.running) {
       this.wakeup.clear();
       this.drained = false;
-      if (this.results.length + this.recording >= UNRECORDED_LIMIT) {
+      if (this.recordLagMs() >= RECORD_LAG_LIMIT_MS) {
         this.waitingForRecords = true;
         await this.wakeup.sleep(this.pollIntervalMs);
         this.waitingForRecords = false;
@@ -316,6 +319,7 @@ export class DeliveryWorker {
       nextRetryAt: next.state === 'pending' ? next.at : null,
     };
     this.results.push({ claim, attempt, next, ...(disableReason ? { disableReason } : {}) });
+    this.resultTimes.push(finished);
     this.scheduleFlush();
   }
 
@@ -372,6 +376,12 @@ export class DeliveryWorker {
     });
   }
 
+  /** How long the oldest result not yet written has waited. */
+  private recordLagMs(): number {
+    const oldest = this.recordingSince ?? this.resultTimes[0];
+    return oldest === undefined ? 0 : this.options.clock.now() - oldest;
+  }
+
   /** Writes recorded results in batches; one flush at a time, in order. */
   private async flush(): Promise<void> {
     while (this.flushing) await this.flushing;
@@ -381,8 +391,8 @@ export class DeliveryWorker {
       const { store, logger, disableAfterMs } = this.options;
       while (this.results.length > 0) {
         const batch = this.results.splice(0, RECORD_BATCH);
+        this.recordingSince = this.resultTimes.splice(0, batch.length)[0]!;
         retrying ||= batch.some((r) => r.next.state === 'pending');
-        this.recording = batch.length;
         try {
           const outcome = await store.recordAttempts(batch, { disableAfterMs });
           for (const { endpointId, reason } of outcome.disabled) logger.warn('endpoint disabled', { endpoint: endpointId, reason });
@@ -391,9 +401,9 @@ export class DeliveryWorker {
           // The leases expire and the deliveries are attempted again: at least once, never lost.
           logger.error('recording delivery attempts failed; they will be retried when their leases expire', { error: String(err), count: batch.length });
         } finally {
-          this.recording = 0;
+          this.recordingSince = null;
         }
-        if (this.waitingForRecords && this.results.length < UNRECORDED_LIMIT) this.wakeup.signal();
+        if (this.waitingForRecords && this.recordLagMs() < RECORD_LAG_LIMIT_MS) this.wakeup.signal();
       }
     })();
     try {

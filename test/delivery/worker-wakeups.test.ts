@@ -69,7 +69,7 @@ describe('when the delivery loop looks at the queue', () => {
 });
 
 describe('when results are written more slowly than attempts end', () => {
-  it('the loop stops claiming at 400 results not yet recorded, and goes on once they are', async () => {
+  it('the loop stops claiming once the oldest unwritten result has waited 2.5 s, and goes on once results are written', async () => {
     const { store, publish } = await storeWithEndpoint();
     let openGate = () => {};
     const gate = new Promise<void>((resolve) => (openGate = resolve));
@@ -82,17 +82,25 @@ describe('when results are written more slowly than attempts end', () => {
         return async (...args: unknown[]) => (await gate, value.apply(target, args));
       },
     }) as Store;
+    const EVENTS = 6000;
     let sent = 0;
-    const worker = workerOver(slow, async () => (sent++, ok()));
-    await publish(1000);
+    // 16 attempts of 10 ms at a time: at most 1,600 a second, so 2.5 s cannot deliver them all.
+    const worker = workerOver(slow, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      sent++;
+      return ok();
+    });
+    await publish(EVENTS);
     worker.start();
     try {
-      await waitFor(() => sent >= 400, { message: '400 attempts made' });
-      // At most 400 results waiting and one claim's attempts in flight (concurrency 16).
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      assert.ok(sent <= 416, `attempts made while no result could be written: ${sent}`);
+      await waitFor(() => sent > 0, { message: 'the first attempt' });
+      await new Promise((resolve) => setTimeout(resolve, 3500));
+      const held = sent;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      assert.equal(sent, held, 'no attempt made while the oldest result waits beyond 2.5 s');
+      assert.ok(held < EVENTS, `attempts made before the loop held back: ${held}`);
       openGate();
-      await waitFor(() => sent === 1000, { timeoutMs: 10_000, message: 'every event delivered once results are written' });
+      await waitFor(() => sent === EVENTS, { timeoutMs: 20_000, message: 'every event delivered once results are written' });
     } finally {
       openGate();
       await worker.stop();
