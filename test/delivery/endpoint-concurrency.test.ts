@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { systemClock } from '../../src/domain/clock.js';
+import { ManualClock, systemClock } from '../../src/domain/clock.js';
 import { silentLogger } from '../../src/domain/logger.js';
 import type { SendResult } from '../../src/delivery/outcome.js';
 import type { HttpSender } from '../../src/delivery/sender.js';
@@ -122,8 +122,9 @@ describe('concurrency per endpoint', () => {
     worker.start();
     try {
       await waitFor(() => sender.sending === 10, { message: '10 attempts in flight' });
-      // Nothing in flight: a claim of the bound's 10 cannot pass it, and goes without it.
-      assert.deepEqual(claims[0], { limit: 10, bounded: false });
+      // Nothing held: a claim of the 30 the worker may hold for the endpoint (three times its
+      // bound: 10 in flight, 20 ready for the next free slots) cannot pass that, and goes without it.
+      assert.deepEqual(claims[0], { limit: 30, bounded: false });
       // With the endpoint at its bound, the next claims carry the bound, and take nothing more.
       await waitFor(() => claims.length >= 2, { message: 'a claim at the bound' });
       assert.equal(claims[1]!.bounded, true);
@@ -138,6 +139,95 @@ describe('concurrency per endpoint', () => {
     }
   });
 });
+
+// The worker's ready claims, over a SQLite store: store-independent, so not repeated on PostgreSQL.
+describe('claims held ready beyond the bound', () => {
+  it('a freed slot starts the next claimed delivery at once, without waiting for a claim', async () => {
+    const store = await backlogStore(100);
+    const claimGate = new Gate();
+    let claims = 0;
+    const gated = countingCalls(store, ['claimDueDeliveries'], () => claims++);
+    const slowClaims = new Proxy(gated, {
+      get: (target, property, receiver) =>
+        property === 'claimDueDeliveries'
+          ? async (...args: Parameters<Store['claimDueDeliveries']>) => (claims > 2 && (await claimGate.passed), gated.claimDueDeliveries(...args))
+          : Reflect.get(target, property, receiver),
+    });
+    const sender = new HeldSender();
+    const worker = workerOver(slowClaims, sender, 4);
+    worker.start();
+    try {
+      await waitFor(() => sender.sending === 4 && claims >= 3, { message: '4 attempts in flight, and a claim held at the gate' });
+      // Claims hang from now on: the freed slots can only be refilled from claims already made.
+      sender.release(3);
+      await waitFor(() => sender.sent === 7, { timeoutMs: 5_000, message: 'the 3 freed slots refilled from the ready claims' });
+      assert.equal(sender.sending, 4);
+    } finally {
+      claimGate.open();
+      sender.open();
+      await worker.stop();
+      await store.close();
+    }
+  });
+
+  it('stopping gives the claims not yet sent back to the queue, due at once and with no attempt counted', async () => {
+    const store = await backlogStore(100);
+    const sender = new HeldSender();
+    const worker = workerOver(store, sender, 4);
+    worker.start();
+    await waitFor(() => sender.sending === 4, { message: '4 attempts in flight' });
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the claims of the ready room
+    const stopping = worker.stop();
+    sender.open();
+    await stopping;
+    try {
+      assert.equal(sender.sent, 4, 'only the attempts in flight were made');
+      const due = await store.claimDueDeliveries(Date.now(), 1000, 30_000);
+      assert.equal(due.length, 96, 'every other delivery is due again');
+      assert.deepEqual([...new Set(due.map((claim) => claim.attemptNumber))], [1]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('claims that waited 5 s for a slot go back to the queue unsent, and the slow endpoint is then claimed only up to its bound', async () => {
+    // As many as the worker holds for the endpoint: 4 in flight, 8 ready, none left unclaimed.
+    const store = await backlogStore(12);
+    const clock = new ManualClock();
+    const sender = new HeldSender();
+    const worker = new DeliveryWorker({
+      store, clock, sender: sender.asHttpSender(), logger: silentLogger, concurrency: 16, endpointConcurrency: 4, timeoutMs: 30_000, retryOverride: null, disableAfterMs: 86_400_000,
+    });
+    worker.start();
+    try {
+      await waitFor(() => sender.sending === 4, { message: '4 attempts in flight' });
+      await new Promise((resolve) => setTimeout(resolve, 100)); // the claims of the ready room
+      clock.advance(5_001);
+      sender.release(1);
+      // The 8 ready claims are too old to be sent: given back, then one claimed again for the free slot.
+      await waitFor(() => sender.sent === 5, { timeoutMs: 5_000, message: 'the freed slot filled by a fresh claim' });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      // The other 7 stay due: the endpoint's ready room is not claimed again while it is slow.
+      const due = await store.nextDueTime();
+      assert.ok(due !== null && due <= clock.now(), `the given-back deliveries are due (next due ${due === null ? 'none' : `${due - clock.now()} ms from now`})`);
+      sender.open();
+      await waitFor(() => sender.sent === 12, { timeoutMs: 20_000, message: 'the whole backlog' });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(sender.sent, 12, 'no delivery sent twice');
+      assert.equal(sender.mostSending, 4);
+    } finally {
+      sender.open();
+      await worker.stop();
+      await store.close();
+    }
+  });
+});
+
+/** A promise tests open when they choose. */
+class Gate {
+  open: () => void = () => {};
+  readonly passed = new Promise<void>((resolve) => (this.open = resolve));
+}
 
 /** A SQLite store with one endpoint and `count` events due for it. */
 async function backlogStore(count: number): Promise<SqliteStore> {

@@ -22,8 +22,8 @@ const DELIVERY_TIMEOUT_MS = 10_000;
  * its own (see `leasesOnlyTheVictimCanHold`).
  */
 const VICTIM_TIMEOUT_MS = 15_000;
-/** Time the worker allows beyond its timeout to record a result (worker.ts LEASE_MARGIN_MS). */
-const LEASE_MARGIN_MS = 5_000;
+/** How long a worker's lease runs beyond its timeout (worker.ts: LEASE_MARGIN_MS + READY_WAIT_LIMIT_MS). */
+const LEASE_BEYOND_TIMEOUT_MS = 10_000;
 
 let server: TestPostgres;
 const running: Deployment[] = [];
@@ -86,14 +86,14 @@ async function deploy(): Promise<Deployment> {
 
 /**
  * Deliveries leased by the victim worker, seen while it is stopped (SIGSTOP, so it can neither
- * record nor claim). Every other worker's lease ends at most DELIVERY_TIMEOUT_MS + LEASE_MARGIN_MS
+ * record nor claim). Every other worker's lease ends at most DELIVERY_TIMEOUT_MS + LEASE_BEYOND_TIMEOUT_MS
  * after its claim, and every claim this query sees happened before it returned: a lease ending
  * later than that after the query is the victim's (claimed within the last 5 s).
  */
 async function leasesOnlyTheVictimCanHold(db: pg.Client): Promise<string[]> {
   const { rows } = await db.query("SELECT id, next_attempt_at FROM deliveries WHERE state = 'in_flight'");
   const answered = Date.now();
-  return rows.filter((r) => Number(r.next_attempt_at) > answered + DELIVERY_TIMEOUT_MS + LEASE_MARGIN_MS).map((r) => r.id as string);
+  return rows.filter((r) => Number(r.next_attempt_at) > answered + DELIVERY_TIMEOUT_MS + LEASE_BEYOND_TIMEOUT_MS).map((r) => r.id as string);
 }
 
 /** Why events arrived twice, if they did: their attempts by outcome, failure and duration. */
