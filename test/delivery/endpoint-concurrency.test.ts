@@ -141,6 +141,7 @@ describe('concurrency per endpoint', () => {
 });
 
 // The worker's ready claims, over a SQLite store: store-independent, so not repeated on PostgreSQL.
+if (process.env.TEST_STORE !== 'postgres')
 describe('claims held ready beyond the bound', () => {
   it('a freed slot starts the next claimed delivery at once, without waiting for a claim', async () => {
     const store = await backlogStore(100);
