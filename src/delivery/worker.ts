@@ -199,6 +199,7 @@ export class DeliveryWorker {
     while (this.running) {
       this.wakeup.clear();
       this.drained = false;
+      this.giveBackStale();
       if (this.recordLagMs() >= RECORD_LAG_LIMIT_MS) {
         this.waitingForRecords = true;
         await this.wakeup.sleep(this.pollIntervalMs);
@@ -302,6 +303,25 @@ export class DeliveryWorker {
     if (left > 0) this.heldByEndpoint.set(endpointId, left);
     else this.heldByEndpoint.delete(endpointId);
     return Math.max(0, left);
+  }
+
+  /**
+   * Gives back the ready claims that waited too long, also at destinations whose slots stay busy
+   * (startReady checks only when a slot frees): another worker may have room for them. The loop
+   * runs this at least once per poll interval.
+   */
+  private giveBackStale(): void {
+    if (this.readyCount === 0) return;
+    const tooOld = this.options.clock.now() - READY_WAIT_LIMIT_MS;
+    for (const [endpointId, queue] of this.ready) {
+      let stale = 0;
+      while (stale < queue.length && queue[stale]!.claimedAt < tooOld) stale++;
+      if (stale === 0) continue;
+      this.slowUntil.set(endpointId, tooOld + READY_WAIT_LIMIT_MS + SLOW_DESTINATION_MS);
+      for (const { claim } of queue.splice(0, stale)) this.giveBack(claim);
+      this.readyCount -= stale;
+      if (queue.length === 0) this.ready.delete(endpointId);
+    }
   }
 
   /** A ready claim goes back to the queue unsent (released in a batch, soon). */

@@ -222,6 +222,33 @@ describe('claims held ready beyond the bound', () => {
       await store.close();
     }
   });
+
+  it('claims that waited 5 s go back to the queue even while every slot of their endpoint stays busy', async () => {
+    const store = await backlogStore(12);
+    const clock = new ManualClock();
+    const sender = new HeldSender();
+    const worker = new DeliveryWorker({
+      store, clock, sender: sender.asHttpSender(), logger: silentLogger, concurrency: 16, endpointConcurrency: 4, timeoutMs: 30_000, retryOverride: null, disableAfterMs: 86_400_000,
+    });
+    worker.start();
+    try {
+      await waitFor(() => sender.sending === 4, { message: '4 attempts in flight' });
+      await new Promise((resolve) => setTimeout(resolve, 100)); // the claims of the ready room
+      assert.equal(await store.nextDueTime(), clock.now() + 40_000, 'all 12 leased: 4 in flight, 8 ready');
+      clock.advance(5_001);
+      worker.wake(); // the loop's next look (at least once per poll interval)
+      await waitFor(async () => ((await store.nextDueTime()) ?? Infinity) <= clock.now(), { timeoutMs: 5_000, message: 'the 8 ready claims given back' });
+      assert.equal(sender.sent, 4, 'nothing more sent meanwhile');
+      sender.open();
+      await waitFor(() => sender.sent === 12, { timeoutMs: 20_000, message: 'the whole backlog' });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(sender.sent, 12, 'no delivery sent twice');
+    } finally {
+      sender.open();
+      await worker.stop();
+      await store.close();
+    }
+  });
 });
 
 /** A promise tests open when they choose. */
