@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { ManualClock, systemClock } from '../../src/domain/clock.js';
+import { type Clock, ManualClock, systemClock } from '../../src/domain/clock.js';
 import { silentLogger } from '../../src/domain/logger.js';
 import type { SendResult } from '../../src/delivery/outcome.js';
 import type { HttpSender } from '../../src/delivery/sender.js';
@@ -192,17 +192,8 @@ describe('claims held ready beyond the bound', () => {
   });
 
   it('claims that waited 5 s for a slot go back to the queue unsent, and the slow endpoint is then claimed only up to its bound', async () => {
-    // As many as the worker holds for the endpoint: 4 in flight, 8 ready, none left unclaimed.
-    const store = await backlogStore(12);
-    const clock = new ManualClock();
-    const sender = new HeldSender();
-    const worker = new DeliveryWorker({
-      store, clock, sender: sender.asHttpSender(), logger: silentLogger, concurrency: 16, endpointConcurrency: 4, timeoutMs: 30_000, retryOverride: null, disableAfterMs: 86_400_000,
-    });
-    worker.start();
+    const { store, clock, sender, worker } = await fullyHeldBacklog();
     try {
-      await waitFor(() => sender.sending === 4, { message: '4 attempts in flight' });
-      await new Promise((resolve) => setTimeout(resolve, 100)); // the claims of the ready room
       clock.advance(5_001);
       sender.release(1);
       // The 8 ready claims are too old to be sent: given back, then one claimed again for the free slot.
@@ -224,16 +215,8 @@ describe('claims held ready beyond the bound', () => {
   });
 
   it('claims that waited 5 s go back to the queue even while every slot of their endpoint stays busy', async () => {
-    const store = await backlogStore(12);
-    const clock = new ManualClock();
-    const sender = new HeldSender();
-    const worker = new DeliveryWorker({
-      store, clock, sender: sender.asHttpSender(), logger: silentLogger, concurrency: 16, endpointConcurrency: 4, timeoutMs: 30_000, retryOverride: null, disableAfterMs: 86_400_000,
-    });
-    worker.start();
+    const { store, clock, sender, worker } = await fullyHeldBacklog();
     try {
-      await waitFor(() => sender.sending === 4, { message: '4 attempts in flight' });
-      await new Promise((resolve) => setTimeout(resolve, 100)); // the claims of the ready room
       assert.equal(await store.nextDueTime(), clock.now() + 40_000, 'all 12 leased: 4 in flight, 8 ready');
       clock.advance(5_001);
       worker.wake(); // the loop's next look (at least once per poll interval)
@@ -251,6 +234,21 @@ describe('claims held ready beyond the bound', () => {
   });
 });
 
+/**
+ * A worker on a manual clock, bound to 4 attempts per endpoint, holding all of a backlog of 12 (as
+ * many as it holds for one endpoint): 4 in flight at a sender that holds them, 8 ready.
+ */
+async function fullyHeldBacklog(): Promise<{ store: SqliteStore; clock: ManualClock; sender: HeldSender; worker: DeliveryWorker }> {
+  const store = await backlogStore(12);
+  const clock = new ManualClock();
+  const sender = new HeldSender();
+  const worker = workerOver(store, sender, 4, clock);
+  worker.start();
+  await waitFor(() => sender.sending === 4, { message: '4 attempts in flight' });
+  await new Promise((resolve) => setTimeout(resolve, 100)); // the claims of the ready room
+  return { store, clock, sender, worker };
+}
+
 /** A promise tests open when they choose. */
 class Gate {
   open: () => void = () => {};
@@ -265,9 +263,9 @@ async function backlogStore(count: number): Promise<SqliteStore> {
 }
 
 /** A worker of 16 slots over `store`, at most `endpointConcurrency` of them per endpoint, sending through `sender`. */
-function workerOver(store: Store, sender: HeldSender, endpointConcurrency: number): DeliveryWorker {
+function workerOver(store: Store, sender: HeldSender, endpointConcurrency: number, clock: Clock = systemClock): DeliveryWorker {
   return new DeliveryWorker({
-    store, clock: systemClock, sender: sender.asHttpSender(), logger: silentLogger, concurrency: 16, endpointConcurrency, timeoutMs: 30_000, retryOverride: null, disableAfterMs: 86_400_000,
+    store, clock, sender: sender.asHttpSender(), logger: silentLogger, concurrency: 16, endpointConcurrency, timeoutMs: 30_000, retryOverride: null, disableAfterMs: 86_400_000,
   });
 }
 
