@@ -216,14 +216,15 @@ export class DeliveryWorker {
         const batch = Math.min(capacity, CLAIM_BATCH);
         const held = this.heldAgainstBound();
         const { limit, fairness } = held === undefined ? { limit: batch } : claimShape(held, batch);
+        // The leases run from here, not from the answer: a ready claim's wait counts from here too.
+        const claimedAt = clock.now();
         try {
-          claims = await store.claimDueDeliveries(clock.now(), limit, timeoutMs + LEASE_MARGIN_MS + READY_WAIT_LIMIT_MS, fairness);
+          claims = await store.claimDueDeliveries(claimedAt, limit, timeoutMs + LEASE_MARGIN_MS + READY_WAIT_LIMIT_MS, fairness);
         } catch (err) {
           logger.error('claiming deliveries failed; retrying', { error: String(err) });
           await this.wakeup.sleep(this.pollIntervalMs);
           continue;
         }
-        const claimedAt = clock.now();
         const claimedFor = new Set<string>();
         for (const claim of claims) {
           const endpointId = claim.endpoint.id;
@@ -368,9 +369,12 @@ export class DeliveryWorker {
     }
     if (this.drained) return;
     const bound = this.options.endpointConcurrency;
-    const holdLimit = bound === undefined ? undefined : (this.slowUntil.has(endpointId) ? 1 : HOLD_FACTOR) * bound;
-    const worthAClaim = this.heldBack === null || holdLimit === undefined || (this.heldBack.has(endpointId) && holdLimit - heldLeft >= Math.max(1, Math.floor(bound! / 2)));
-    if (worthAClaim) this.wakeup.signal();
+    if (this.heldBack !== null && bound !== undefined) {
+      // A slow destination is held only up to its bound (heldAgainstBound).
+      const room = (this.slowUntil.has(endpointId) ? 1 : HOLD_FACTOR) * bound - heldLeft;
+      if (!this.heldBack.has(endpointId) || room < Math.max(1, Math.floor(bound / 2))) return;
+    }
+    this.wakeup.signal();
   }
 
   private async untilNextDue(): Promise<number> {
