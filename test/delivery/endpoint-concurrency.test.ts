@@ -158,7 +158,7 @@ describe('claims held ready beyond the bound', () => {
     const worker = workerOver(slowClaims, sender, 4);
     worker.start();
     try {
-      await waitFor(() => sender.sending === 4 && claims >= 3, { message: '4 attempts in flight, and a claim held at the gate' });
+      await waitFor(() => sender.sending === 4 && claims >= 3, { message: '4 attempts in flight, and 3 claims made (every later one waits at the gate)' });
       // Claims hang from now on: the freed slots can only be refilled from claims already made.
       sender.release(3);
       await waitFor(() => sender.sent === 7, { timeoutMs: 5_000, message: 'the 3 freed slots refilled from the ready claims' });
