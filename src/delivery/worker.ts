@@ -160,12 +160,7 @@ export class DeliveryWorker {
     this.running = false;
     this.wake();
     await this.loop;
-    for (const [endpointId, queue] of this.ready) {
-      for (const { claim } of queue) this.toRelease.push(claim);
-      this.forget(endpointId, queue.length);
-    }
-    this.ready.clear();
-    this.readyCount = 0;
+    for (const [endpointId, queue] of this.ready) this.giveBack(endpointId, queue.length);
     await this.releaseWaiting();
     while (this.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 20));
     await this.flush();
@@ -199,7 +194,7 @@ export class DeliveryWorker {
     while (this.running) {
       this.wakeup.clear();
       this.drained = false;
-      this.giveBackStale();
+      if (this.readyCount > 0) for (const endpointId of this.ready.keys()) this.giveBackStale(endpointId);
       if (this.recordLagMs() >= RECORD_LAG_LIMIT_MS) {
         this.waitingForRecords = true;
         await this.wakeup.sleep(this.pollIntervalMs);
@@ -260,23 +255,19 @@ export class DeliveryWorker {
   /**
    * Sends ready deliveries of `endpointId` while it and the worker have free slots: one attempt
    * each for webhook endpoints, one batch of them for other destinations (EventBridge takes up to
-   * 10 entries per call). A claim that waited too long for a slot is given back instead of sent.
+   * 10 entries per call). Claims that waited too long for a slot are given back instead of sent.
    */
   private startReady(endpointId: string): void {
+    if (!this.running) return;
+    this.giveBackStale(endpointId);
     const queue = this.ready.get(endpointId);
-    if (!queue || !this.running) return;
+    if (!queue) return;
     const { concurrency, endpointConcurrency } = this.options;
     const free = () => Math.min(concurrency - this.inFlight, (endpointConcurrency ?? Infinity) - (this.inFlightByEndpoint.get(endpointId) ?? 0));
-    const tooOld = this.options.clock.now() - READY_WAIT_LIMIT_MS;
     const group: ClaimedDelivery[] = [];
     let taken = 0;
     while (taken < queue.length && free() > group.length) {
-      const { claim, claimedAt } = queue[taken++]!;
-      if (claimedAt < tooOld) {
-        this.slowUntil.set(endpointId, tooOld + READY_WAIT_LIMIT_MS + SLOW_DESTINATION_MS);
-        this.giveBack(claim);
-        continue;
-      }
+      const { claim } = queue[taken++]!;
       if ((claim.endpoint.type ?? 'webhook_endpoint') === 'webhook_endpoint') {
         this.started(endpointId, 1);
         void this.attempt(claim).finally(() => this.finished(endpointId, 1));
@@ -307,28 +298,29 @@ export class DeliveryWorker {
   }
 
   /**
-   * Gives back the ready claims that waited too long, also at destinations whose slots stay busy
-   * (startReady checks only when a slot frees): another worker may have room for them. The loop
-   * runs this at least once per poll interval.
+   * Gives back the ready claims of `endpointId` that waited too long (the oldest, claims being
+   * queued in claim order), and holds the destination to its bound for a while. Run before sending
+   * and on each turn of the loop (at least once per poll interval), so claims at a destination
+   * whose slots stay busy go back too: another worker may have room for them.
    */
-  private giveBackStale(): void {
-    if (this.readyCount === 0) return;
-    const tooOld = this.options.clock.now() - READY_WAIT_LIMIT_MS;
-    for (const [endpointId, queue] of this.ready) {
-      let stale = 0;
-      while (stale < queue.length && queue[stale]!.claimedAt < tooOld) stale++;
-      if (stale === 0) continue;
-      this.slowUntil.set(endpointId, tooOld + READY_WAIT_LIMIT_MS + SLOW_DESTINATION_MS);
-      for (const { claim } of queue.splice(0, stale)) this.giveBack(claim);
-      this.readyCount -= stale;
-      if (queue.length === 0) this.ready.delete(endpointId);
-    }
+  private giveBackStale(endpointId: string): void {
+    const queue = this.ready.get(endpointId);
+    if (!queue) return;
+    const now = this.options.clock.now();
+    let stale = 0;
+    while (stale < queue.length && queue[stale]!.claimedAt < now - READY_WAIT_LIMIT_MS) stale++;
+    if (stale === 0) return;
+    this.slowUntil.set(endpointId, now + SLOW_DESTINATION_MS);
+    this.giveBack(endpointId, stale);
   }
 
-  /** A ready claim goes back to the queue unsent (released in a batch, soon). */
-  private giveBack(claim: ClaimedDelivery): void {
-    this.forget(claim.endpoint.id, 1);
-    this.toRelease.push(claim);
+  /** The oldest `count` ready claims of `endpointId` go back to the queue unsent (released in a batch, soon). */
+  private giveBack(endpointId: string, count: number): void {
+    const queue = this.ready.get(endpointId)!;
+    for (const { claim } of queue.splice(0, count)) this.toRelease.push(claim);
+    if (queue.length === 0) this.ready.delete(endpointId);
+    this.readyCount -= count;
+    this.forget(endpointId, count);
     if (this.releaseScheduled) return;
     this.releaseScheduled = true;
     setImmediate(() => {
@@ -570,11 +562,7 @@ export class DeliveryWorker {
             logger.warn('endpoint disabled', { endpoint: endpointId, reason });
             // Given back, the next claim cancels them, as it does every delivery of a disabled endpoint.
             const queue = this.ready.get(endpointId);
-            if (queue) {
-              this.ready.delete(endpointId);
-              this.readyCount -= queue.length;
-              for (const { claim } of queue) this.giveBack(claim);
-            }
+            if (queue) this.giveBack(endpointId, queue.length);
           }
           if (outcome.disabled.length > 0) this.options.onEndpointsDisabled?.();
         } catch (err) {
