@@ -224,6 +224,38 @@ describe('PostgreSQL store across processes', () => {
     await Promise.all(stores.map((s) => s.close()));
   });
 
+  test('a store vacuums the queue once its claims and results leave enough dead rows', async () => {
+    const url = await server.createDatabase();
+    const database = new URL(url).pathname.slice(1);
+    const queueStats = async () =>
+      (await server.query("SELECT vacuum_count::int AS vacuums, n_dead_tup::int AS dead FROM pg_stat_user_tables WHERE relname = 'delivery_queue'", [], database)).rows[0] as { vacuums: number; dead: number };
+    const store = await PostgresStore.open(url, { queueVacuumEveryRows: 100 });
+    const endpoint = endpointOf('acct_vacuum');
+    await store.createEndpoint(endpoint, { secret: 'whsec_0', created: T0, expiresAt: null }, 10);
+    await store.publishEvents(Array.from({ length: 60 }, () => eventOf('acct_vacuum')));
+    const claims = await store.claimDueDeliveries(T0, 100, 60_000);
+    assert.equal(claims.length, 60);
+    // 60 leased rows left 60 dead versions: fewer than 100, no VACUUM yet.
+    assert.equal((await queueStats()).vacuums, 0);
+    const at = T0 + 10;
+    await store.recordAttempts(
+      claims.map((claim) => ({
+        claim,
+        attempt: {
+          id: newId.attempt(), deliveryId: claim.deliveryId, eventId: claim.event.id, endpointId: endpoint.id, accountId: 'acct_vacuum', mode: 'test' as const,
+          kind: claim.kind, attemptNumber: 1, url: endpoint.url, created: at, durationMs: 1, outcome: 'succeeded' as const, failureKind: null,
+          failureMessage: null, httpStatus: 200, requestHeaders: {}, responseHeaders: null, responseBody: null, nextRetryAt: null,
+        },
+        next: { state: 'succeeded' as const },
+      })),
+      { disableAfterMs: 1000 },
+    );
+    // 120 now: the store vacuums in the background, and the delivered rows' versions are gone.
+    await waitFor(async () => (await queueStats()).vacuums >= 1, { message: 'a VACUUM of delivery_queue' });
+    assert.equal((await queueStats()).dead, 0);
+    await store.close();
+  });
+
   test('publishing in one process wakes watchers in another (LISTEN/NOTIFY)', async () => {
     const url = await server.createDatabase();
     const [publisher, worker] = await openProcesses(2, url);

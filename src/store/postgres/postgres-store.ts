@@ -81,7 +81,18 @@ const typeParsers = {
 export interface PostgresStoreOptions {
   /** Connections in the pool (the URL's `pool_size` parameter wins). LISTEN uses one more. */
   poolSize?: number;
+  /** Queue rows this store makes dead (claims, results, releases) between its VACUUMs of the queue. */
+  queueVacuumEveryRows?: number;
 }
+
+/**
+ * Dead queue rows between two VACUUMs of `delivery_queue` by one store. Every claim and result
+ * leaves a dead row version and a dead entry in the due indexes, ahead of the live ones (they were
+ * due earlier), which each claim's index scan walks past. Autovacuum visits a database at most once
+ * a minute (`autovacuum_naptime`): in the benchmark's 15-second phases it never came, 36,000–76,000
+ * dead rows piled up, and the database's CPU grew through each phase (docs/performance.md).
+ */
+const QUEUE_VACUUM_EVERY_ROWS = 10_000;
 
 /**
  * A statement of the hot paths (publishing, recording results), prepared once per connection and
@@ -104,12 +115,16 @@ interface HotStatement {
 export class PostgresStore implements Store {
   private readonly listeners = new Set<() => Promise<void>>();
   private closed = false;
+  /** Queue rows made dead by this store since its last VACUUM of the queue (see QUEUE_VACUUM_EVERY_ROWS). */
+  private deadQueueRows = 0;
+  private queueVacuum: Promise<void> | null = null;
 
   private constructor(
     private readonly pool: pg.Pool,
     private readonly connection: pg.ClientConfig,
     /** The URL's `prepared_statements` (true unless `false`: PgBouncer before 1.21 in transaction mode). */
     private readonly prepareHotStatements: boolean,
+    private readonly queueVacuumEveryRows: number,
   ) {}
 
   /** Connects and brings the schema up to date (under an advisory lock, so processes may start together). */
@@ -129,7 +144,7 @@ export class PostgresStore implements Store {
     // An idle connection that breaks (database restart, network) is dropped by the pool; without a
     // listener the 'error' event would crash the process.
     pool.on('error', () => {});
-    const store = new PostgresStore(pool, connection, preparedParam !== 'false');
+    const store = new PostgresStore(pool, connection, preparedParam !== 'false', options.queueVacuumEveryRows ?? QUEUE_VACUUM_EVERY_ROWS);
     try {
       await store.migrate();
     } catch (err) {
@@ -174,7 +189,30 @@ export class PostgresStore implements Store {
     if (this.closed) return;
     this.closed = true;
     await Promise.all([...this.listeners].map((stop) => stop()));
+    await this.queueVacuum;
     await this.pool.end();
+  }
+
+  /**
+   * Counts `rows` queue rows made dead, and vacuums the queue once there are enough, in the
+   * background. SKIP_LOCKED: a VACUUM of another process already under way is enough. Index
+   * cleanup is forced: the dead entries of the due indexes are what claims pay for, and VACUUM may
+   * otherwise leave indexes alone when few heap pages hold dead rows. TRUNCATE OFF: the table fills
+   * again, and giving back its empty tail takes a lock that stops claims and publishes (VACUUM took
+   * 37–226 ms with it, 10–25 ms without). A failure (a role that does not own the table) leaves the
+   * queue to autovacuum: claims are only slower.
+   */
+  private queueRowsDied(rows: number): void {
+    this.deadQueueRows += rows;
+    if (this.deadQueueRows < this.queueVacuumEveryRows || this.queueVacuum !== null || this.closed) return;
+    this.deadQueueRows = 0;
+    this.queueVacuum = this.pool
+      .query('VACUUM (SKIP_LOCKED, INDEX_CLEANUP ON, TRUNCATE OFF) delivery_queue')
+      .then(
+        () => {},
+        () => {},
+      )
+      .finally(() => (this.queueVacuum = null));
   }
 
   /** Runs a hot statement: by name, so each connection prepares it once (see HotStatement). */
@@ -563,6 +601,7 @@ export class PostgresStore implements Store {
       ? await this.pool.query(CLAIM_FAIR_SQL, [now, limit, now + leaseMs, leaseToken, [...fairness.inFlight.keys()], [...fairness.inFlight.values()], fairness.perEndpoint])
       : await this.pool.query(CLAIM_DUE_SQL, [now, limit, now + leaseMs, leaseToken]);
     if (claimed.rows.length === 0) return [];
+    this.queueRowsDied(claimed.rows.length);
     const endpointIds = [...new Set(claimed.rows.map((r: Row) => r.endpoint_id as string))];
     const endpointRows = await this.pool.query("SELECT * FROM endpoints WHERE id = ANY($1) AND status = 'enabled'", [endpointIds]);
     const secretRows = await this.runHot(this.pool, CLAIMED_SECRETS, [endpointIds, now]);
@@ -645,6 +684,7 @@ export class PostgresStore implements Store {
    * whole table, and each batch would cost time proportional to the queue's size.
    */
   private async recordResults(db: Queryable, results: AttemptResult[]): Promise<void> {
+    this.queueRowsDied(results.length);
     const attempts = results.map((r) => r.attempt);
     const moved = await this.runHot(
       db,
@@ -677,6 +717,7 @@ export class PostgresStore implements Store {
 
   async releaseDeliveries(claims: { deliveryId: string; leaseToken: string }[], now: Millis): Promise<void> {
     if (claims.length === 0) return;
+    this.queueRowsDied(claims.length);
     await this.transaction(async (c) => {
       await c.query(
         `WITH released AS (
