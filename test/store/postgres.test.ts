@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { newId } from '../../src/domain/ids.js';
 import type { WebhookEndpoint } from '../../src/domain/types.js';
+import type { ClaimedDelivery } from '../../src/store/store.js';
 import { openStore } from '../../src/store/index.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 
@@ -254,6 +255,58 @@ describe('PostgreSQL store across processes', () => {
     await waitFor(async () => (await queueStats()).vacuums >= 1, { message: 'a VACUUM of delivery_queue' });
     assert.equal((await queueStats()).dead, 0);
     await store.close();
+  });
+
+  test("claims and results commit without waiting for the disk; publishes and health changes wait", async () => {
+    // A server that syncs its log (the shared test server does not), and its WAL fsyncs made by
+    // sessions themselves: a commit that waits for the disk makes one; an unsynced one leaves the
+    // flush to the WAL writer. A session's counts are published when it ends.
+    const durable = await startTestPostgres({ durable: true });
+    try {
+      const url = await durable.createDatabase();
+      const walFsyncs = async () => Number((await durable.query("SELECT sum(fsyncs) AS n FROM pg_stat_io WHERE object = 'wal' AND backend_type = 'client backend'")).rows[0].n);
+      const fsyncsOf = async (work: (store: PostgresStore) => Promise<void>) => {
+        const before = await walFsyncs();
+        const store = await PostgresStore.open(url, { poolSize: 1 });
+        await work(store);
+        await store.close();
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        return (await walFsyncs()) - before;
+      };
+      const endpoint = endpointOf('acct_sync');
+      const published = await fsyncsOf(async (store) => {
+        await store.createEndpoint(endpoint, { secret: 'whsec_0', created: T0, expiresAt: null }, 10);
+        for (let i = 0; i < 20; i++) await store.publishEvents([eventOf('acct_sync')]);
+      });
+      assert.ok(published >= 20, `each publish waits for the disk (${published} fsyncs for 20 publishes and an endpoint)`);
+      const result = (claim: ClaimedDelivery, outcome: 'succeeded' | 'failed', at: number) => ({
+        claim,
+        attempt: {
+          id: newId.attempt(), deliveryId: claim.deliveryId, eventId: claim.event.id, endpointId: endpoint.id, accountId: 'acct_sync', mode: 'test' as const,
+          kind: claim.kind, attemptNumber: 1, url: endpoint.url, created: at, durationMs: 1, outcome, failureKind: outcome === 'failed' ? ('http_error' as const) : null,
+          failureMessage: outcome === 'failed' ? 'HTTP 500' : null, httpStatus: outcome === 'failed' ? 500 : 200, requestHeaders: {}, responseHeaders: null, responseBody: null,
+          nextRetryAt: outcome === 'failed' ? at + 1000 : null,
+        },
+        next: outcome === 'failed' ? { state: 'pending' as const, at: at + 1000, scheduleStep: 1 } : { state: 'succeeded' as const },
+      });
+      const bookkeeping = await fsyncsOf(async (store) => {
+        for (let i = 0; i < 10; i++) {
+          const claims = await store.claimDueDeliveries(T0, 2, 60_000);
+          assert.equal(claims.length, 2);
+          await store.recordAttempts(claims.map((c) => result(c, 'succeeded', T0 + i)), { disableAfterMs: 60_000 });
+        }
+      });
+      assert.ok(bookkeeping <= 2, `10 claims and 10 results recorded without waiting for the disk (${bookkeeping} fsyncs)`);
+      const healthChange = await fsyncsOf(async (store) => {
+        await store.publishEvents([eventOf('acct_sync')]);
+        const [claim] = await store.claimDueDeliveries(T0, 1, 60_000);
+        // The endpoint's first failure starts its failing run: the endpoint row changes.
+        await store.recordAttempts([result(claim!, 'failed', T0 + 100)], { disableAfterMs: 60_000 });
+      });
+      assert.ok(healthChange >= 2, `the publish and the result that changed the endpoint's health wait for the disk (${healthChange} fsyncs)`);
+    } finally {
+      await durable.stop();
+    }
   });
 
   test('publishing in one process wakes watchers in another (LISTEN/NOTIFY)', async () => {
