@@ -1189,10 +1189,6 @@ async function notifyWork(c: pg.PoolClient): Promise<void> {
 }
 
 /**
- * Leases the due deliveries `due` chooses ($1 now, $2 limit) until $3 under the lease token $4,
- * and answers each with its event (NULL columns when the event was pruned).
- */
-/**
  * A condition that is always true, in a statement of the delivery loop's bookkeeping (claims,
  * results): its transaction commits without waiting for its WAL to reach the disk, as `SET LOCAL
  * synchronous_commit = off` would, but inside the one statement (no extra round trip; transaction
@@ -1203,6 +1199,10 @@ async function notifyWork(c: pg.PoolClient): Promise<void> {
  */
 const UNSYNCED_COMMIT = "set_config('synchronous_commit', 'off', true) <> ''";
 
+/**
+ * Leases the due deliveries `due` chooses ($1 now, $2 limit) until $3 under the lease token $4,
+ * and answers each with its event (NULL columns when the event was pruned).
+ */
 function claimSql(due: { ctes: string; ids: string }): string {
   return `WITH ${due.ctes} leased AS (
      UPDATE delivery_queue SET next_attempt_at = $3, lease_token = $4
