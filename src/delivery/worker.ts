@@ -79,6 +79,14 @@ const RECORD_BATCH = 200;
  */
 const RECORD_LAG_LIMIT_MS = LEASE_MARGIN_MS / 2;
 
+/** Adds `delta` to `key`'s count in `counts`, which keeps only counts above zero; answers the new count. */
+function addCount(counts: Map<string, number>, key: string, delta: number): number {
+  const count = (counts.get(key) ?? 0) + delta;
+  if (count > 0) counts.set(key, count);
+  else counts.delete(key);
+  return Math.max(0, count);
+}
+
 /**
  * The delivery loop: claims due deliveries, sends each once, records outcomes in batches. Failures
  * of the receiver are data; failures of the store are logged and retried, and leases guarantee
@@ -223,7 +231,7 @@ export class DeliveryWorker {
         const claimedFor = new Set<string>();
         for (const claim of claims) {
           const endpointId = claim.endpoint.id;
-          this.heldByEndpoint.set(endpointId, (this.heldByEndpoint.get(endpointId) ?? 0) + 1);
+          addCount(this.heldByEndpoint, endpointId, 1);
           const queue = this.ready.get(endpointId);
           if (queue) queue.push({ claim, claimedAt });
           else this.ready.set(endpointId, [{ claim, claimedAt }]);
@@ -286,15 +294,12 @@ export class DeliveryWorker {
 
   private started(endpointId: string, count: number): void {
     this.inFlight += count;
-    this.inFlightByEndpoint.set(endpointId, (this.inFlightByEndpoint.get(endpointId) ?? 0) + count);
+    addCount(this.inFlightByEndpoint, endpointId, count);
   }
 
   /** `count` deliveries of `endpointId` are no longer held by this worker. */
   private forget(endpointId: string, count: number): number {
-    const left = (this.heldByEndpoint.get(endpointId) ?? 0) - count;
-    if (left > 0) this.heldByEndpoint.set(endpointId, left);
-    else this.heldByEndpoint.delete(endpointId);
-    return Math.max(0, left);
+    return addCount(this.heldByEndpoint, endpointId, -count);
   }
 
   /**
@@ -351,9 +356,7 @@ export class DeliveryWorker {
    */
   private finished(endpointId: string, count: number): void {
     this.inFlight -= count;
-    const inFlightLeft = (this.inFlightByEndpoint.get(endpointId) ?? 0) - count;
-    if (inFlightLeft > 0) this.inFlightByEndpoint.set(endpointId, inFlightLeft);
-    else this.inFlightByEndpoint.delete(endpointId);
+    addCount(this.inFlightByEndpoint, endpointId, -count);
     const heldLeft = this.forget(endpointId, count);
     if (this.readyCount > 0) {
       this.startReady(endpointId);

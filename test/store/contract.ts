@@ -8,6 +8,40 @@ import type { AttemptResult, ClaimedDelivery, PublishedEvent, Store } from '../.
 import { idempotencyOwner, prepareSecretsAtRest, rotateSecretsAtRest, SEALED_PREFIX, SecretCipher, withSecretEncryption } from '../../src/store/secret-encryption.js';
 import { randomBytes } from 'node:crypto';
 
+/** An attempt at `claim` as the worker would log it, and the results the worker records with it. */
+export function attemptFor(claim: ClaimedDelivery, outcome: 'succeeded' | 'failed', at: number, nextRetryAt: number | null = null): DeliveryAttempt {
+  return {
+    id: newId.attempt(),
+    deliveryId: claim.deliveryId,
+    eventId: claim.event.id,
+    endpointId: claim.endpoint.id,
+    accountId: claim.endpoint.accountId,
+    mode: claim.endpoint.mode,
+    kind: claim.kind,
+    attemptNumber: claim.attemptNumber,
+    url: claim.endpoint.url,
+    created: at,
+    durationMs: 12,
+    outcome,
+    failureKind: outcome === 'failed' ? 'http_error' : null,
+    failureMessage: outcome === 'failed' ? 'HTTP 500' : null,
+    httpStatus: outcome === 'failed' ? 500 : 200,
+    requestHeaders: { 'content-type': 'application/json; charset=utf-8', 'stripe-signature': 't=1,v1=abc' },
+    responseHeaders: { 'content-type': 'text/plain' },
+    responseBody: outcome === 'failed' ? 'boom' : 'ok',
+    requestBody: claim.event.dataJson,
+    nextRetryAt,
+  };
+}
+
+export const succeed = (claim: ClaimedDelivery, at: number): AttemptResult => ({ claim, attempt: attemptFor(claim, 'succeeded', at), next: { state: 'succeeded' } });
+export const retryAt = (claim: ClaimedDelivery, at: number, nextAt: number): AttemptResult => ({
+  claim,
+  attempt: attemptFor(claim, 'failed', at, nextAt),
+  next: { state: 'pending', at: nextAt, scheduleStep: claim.scheduleStep + 1 },
+});
+export const giveUp = (claim: ClaimedDelivery, at: number): AttemptResult => ({ claim, attempt: attemptFor(claim, 'failed', at), next: { state: 'failed' } });
+
 /**
  * The behaviour every Store must have, written once and run against each implementation
  * (test/store/sqlite.test.ts, test/store/postgres.test.ts). Time is passed in explicitly, so
@@ -84,39 +118,6 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
       };
       return { accountApiVersion: base.apiVersion, relatedObject: relatedObjectOf(base), ...base };
     }
-
-    function attemptFor(claim: ClaimedDelivery, outcome: 'succeeded' | 'failed', at: number, nextRetryAt: number | null = null): DeliveryAttempt {
-      return {
-        id: newId.attempt(),
-        deliveryId: claim.deliveryId,
-        eventId: claim.event.id,
-        endpointId: claim.endpoint.id,
-        accountId: claim.endpoint.accountId,
-        mode: claim.endpoint.mode,
-        kind: claim.kind,
-        attemptNumber: claim.attemptNumber,
-        url: claim.endpoint.url,
-        created: at,
-        durationMs: 12,
-        outcome,
-        failureKind: outcome === 'failed' ? 'http_error' : null,
-        failureMessage: outcome === 'failed' ? 'HTTP 500' : null,
-        httpStatus: outcome === 'failed' ? 500 : 200,
-        requestHeaders: { 'content-type': 'application/json; charset=utf-8', 'stripe-signature': 't=1,v1=abc' },
-        responseHeaders: { 'content-type': 'text/plain' },
-        responseBody: outcome === 'failed' ? 'boom' : 'ok',
-        requestBody: claim.event.dataJson,
-        nextRetryAt,
-      };
-    }
-
-    const succeed = (claim: ClaimedDelivery, at: number): AttemptResult => ({ claim, attempt: attemptFor(claim, 'succeeded', at), next: { state: 'succeeded' } });
-    const retryAt = (claim: ClaimedDelivery, at: number, nextAt: number): AttemptResult => ({
-      claim,
-      attempt: attemptFor(claim, 'failed', at, nextAt),
-      next: { state: 'pending', at: nextAt, scheduleStep: claim.scheduleStep + 1 },
-    });
-    const giveUp = (claim: ClaimedDelivery, at: number): AttemptResult => ({ claim, attempt: attemptFor(claim, 'failed', at), next: { state: 'failed' } });
 
     async function claimAll(store: Store, now: number, limit = 1000) {
       return store.claimDueDeliveries(now, limit, LEASE);

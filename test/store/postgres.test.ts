@@ -3,13 +3,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { newId } from '../../src/domain/ids.js';
 import type { WebhookEndpoint } from '../../src/domain/types.js';
-import type { ClaimedDelivery } from '../../src/store/store.js';
 import { openStore } from '../../src/store/index.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 
 import { waitFor } from '../helpers/herald.js';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { storeContract } from './contract.js';
+import { retryAt, storeContract, succeed } from './contract.js';
 
 let server: TestPostgres;
 before(async () => {
@@ -239,18 +238,7 @@ describe('PostgreSQL store across processes', () => {
     // 60 leased rows left 60 dead versions: fewer than 100, no VACUUM yet.
     assert.equal((await queueStats()).vacuums, 0);
     const at = T0 + 10;
-    await store.recordAttempts(
-      claims.map((claim) => ({
-        claim,
-        attempt: {
-          id: newId.attempt(), deliveryId: claim.deliveryId, eventId: claim.event.id, endpointId: endpoint.id, accountId: 'acct_vacuum', mode: 'test' as const,
-          kind: claim.kind, attemptNumber: 1, url: endpoint.url, created: at, durationMs: 1, outcome: 'succeeded' as const, failureKind: null,
-          failureMessage: null, httpStatus: 200, requestHeaders: {}, responseHeaders: null, responseBody: null, nextRetryAt: null,
-        },
-        next: { state: 'succeeded' as const },
-      })),
-      { disableAfterMs: 1000 },
-    );
+    await store.recordAttempts(claims.map((claim) => succeed(claim, at)), { disableAfterMs: 1000 });
     // 120 now: the store vacuums in the background, and the delivered rows' versions are gone.
     await waitFor(async () => (await queueStats()).vacuums >= 1, { message: 'a VACUUM of delivery_queue' });
     assert.equal((await queueStats()).dead, 0);
@@ -279,21 +267,11 @@ describe('PostgreSQL store across processes', () => {
         for (let i = 0; i < 20; i++) await store.publishEvents([eventOf('acct_sync')]);
       });
       assert.ok(published >= 20, `each publish waits for the disk (${published} fsyncs for 20 publishes and an endpoint)`);
-      const result = (claim: ClaimedDelivery, outcome: 'succeeded' | 'failed', at: number) => ({
-        claim,
-        attempt: {
-          id: newId.attempt(), deliveryId: claim.deliveryId, eventId: claim.event.id, endpointId: endpoint.id, accountId: 'acct_sync', mode: 'test' as const,
-          kind: claim.kind, attemptNumber: 1, url: endpoint.url, created: at, durationMs: 1, outcome, failureKind: outcome === 'failed' ? ('http_error' as const) : null,
-          failureMessage: outcome === 'failed' ? 'HTTP 500' : null, httpStatus: outcome === 'failed' ? 500 : 200, requestHeaders: {}, responseHeaders: null, responseBody: null,
-          nextRetryAt: outcome === 'failed' ? at + 1000 : null,
-        },
-        next: outcome === 'failed' ? { state: 'pending' as const, at: at + 1000, scheduleStep: 1 } : { state: 'succeeded' as const },
-      });
       const bookkeeping = await fsyncsOf(async (store) => {
         for (let i = 0; i < 10; i++) {
           const claims = await store.claimDueDeliveries(T0, 2, 60_000);
           assert.equal(claims.length, 2);
-          await store.recordAttempts(claims.map((c) => result(c, 'succeeded', T0 + i)), { disableAfterMs: 60_000 });
+          await store.recordAttempts(claims.map((c) => succeed(c, T0 + i)), { disableAfterMs: 60_000 });
         }
       });
       assert.ok(bookkeeping <= 2, `10 claims and 10 results recorded without waiting for the disk (${bookkeeping} fsyncs)`);
@@ -301,7 +279,7 @@ describe('PostgreSQL store across processes', () => {
         await store.publishEvents([eventOf('acct_sync')]);
         const [claim] = await store.claimDueDeliveries(T0, 1, 60_000);
         // The endpoint's first failure starts its failing run: the endpoint row changes.
-        await store.recordAttempts([result(claim!, 'failed', T0 + 100)], { disableAfterMs: 60_000 });
+        await store.recordAttempts([retryAt(claim!, T0 + 100, T0 + 1100)], { disableAfterMs: 60_000 });
       });
       assert.ok(healthChange >= 2, `the publish and the result that changed the endpoint's health wait for the disk (${healthChange} fsyncs)`);
     } finally {
