@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
 import { newId } from '../../src/domain/ids.js';
 import type { WebhookEndpoint } from '../../src/domain/types.js';
 import { openStore } from '../../src/store/index.js';
@@ -301,6 +302,52 @@ describe('PostgreSQL store across processes', () => {
     await Promise.all([publisher!.close(), worker!.close()]);
   });
 
+  test('a publish commits while another commit holds the notification queue; watchers are told once it is free', async () => {
+    // PostgreSQL lets one committing transaction that has NOTIFYed at a time hold its notification
+    // queue, until its commit ends (the wait for the disk, or a standby, included). Here a commit
+    // waits for a synchronous standby that does not exist, so it holds the queue until cancelled.
+    // Herald's own sessions commit locally (this test server does not sync), so only that one waits.
+    const own = await startTestPostgres();
+    let blocker: pg.Client | null = null;
+    try {
+      const url = await own.createDatabase();
+      await own.query("ALTER SYSTEM SET synchronous_standby_names = 'absent_standby'");
+      await own.query('SELECT pg_reload_conf()');
+      const [publisher, worker] = await openProcesses(2, url);
+      let wakes = 0;
+      const unsubscribe = worker!.watchForWork(() => wakes++);
+      await waitFor(() => wakes >= 1, { message: 'the first wake-up after LISTEN' });
+      await publisher!.createEndpoint(endpointOf('acct_queue'), { secret: 'whsec_0', created: T0, expiresAt: null }, 10);
+
+      blocker = new pg.Client({ connectionString: url });
+      await blocker.connect();
+      await blocker.query('CREATE TABLE blocker_writes (x int)');
+      await blocker.query("SET synchronous_commit = 'remote_write'");
+      // The insert: a commit waits for a standby only when its transaction wrote to the log.
+      const blocked = blocker.query('BEGIN; NOTIFY herald_work; INSERT INTO blocker_writes VALUES (1); COMMIT').catch((err: Error) => err);
+      const waitingForStandby = async () => Number((await own.query("SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event = 'SyncRep'")).rows[0].n) === 1;
+      await waitFor(waitingForStandby, { message: 'the blocking commit waiting for its standby' });
+      const before = wakes;
+
+      const outcome = await Promise.race([
+        publisher!.publishEvents([eventOf('acct_queue')]).then(() => 'published'),
+        new Promise((resolve) => setTimeout(() => resolve('still waiting after 5 s'), 5000)),
+      ]);
+      assert.equal(outcome, 'published');
+      assert.equal((await worker!.claimDueDeliveries(T0, 10, 60_000)).length, 1, 'the publish is committed');
+      assert.equal(wakes, before, 'the announcement waits for the notification queue');
+
+      await own.query("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE wait_event = 'SyncRep'");
+      await blocked;
+      await waitFor(() => wakes > before, { message: 'the announcement of the publish, once the queue is free' });
+      unsubscribe();
+      await Promise.all([publisher!.close(), worker!.close()]);
+    } finally {
+      await blocker?.end().catch(() => {});
+      await own.stop();
+    }
+  });
+
   test('the pool size comes from the URL', async () => {
     const url = await server.createDatabase();
     await assert.rejects(PostgresStore.open(`${url}?pool_size=zero`), /pool_size/);
@@ -312,7 +359,7 @@ describe('PostgreSQL store across processes', () => {
     const url = await server.createDatabase();
     await assert.rejects(PostgresStore.open(`${url}?prepared_statements=yes`), /prepared_statements/);
     for (const [setting, expected] of [
-      ['', ['herald_claimed_secrets', 'herald_next_due', 'herald_publish_events', 'herald_publish_targets']],
+      ['', ['herald_announce_work', 'herald_claimed_secrets', 'herald_next_due', 'herald_publish_events', 'herald_publish_targets']],
       ['&prepared_statements=false', []],
     ] as const) {
       // One connection, so the session this test looks into is the one that ran the statements.

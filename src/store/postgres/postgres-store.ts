@@ -110,7 +110,7 @@ interface HotStatement {
 /**
  * The shared store: one PostgreSQL database for many API and worker processes. Work is claimed with
  * `FOR UPDATE SKIP LOCKED` under leases, so workers never wait on each other and a dead worker's
- * deliveries come back when its leases expire; commits that create work NOTIFY idle workers.
+ * deliveries come back when its leases expire; commits that create work are followed by a NOTIFY to idle workers.
  */
 export class PostgresStore implements Store {
   private readonly listeners = new Set<() => Promise<void>>();
@@ -118,6 +118,9 @@ export class PostgresStore implements Store {
   /** Queue rows made dead by this store since its last VACUUM of the queue (see QUEUE_VACUUM_EVERY_ROWS). */
   private deadQueueRows = 0;
   private queueVacuum: Promise<void> | null = null;
+  /** The NOTIFY on its way (announceWork), and whether commits since it was sent want another. */
+  private announcement: Promise<void> | null = null;
+  private announceAgain = false;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -190,6 +193,7 @@ export class PostgresStore implements Store {
     this.closed = true;
     await Promise.all([...this.listeners].map((stop) => stop()));
     await this.queueVacuum;
+    while (this.announcement !== null) await this.announcement;
     await this.pool.end();
   }
 
@@ -213,6 +217,34 @@ export class PostgresStore implements Store {
         () => {},
       )
       .finally(() => (this.queueVacuum = null));
+  }
+
+  /**
+   * Wakes the idle workers and listen streams of every process (watchForWork), after a commit that
+   * made work: with a NOTIFY of its own, not one inside the commit. PostgreSQL lets one committing
+   * transaction that has NOTIFYed at a time hold its notification queue, until that commit has
+   * reached the disk: publishes that notified committed one after another, each waiting for its
+   * own disk flush, instead of sharing flushes. This NOTIFY commits without waiting for the disk
+   * (a lost one only delays work until the next poll) and so holds the queue for microseconds.
+   * One is sent at a time: commits made while it is on its way ask for one more after it.
+   */
+  private announceWork(): void {
+    if (this.closed) return;
+    if (this.announcement !== null) {
+      this.announceAgain = true;
+      return;
+    }
+    this.announcement = this.runHot(this.pool, ANNOUNCE_WORK, [])
+      .then(
+        () => {},
+        () => {}, // the pollers are the fallback
+      )
+      .finally(() => {
+        this.announcement = null;
+        if (!this.announceAgain) return;
+        this.announceAgain = false;
+        this.announceWork();
+      });
   }
 
   /** Runs a hot statement: by name, so each connection prepares it once (see HotStatement). */
@@ -534,8 +566,8 @@ export class PostgresStore implements Store {
     // One statement, so one implicit transaction and one round trip; publishers in several
     // processes run side by side. A seq is taken at insert and becomes visible at commit, so events
     // may become visible slightly out of seq order: the listen hub, which follows the log by seq,
-    // keeps its cursor behind young events for that reason (src/listen/hub.ts). NOTIFY is delivered
-    // at commit; listen streams want every new event, not only those with deliveries.
+    // keeps its cursor behind young events for that reason (src/listen/hub.ts). Announced even
+    // without deliveries: listen streams want every new event.
     await this.runHot(
       this.pool,
       PUBLISH_EVENTS,
@@ -549,6 +581,7 @@ export class PostgresStore implements Store {
         stored.map((e) => e.relatedObject?.url ?? null),
       ],
     );
+    this.announceWork();
     return stored;
   }
 
@@ -733,8 +766,8 @@ export class PostgresStore implements Store {
          WHERE id = ANY(ARRAY(SELECT delivery_id FROM released))`,
         [claims.map((cl) => cl.deliveryId), claims.map((cl) => cl.leaseToken), now],
       );
-      await notifyWork(c);
     });
+    this.announceWork();
   }
 
   async nextDueTime(): Promise<Millis | null> {
@@ -751,12 +784,12 @@ export class PostgresStore implements Store {
         [id, eventId, endpoint.id, endpoint.accountId, endpoint.mode, now],
       );
       await c.query('INSERT INTO delivery_queue (delivery_id, event_id, endpoint_id, next_attempt_at, undelivered) VALUES ($1, $2, $3, $4, FALSE)', [id, eventId, endpoint.id, now]);
-      await notifyWork(c);
     });
+    this.announceWork();
   }
 
   async recoverEvents(endpoint: WebhookEndpoint, window: { since: Millis; until: Millis }, now: Millis, dryRun: boolean): Promise<number> {
-    return this.transaction(async (c) => {
+    const recovered = await this.transaction(async (c) => {
       // Two recoveries of one endpoint at once would queue the same events twice.
       if (!dryRun) await c.query('SELECT 1 FROM endpoints WHERE id = $1 FOR UPDATE', [endpoint.id]);
       const { rows } = await c.query(
@@ -794,9 +827,10 @@ export class PostgresStore implements Store {
           [fresh.map(() => newId.delivery()), fresh, endpoint.id, endpoint.accountId, endpoint.mode, now],
         );
       }
-      await notifyWork(c);
       return wanted.length;
     });
+    if (!dryRun && recovered > 0) this.announceWork();
+    return recovered;
   }
 
   async listAttempts(scope: AttemptScope, page: PageRequest): Promise<Page<DeliveryAttempt>> {
@@ -1183,11 +1217,6 @@ function replayHealth(rows: Row[], results: AttemptResult[], policy: HealthPolic
   return { changed: [...changed], transitions, disabled };
 }
 
-/** Wakes idle workers of every process once the transaction commits (NOTIFY is transactional). */
-async function notifyWork(c: pg.PoolClient): Promise<void> {
-  await c.query(`NOTIFY ${WORK_CHANNEL}`);
-}
-
 /**
  * A condition that is always true, in a statement of the delivery loop's bookkeeping (claims,
  * results): its transaction commits without waiting for its WAL to reach the disk, as `SET LOCAL
@@ -1332,12 +1361,15 @@ const PUBLISH_EVENTS: HotStatement = {
       INSERT INTO deliveries (id, event_id, endpoint_id, account_id, mode, kind, state, next_attempt_at, created)
       SELECT id, event_id, endpoint_id, account_id, mode, 'automatic', 'pending', created, created
       FROM unnest($11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::bigint[]) AS d(id, event_id, endpoint_id, account_id, mode, created)
-    ),
-    queued AS (
-      INSERT INTO delivery_queue (delivery_id, event_id, endpoint_id, next_attempt_at, undelivered)
-      SELECT id, event_id, endpoint_id, created, TRUE FROM unnest($11::text[], $12::text[], $13::text[], $16::bigint[]) AS q(id, event_id, endpoint_id, created)
     )
-    SELECT pg_notify('${WORK_CHANNEL}', '')`,
+    INSERT INTO delivery_queue (delivery_id, event_id, endpoint_id, next_attempt_at, undelivered)
+    SELECT id, event_id, endpoint_id, created, TRUE FROM unnest($11::text[], $12::text[], $13::text[], $16::bigint[]) AS q(id, event_id, endpoint_id, created)`,
+};
+
+/** A NOTIFY in a transaction of its own that does not wait for the disk (see announceWork). */
+const ANNOUNCE_WORK: HotStatement = {
+  name: 'herald_announce_work',
+  text: `SELECT pg_notify('${WORK_CHANNEL}', '') WHERE ${UNSYNCED_COMMIT}`,
 };
 
 const ENDPOINT_HEALTH: HotStatement = { name: 'herald_endpoint_health', text: `SELECT ${HEALTH_COLUMNS} FROM endpoints WHERE id = ANY($1)` };
