@@ -110,7 +110,8 @@ interface HotStatement {
 /**
  * The shared store: one PostgreSQL database for many API and worker processes. Work is claimed with
  * `FOR UPDATE SKIP LOCKED` under leases, so workers never wait on each other and a dead worker's
- * deliveries come back when its leases expire; commits that create work are followed by a NOTIFY to idle workers.
+ * deliveries come back when its leases expire; a NOTIFY follows each commit that creates work, for
+ * idle workers.
  */
 export class PostgresStore implements Store {
   private readonly listeners = new Set<() => Promise<void>>();
