@@ -505,6 +505,28 @@ export function storeContract(name: string, makeStore: () => Promise<Store>): vo
       assert.equal(await store.nextDueTime(), T0 + 10_000 + LEASE, 'the next due time is the first lease deadline');
     });
 
+    test('a claim across endpoints gives each delivery its own endpoint and current secrets, newest first', async () => {
+      const store = await open();
+      const a = await account(store);
+      const plain = await addEndpoint(store, a, { metadata: { z: '1', a: '2' } }, 'whsec_plain');
+      const rolled = await addEndpoint(store, a, {}, 'whsec_first');
+      await store.rollSecret(rolled.id, { secret: 'whsec_second', created: T0 + 1, expiresAt: null }, T0 + 1_000);
+      await store.rollSecret(rolled.id, { secret: 'whsec_third', created: T0 + 2, expiresAt: null }, T0 + 60_000);
+      const disabled = await addEndpoint(store, a, {}, 'whsec_off');
+      await store.publishEvents([event(a), event(a), event(a)]);
+      await store.updateEndpoint({ ...disabled, status: 'disabled' });
+
+      // At T0 + 5,000 the first secret has expired; the second is still within its overlap.
+      const claims = await store.claimDueDeliveries(T0 + 5_000, 100, LEASE);
+      assert.equal(claims.length, 6, "the disabled endpoint's three deliveries are cancelled, not returned");
+      for (const claim of claims) {
+        const expected = claim.endpoint.id === plain.id ? { endpoint: plain, secrets: ['whsec_plain'] } : { endpoint: rolled, secrets: ['whsec_third', 'whsec_second'] };
+        assert.deepEqual({ endpoint: claim.endpoint, secrets: claim.secrets }, expected);
+      }
+      assert.deepEqual(Object.keys(claims.find((c) => c.endpoint.id === plain.id)!.endpoint.metadata), ['z', 'a'], 'metadata keeps its key order');
+      assert.equal(new Set(claims.map((c) => c.event.id)).size, 3);
+    });
+
     test('an expired lease makes a delivery claimable again, as the next attempt', async () => {
       const store = await open();
       const a = await account(store);
