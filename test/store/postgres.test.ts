@@ -359,7 +359,7 @@ describe('PostgreSQL store across processes', () => {
     const url = await server.createDatabase();
     await assert.rejects(PostgresStore.open(`${url}?prepared_statements=yes`), /prepared_statements/);
     for (const [setting, expected] of [
-      ['', ['herald_announce_work', 'herald_next_due', 'herald_publish_events', 'herald_publish_targets']],
+      ['', ['herald_announce_work', 'herald_claimed_secrets', 'herald_next_due', 'herald_publish_events', 'herald_publish_targets']],
       ['&prepared_statements=false', []],
     ] as const) {
       // One connection, so the session this test looks into is the one that ran the statements.

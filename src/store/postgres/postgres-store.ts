@@ -636,18 +636,19 @@ export class PostgresStore implements Store {
       : await this.pool.query(CLAIM_DUE_SQL, [now, limit, now + leaseMs, leaseToken]);
     if (claimed.rows.length === 0) return [];
     this.queueRowsDied(claimed.rows.length);
-    // One row per endpoint carries its secrets (never NULL there) and its row (NULL unless enabled).
-    const endpoints = new Map<string, { endpoint: WebhookEndpoint | null; secrets: string[] }>();
-    for (const row of claimed.rows) {
-      if (row.secrets !== null) endpoints.set(row.endpoint_id, { endpoint: row.endpoint ? toEndpoint(row.endpoint) : null, secrets: row.secrets });
-    }
+    const endpointIds = [...new Set(claimed.rows.map((r: Row) => r.endpoint_id as string))];
+    const endpointRows = await this.pool.query("SELECT * FROM endpoints WHERE id = ANY($1) AND status = 'enabled'", [endpointIds]);
+    const secretRows = await this.runHot(this.pool, CLAIMED_SECRETS, [endpointIds, now]);
+    const secrets = new Map<string, string[]>();
+    for (const r of secretRows.rows) secrets.set(r.endpoint_id, [...(secrets.get(r.endpoint_id) ?? []), r.secret]);
+    const endpoints = new Map<string, WebhookEndpoint>(endpointRows.rows.map((r: Row) => [r.id as string, toEndpoint(r)]));
 
     const claims: ClaimedDelivery[] = [];
     const cancelled: string[] = [];
     // Claims of one event share one object, so the worker serialises its body once (see worker.ts).
     const events = new Map<string, ClaimedDelivery['event']>();
     for (const row of claimed.rows) {
-      const { endpoint, secrets } = endpoints.get(row.endpoint_id)!;
+      const endpoint = endpoints.get(row.endpoint_id);
       // The endpoint was disabled or deleted (or the event pruned) before this attempt fell due:
       // the attempt is dropped, as Stripe drops retries for disabled endpoints.
       if (!endpoint || row.id === null) {
@@ -662,7 +663,7 @@ export class PostgresStore implements Store {
         scheduleStep: row.schedule_step,
         event: events.get(row.id) ?? events.set(row.id, toClaimedEvent(row)).get(row.id)!,
         endpoint,
-        secrets,
+        secrets: secrets.get(endpoint.id) ?? [],
       });
     }
     if (cancelled.length > 0) await this.pool.query(CANCEL_CLAIMED_SQL, [cancelled, leaseToken]);
@@ -1230,10 +1231,7 @@ const UNSYNCED_COMMIT = "set_config('synchronous_commit', 'off', true) <> ''";
 
 /**
  * Leases the due deliveries `due` chooses ($1 now, $2 limit) until $3 under the lease token $4,
- * and answers each with its event (NULL columns when the event was pruned). The first row of each
- * endpoint also brings the endpoint (NULL unless enabled) and its current secrets, newest first: a
- * claim is one round trip, not three (on a busy machine each costs the worker and the server a
- * wakeup and a socket write or two).
+ * and answers each with its event (NULL columns when the event was pruned).
  */
 function claimSql(due: { ctes: string; ids: string }): string {
   return `WITH ${due.ctes} leased AS (
@@ -1246,16 +1244,8 @@ function claimSql(due: { ctes: string; ids: string }): string {
      WHERE id = ANY(ARRAY(SELECT delivery_id FROM leased))
      RETURNING id AS delivery_id, event_id, endpoint_id, kind, attempt_count, schedule_step
    )
-   SELECT claimed.*, ${eventColumns('events')},
-     CASE WHEN row_number() OVER per_endpoint = 1 THEN
-       (SELECT row_to_json(e) FROM endpoints e WHERE e.id = claimed.endpoint_id AND e.status = 'enabled')
-     END AS endpoint,
-     CASE WHEN row_number() OVER per_endpoint = 1 THEN
-       ARRAY(SELECT s.secret FROM endpoint_secrets s WHERE s.endpoint_id = claimed.endpoint_id AND (s.expires_at IS NULL OR s.expires_at > $1)
-             ORDER BY s.created DESC, s.seq DESC)
-     END AS secrets
-   FROM claimed LEFT JOIN events ON events.id = claimed.event_id
-   WINDOW per_endpoint AS (PARTITION BY claimed.endpoint_id)`;
+   SELECT claimed.*, ${eventColumns('events')}
+   FROM claimed LEFT JOIN events ON events.id = claimed.event_id`;
 }
 
 /** The earliest `limit` due deliveries. */
@@ -1448,6 +1438,11 @@ const MARK_QUEUED_DELIVERED_SQL = `WITH pairs AS (
     UPDATE delivery_queue SET undelivered = FALSE WHERE delivery_id = ANY(ARRAY(SELECT id FROM pairs)) AND undelivered AND next_attempt_at IS NOT NULL
   )
   DELETE FROM delivery_queue WHERE delivery_id = ANY(ARRAY(SELECT id FROM pairs)) AND next_attempt_at IS NULL`;
+
+const CLAIMED_SECRETS: HotStatement = {
+  name: 'herald_claimed_secrets',
+  text: 'SELECT endpoint_id, secret FROM endpoint_secrets WHERE endpoint_id = ANY($1) AND (expires_at IS NULL OR expires_at > $2) ORDER BY created DESC, seq DESC',
+};
 
 /** The 21 column arrays (parameters $1 to $21) of INSERT_ATTEMPTS_SQL. */
 function attemptColumns(attempts: DeliveryAttempt[]): unknown[] {
