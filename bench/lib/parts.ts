@@ -21,6 +21,8 @@ export interface ReceiverStats {
   /** Epoch ms when `total` reached the reset's target (0: not yet). */
   targetAt: number;
   latencies: number[];
+  /** Latencies of the warm-up's events, kept apart from `latencies`. */
+  warmupLatencies: number[];
 }
 
 export interface ReceiverProcess {
