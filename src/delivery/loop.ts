@@ -40,6 +40,8 @@ export function startDeliveryLoop(config: HeraldConfig, deps: DeliveryLoopDeps):
   });
   // SDK clients are made on first use, so a Herald without EventBridge destinations never loads AWS credentials.
   const eventBridge = new EventBridgeTransport({ timeoutMs: config.deliveryTimeoutMs, endpoint: config.eventBridgeEndpoint });
+  // A store shared by several workers wakes one idle worker of them all for new work.
+  const wakeUpDuty = deps.store.watchForWorkOnCall?.(() => worker.wake());
   const worker = new DeliveryWorker({
     store: deps.store,
     clock: deps.clock,
@@ -55,11 +57,13 @@ export function startDeliveryLoop(config: HeraldConfig, deps: DeliveryLoopDeps):
     defaultApiVersion: config.apiVersion,
     transports: { amazon_eventbridge: eventBridge },
     onEndpointsDisabled: deps.onEndpointsDisabled,
+    ...(wakeUpDuty ? { wakeUpDuty } : {}),
   });
   worker.start();
   return {
     wake: () => worker.wake(),
     stop: async () => {
+      wakeUpDuty?.stop();
       await worker.stop();
       await sender.close();
       await eventBridge.close();

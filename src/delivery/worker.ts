@@ -6,7 +6,7 @@ import { renderEventPayload, renderThinPayload } from '../domain/objects.js';
 import { asDestination } from '../domain/destinations.js';
 import type { Logger } from '../domain/logger.js';
 import type { DeliveryAttempt } from '../domain/types.js';
-import type { AttemptResult, ClaimedDelivery, Store } from '../store/store.js';
+import type { AttemptResult, ClaimedDelivery, Store, WakeUpDuty } from '../store/store.js';
 import { claimShape } from '../store/claim-fairness.js';
 import { classify } from './outcome.js';
 import { goneReason } from '../store/health.js';
@@ -40,6 +40,8 @@ export interface WorkerOptions {
   transports?: DestinationTransports;
   /** Called when recorded results disabled endpoints (the alert monitor looks at once). */
   onEndpointsDisabled?: () => void;
+  /** Told after each look at the queue whether more may be due than this worker took (Store.watchForWorkOnCall). */
+  wakeUpDuty?: Pick<WakeUpDuty, 'claimed'>;
 }
 
 /** Headers of every delivery, as Stripe sends them; the signature is added per attempt. */
@@ -244,6 +246,9 @@ export class DeliveryWorker {
         // all there was within the bounds, that is; due work of destinations at their bound waits
         // for their attempts to finish.
         this.heldBack = null;
+        // Work held back by a destination's bound does not pass the duty on: this worker still has
+        // room for other destinations' new work (others take the held-back work at their polls).
+        this.options.wakeUpDuty?.claimed(claims.length === limit);
         if (claims.length === limit) continue;
         const heldNow = this.heldAgainstBound();
         if (heldNow !== undefined) {
@@ -255,6 +260,8 @@ export class DeliveryWorker {
         // Held back: due work is waiting already, and freed slots wake the loop; nothing to look up.
         await this.wakeup.sleep(this.heldBack === null ? await this.untilNextDue() : this.pollIntervalMs);
       } else {
+        // No room to claim: new work is for another worker.
+        this.options.wakeUpDuty?.claimed(true);
         await this.wakeup.sleep(this.pollIntervalMs);
       }
     }

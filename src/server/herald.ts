@@ -95,6 +95,10 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
       : startDeliveryLoop(config, { store, clock, logger, versions, onEndpointsDisabled });
   }
   alerts?.start();
+  // With a store that wakes one idle worker of all processes itself (PostgreSQL), this process's
+  // worker is not woken directly: it may not be the one on call, and waking both would have both
+  // claim the same work.
+  const wakeWorker = store.watchForWorkOnCall === undefined ? () => worker?.wake() : () => {};
 
   let server: Server | null = null;
   let listen: ListenHub | null = null;
@@ -103,7 +107,7 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
     listen = new ListenHub({ store, logger, clock });
     const publisher = new EventPublisher(store, (published) => {
       // Events no destination wants made no deliveries: nothing new for the worker to claim.
-      if (published.some((event) => event.pendingWebhooks > 0)) worker?.wake();
+      if (published.some((event) => event.pendingWebhooks > 0)) wakeWorker();
       listen?.notify();
     }, { maxConcurrentBatches: config.database.kind === 'postgres' ? POSTGRES_PUBLISH_BATCHES : undefined });
     const handler = createApiHandler({
@@ -113,7 +117,7 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
       catalog: new EventTypeCatalog(config.extraEventTypes),
       publisher,
       logger,
-      wakeWorkers: () => worker?.wake(),
+      wakeWorkers: wakeWorker,
       listen,
       versions,
       apiKeys: new ApiKeyCache(store),
@@ -150,12 +154,15 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
   const pruneTimer = setInterval(() => void prune(), PRUNE_INTERVAL_MS);
   pruneTimer.unref();
 
-  // Work committed by other processes (PostgreSQL NOTIFY) wakes this process's idle worker and
-  // listen streams at once; their polling stays the fallback.
-  const stopWatching = store.watchForWork?.(() => {
-    worker?.wake();
-    listen?.notify();
-  });
+  // Work committed by other processes (PostgreSQL NOTIFY) wakes this process's listen streams at
+  // once (and its idle worker, unless the store wakes workers itself); their polling stays the fallback.
+  const stopWatching =
+    listen !== null || store.watchForWorkOnCall === undefined
+      ? store.watchForWork?.(() => {
+          wakeWorker();
+          listen?.notify();
+        })
+      : undefined;
 
   let stopping: Promise<void> | null = null;
   const stop = () =>

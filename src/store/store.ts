@@ -105,6 +105,13 @@ export interface Store {
    * by several processes implement it (PostgreSQL: LISTEN/NOTIFY); a one-process store need not.
    */
   watchForWork?(onWork: () => void): () => void;
+  /**
+   * Optional, for a delivery worker of a store that several worker processes share: like
+   * watchForWork, but each announcement wakes one idle worker of all processes (the one on call),
+   * not every worker at once to claim the same rows, all but one of them in vain. The duty passes
+   * on when the worker says that more may be due than it can take.
+   */
+  watchForWorkOnCall?(onWork: () => void): WakeUpDuty;
   /** Queues a one-off manual delivery (resend) due now. Automatic retries are untouched. */
   enqueueManualDelivery(eventId: string, endpoint: WebhookEndpoint, now: Millis): Promise<void>;
   /**
@@ -209,6 +216,18 @@ export interface EventFilter {
   connectedAccount?: string;
   /** Events created before this are outside the listing window. */
   notBefore: Millis;
+}
+
+/** A worker's side of watchForWorkOnCall. */
+export interface WakeUpDuty {
+  /**
+   * After each look at the queue: `full` when the worker cannot take all the due work now (a full
+   * claim, or no room left to claim). The worker on call then hands the duty on, and the work is
+   * announced again for another idle worker; it may take the duty again after a claim that took
+   * all it could.
+   */
+  claimed(full: boolean): void;
+  stop(): void;
 }
 
 /** The per-endpoint bound of a claim (see claimDueDeliveries). */

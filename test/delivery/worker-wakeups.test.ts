@@ -4,16 +4,16 @@ import { systemClock } from '../../src/domain/clock.js';
 import { silentLogger } from '../../src/domain/logger.js';
 import type { SendResult } from '../../src/delivery/outcome.js';
 import type { HttpSender } from '../../src/delivery/sender.js';
-import { DeliveryWorker } from '../../src/delivery/worker.js';
+import { DeliveryWorker, type WorkerOptions } from '../../src/delivery/worker.js';
 import type { Store } from '../../src/store/store.js';
 import { waitFor } from '../helpers/herald.js';
 import { countingCalls, storeWithEndpoint } from '../helpers/worker-store.js';
 
 /** A worker over `store` that sends through `send`; a 10 s poll, so that only wake-ups bring work on time. */
-function workerOver(store: Store, send: () => Promise<SendResult>, retryOverride: number[] | null = null): DeliveryWorker {
+function workerOver(store: Store, send: () => Promise<SendResult>, retryOverride: number[] | null = null, more: Partial<WorkerOptions> = {}): DeliveryWorker {
   return new DeliveryWorker({
     store, clock: systemClock, sender: { send } as unknown as HttpSender, logger: silentLogger, concurrency: 16, endpointConcurrency: 8,
-    timeoutMs: 30_000, retryOverride, disableAfterMs: 86_400_000, pollIntervalMs: 10_000,
+    timeoutMs: 30_000, retryOverride, disableAfterMs: 86_400_000, pollIntervalMs: 10_000, ...more,
   });
 }
 
@@ -62,6 +62,53 @@ describe('when the delivery loop looks at the queue', () => {
       const gap = attempts[1]! - attempts[0]!;
       assert.ok(gap >= 250 && gap < 3_000, `retried ${gap} ms after the failure, for a retry due after 300 ms`);
     } finally {
+      await worker.stop();
+      await store.close();
+    }
+  });
+});
+
+describe('when a store wakes one idle worker of many (PostgreSQL)', () => {
+  it('the worker says that more is due while a backlog exceeds what it can hold, and that it took all once drained', async () => {
+    const { store, publish } = await storeWithEndpoint();
+    const reports: boolean[] = [];
+    let openGate = () => {};
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    let sent = 0;
+    // Attempts hang until the gate opens: the worker fills its slots and its ready room.
+    const duty = { claimed: (full: boolean) => void reports.push(full) };
+    const worker = workerOver(store, async () => (await gate, sent++, ok()), null, { endpointConcurrency: 16, wakeUpDuty: duty });
+    await publish(100);
+    worker.start();
+    try {
+      // 16 in flight and 48 held at most: 100 due deliveries are more than it can take.
+      await waitFor(() => reports.length >= 2, { message: 'the first looks at the queue' });
+      assert.ok(reports.every((full) => full), `every look while the backlog exceeds the worker's room says so: ${reports.join(', ')}`);
+      openGate();
+      await waitFor(() => sent === 100, { message: 'every event delivered' });
+      await waitFor(() => reports.at(-1) === false, { message: 'a claim that takes all the due work' });
+    } finally {
+      openGate();
+      await worker.stop();
+      await store.close();
+    }
+  });
+
+  it('a worker whose one busy destination is at its bound keeps the duty: it has room for other destinations\' new work', async () => {
+    const { store, publish } = await storeWithEndpoint();
+    const reports: boolean[] = [];
+    let openGate = () => {};
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    const duty = { claimed: (full: boolean) => void reports.push(full) };
+    // 8 in flight to the destination and 24 held for it at most, of the worker's 48.
+    const worker = workerOver(store, async () => (await gate, ok()), null, { wakeUpDuty: duty });
+    await publish(100);
+    worker.start();
+    try {
+      await waitFor(() => reports.includes(false), { message: 'a claim held back by the bound' });
+      assert.equal(reports[0], true, 'the first claim, as large as the destination allows, was full');
+    } finally {
+      openGate();
       await worker.stop();
       await store.close();
     }

@@ -302,6 +302,50 @@ describe('PostgreSQL store across processes', () => {
     await Promise.all([publisher!.close(), worker!.close()]);
   });
 
+  test('each announcement wakes one idle worker on call; a worker with more than it can take hands the duty on; a closed one loses it', async () => {
+    const url = await server.createDatabase();
+    const [publisher, ...workers] = await openProcesses(4, url);
+    const wakes = [0, 0, 0];
+    const duties = workers.map((store, i) => store.watchForWorkOnCall(() => wakes[i]!++));
+    const dutyHeld = async () => Number((await server.query("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = 3 AND objsubid = 2 AND granted")).rows[0].n) === 1;
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
+    // Each is woken once when it starts listening (announcements may have been missed); one takes the duty.
+    await waitFor(() => wakes.every((n) => n >= 1), { message: 'the first wake-up of each worker' });
+    await waitFor(dutyHeld, { message: 'a worker on call' });
+    await publisher!.createEndpoint(endpointOf('acct_duty'), { secret: 'whsec_0', created: T0, expiresAt: null }, 10);
+    const wokenBy = async (action: () => Promise<unknown>): Promise<number[]> => {
+      await settle();
+      const before = [...wakes];
+      await action();
+      await waitFor(() => wakes.some((n, i) => n > before[i]!), { message: 'a wake-up' });
+      await settle();
+      return wakes.flatMap((n, i) => (n > before[i]! ? [i] : []));
+    };
+    const publish = () => publisher!.publishEvents([eventOf('acct_duty')]);
+
+    const [first, ...others] = await wokenBy(publish);
+    assert.deepEqual(others, [], 'one worker woken by a publish');
+    assert.deepEqual(await wokenBy(publish), [first], 'the same worker woken by the next one');
+
+    // A full claim: more is due than it can take. The work is announced again, for another worker.
+    const [second, ...more] = await wokenBy(async () => duties[first!]!.claimed(true));
+    assert.deepEqual(more, [], 'one other worker woken when the duty is handed on');
+    assert.notEqual(second, first);
+    assert.deepEqual(await wokenBy(publish), [second], 'the next publish wakes the new worker on call');
+    // Drained again, the first worker may take the duty again, but the second still holds it.
+    duties[first!]!.claimed(false);
+    assert.deepEqual(await wokenBy(publish), [second]);
+
+    // The worker on call goes away: PostgreSQL releases its lock with its session.
+    duties[second!]!.stop();
+    await waitFor(async () => !(await dutyHeld()), { message: 'the duty released' });
+    const [third, ...rest] = await wokenBy(publish);
+    assert.deepEqual(rest, [], 'one worker woken after the worker on call left');
+    assert.notEqual(third, second);
+    duties.forEach((duty) => duty.stop());
+    await Promise.all([publisher, ...workers].map((store) => store!.close()));
+  });
+
   test('a publish commits while another commit holds the notification queue; watchers are told once it is free', async () => {
     // PostgreSQL lets one committing transaction that has NOTIFYed at a time hold its notification
     // queue, until its commit ends (the wait for the disk, or a standby, included). Here a commit
