@@ -206,6 +206,7 @@ export class DeliveryWorker {
       this.drained = false;
       if (this.readyCount > 0) for (const endpointId of this.ready.keys()) this.giveBackStale(endpointId);
       if (this.recordLagMs() >= RECORD_LAG_LIMIT_MS) {
+        this.options.wakeUpDuty?.claimed(true); // claiming nothing until results are written
         this.waitingForRecords = true;
         await this.wakeup.sleep(this.pollIntervalMs);
         this.waitingForRecords = false;

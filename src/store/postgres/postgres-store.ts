@@ -65,6 +65,10 @@ const LOCK_MIGRATIONS = 1;
 const LOCK_DEFAULT_ACCOUNT = 2;
 /** Held, on its listening session, by the worker on call for wake-ups (watchForWorkOnCall). */
 const LOCK_WAKE_UP_DUTY = 3;
+/** TCP keepalives of a listening session, on the server's side (see listenForWork). */
+const LISTEN_KEEPALIVE_IDLE_S = 10;
+const LISTEN_KEEPALIVE_INTERVAL_S = 3;
+const LISTEN_KEEPALIVE_COUNT = 3;
 /** Per account and mode locks use hashtext(account/mode) as second key, each kind in its own namespace. */
 const LOCK_NAMESPACE_ENDPOINT_LIMIT = LOCK_NAMESPACE + 1;
 
@@ -368,7 +372,10 @@ export class PostgresStore implements Store {
       client = next;
       try {
         await next.connect();
-        await next.query(`LISTEN ${WORK_CHANNEL}`);
+        // The server drops this session within about 20 s of its client vanishing (a machine lost,
+        // not a process: a process's exit closes the connection at once), instead of the
+        // operating system's two hours, and so gives up the wake-up duty held on it.
+        await next.query(`SET tcp_keepalives_idle = ${LISTEN_KEEPALIVE_IDLE_S}; SET tcp_keepalives_interval = ${LISTEN_KEEPALIVE_INTERVAL_S}; SET tcp_keepalives_count = ${LISTEN_KEEPALIVE_COUNT}; LISTEN ${WORK_CHANNEL}`);
         events.connected(next);
       } catch {
         reconnect(next);
