@@ -98,7 +98,8 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
   // With a store that wakes one idle worker of all processes itself (PostgreSQL), this process's
   // worker is not woken directly: it may not be the one on call, and waking both would have both
   // claim the same work.
-  const wakeWorker = store.watchForWorkOnCall === undefined ? () => worker?.wake() : () => {};
+  const storeWakesWorkers = store.watchForWorkOnCall !== undefined;
+  const wakeWorker = storeWakesWorkers ? () => {} : () => worker?.wake();
 
   let server: Server | null = null;
   let listen: ListenHub | null = null;
@@ -157,7 +158,7 @@ export async function startHerald(config: HeraldConfig, options: HeraldOptions =
   // Work committed by other processes (PostgreSQL NOTIFY) wakes this process's listen streams at
   // once (and its idle worker, unless the store wakes workers itself); their polling stays the fallback.
   const stopWatching =
-    listen !== null || store.watchForWorkOnCall === undefined
+    listen !== null || !storeWakesWorkers
       ? store.watchForWork?.(() => {
           wakeWorker();
           listen?.notify();
