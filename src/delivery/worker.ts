@@ -67,7 +67,7 @@ const READY_WAIT_LIMIT_MS = 5_000;
  * the bound (as many ready as in flight) left no claim ready most of the time: 12,132 and 12,150
  * deliveries/s, against 12,668 and 13,457 holding three times (11,780 and 11,645 with none ready).
  */
-const HOLD_FACTOR = 3;
+export const HOLD_FACTOR = 3;
 /** How long a destination whose ready claims waited too long gets none held beyond its bound. */
 const SLOW_DESTINATION_MS = 60_000;
 const CLAIM_BATCH = 200;
