@@ -111,7 +111,7 @@ function tempDatabase(dirs: string[]): DatabaseLocation & { kind: 'sqlite' } {
  * Deletes the SQLite databases of the rows done so far. What one row leaves on disk must not land
  * in the next row's figures: with row 5's databases (a million deliveries, about 500 MB) still on
  * disk, row 7's PostgreSQL stalled for 80–130 ms every 1.5–3 s (p99 at 2,000 events/s 75–92 ms in
- * 4 runs, 26 ms once they were deleted; row 7 alone, 23–31 ms). Not traced further: files that
+ * 6 runs, 26 ms once they were deleted; row 7 alone, 23–31 ms). Not traced further: files that
  * no process uses are simply not part of any row.
  */
 function removeDatabases(dirs: string[]): void {

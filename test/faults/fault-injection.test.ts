@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
@@ -11,6 +9,7 @@ import { unusedPort } from '../helpers/crash-load.js';
 import { expectedOutcome, startFaultReceiver, type FaultAction, type FaultLogEntry, type FaultReceiver } from '../helpers/fault-receiver.js';
 import { waitFor } from '../helpers/herald.js';
 import { residentBytes, spawnHerald, type HeraldProcess } from '../helpers/herald-process.js';
+import { testTempDir } from '../helpers/temp-dir.js';
 
 /**
  * Herald (a real `herald serve` process on SQLite) delivers a steady stream of events for 60 s to a
@@ -78,7 +77,7 @@ describe('fault injection: a receiver that misbehaves in every way for 60 s', ()
     cleanup.push(() => receiver.stop());
     const deadPort = await unusedPort();
 
-    const dir = mkdtempSync(join(tmpdir(), 'herald-faults-'));
+    const dir = testTempDir('herald-faults-');
     const dbPath = join(dir, 'herald.db');
     const key = newApiKey('test');
     const herald: HeraldProcess = await spawnHerald(

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newApiKey } from '../../src/domain/ids.js';
 import { CrashReceiver, RestartableHerald, seededRandom, SteadyPublisher, unusedPort } from '../helpers/crash-load.js';
 import { waitFor } from '../helpers/herald.js';
+import { testTempDir } from '../helpers/temp-dir.js';
 
 /**
  * SIGKILL under load, shared by the SQLite and PostgreSQL runs: Herald processes deliver a steady
@@ -37,7 +36,7 @@ export async function runKillScenario(scenario: KillScenario, cleanup: (fn: () =
   const seed = Number(process.env.FAULT_SEED ?? randomInt(1, 2 ** 31));
   const random = seededRandom(seed);
   process.stdout.write(`# kill moments seed ${seed} (FAULT_SEED=${seed} replays them)\n`);
-  const database = scenario.database === 'sqlite' ? `sqlite:${join(mkdtempSync(join(tmpdir(), 'herald-kill-')), 'herald.db')}` : scenario.database;
+  const database = scenario.database === 'sqlite' ? `sqlite:${join(testTempDir('herald-kill-'), 'herald.db')}` : scenario.database;
   const key = newApiKey('test');
   const env = { HERALD_TEST_SECRET_KEY: key, HERALD_RETRY_SCHEDULE: '500ms,1s,1s,1s,1s', HERALD_DELIVERY_TIMEOUT: '2s' };
 

@@ -1,5 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Stripe from 'stripe';
 import { defaultConfig, type HeraldConfig } from '../../src/config/config.js';
@@ -9,6 +7,7 @@ import { silentLogger, type Logger } from '../../src/domain/logger.js';
 import { startHerald, type RunningHerald } from '../../src/server/herald.js';
 import { after } from 'node:test';
 import { startTestPostgres, type TestPostgres } from './postgres.js';
+import { testTempDir } from './temp-dir.js';
 
 export interface TestHerald {
   herald: RunningHerald;
@@ -38,7 +37,7 @@ if (onPostgres) after(async () => (await postgres)?.stop());
 
 /** A real Herald on 127.0.0.1 with a fresh SQLite file (or PostgreSQL database) and known keys. */
 export async function startTestHerald(overrides: Partial<HeraldConfig> = {}, options: { clock?: Clock; logger?: Logger; deliverOnThisThread?: boolean } = {}): Promise<TestHerald> {
-  const dir = mkdtempSync(join(tmpdir(), 'herald-test-'));
+  const dir = testTempDir('herald-test-');
   const dbPath = join(dir, 'herald.db');
   const keys = { test: newApiKey('test'), live: newApiKey('live') };
   const database: HeraldConfig['database'] = onPostgres

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Stripe from 'stripe';
 import { waitFor } from '../helpers/herald.js';
 import { TestReceiver } from '../helpers/receiver.js';
 import { spawnServe } from './process.js';
+import { testTempDir } from '../helpers/temp-dir.js';
 
 const KEYS = { HERALD_TEST_SECRET_KEY: 'sk_test_crashcrashcrashcrash01', HERALD_LIVE_SECRET_KEY: 'sk_live_crashcrashcrashcrash01' };
 
@@ -32,7 +31,7 @@ async function publishBurst(url: string, count: number): Promise<string[]> {
 
 describe('crash safety', () => {
   it('loses nothing when the process is SIGKILLed in the middle of a burst of deliveries', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'herald-crash-'));
+    const dir = testTempDir('herald-crash-');
     // At most 64 attempts in flight, each answered after 1 s: the 800 deliveries take over 12 s, far
     // longer than publishing the burst, so the kill below always lands mid-burst with attempts in flight.
     const env = {
@@ -78,7 +77,7 @@ describe('crash safety', () => {
   });
 
   it('on SIGTERM stops taking requests, finishes in-flight deliveries and exits 0', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'herald-term-'));
+    const dir = testTempDir('herald-term-');
     const env = { ...KEYS, HERALD_DATABASE_URL: `sqlite:${join(dir, 'herald.db')}` };
     const receiver = await new TestReceiver(() => ({ status: 200, delayMs: 1500 })).start();
     const first = await spawnServe(env);
