@@ -1,6 +1,6 @@
 /** The moving parts of `npm run bench`: the receiver process, Herald processes, Redis, seeding. */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -243,7 +243,12 @@ export async function startRedis(): Promise<{ port: number; pid: number; stop: (
     });
     child.once('exit', () => resolve(false));
   });
-  if (!ready) return null;
+  // Its append-only file (about 100 MB after row 6) goes with it.
+  const removeDir = () => rmSync(dir, { recursive: true, force: true });
+  if (!ready) {
+    removeDir();
+    return null;
+  }
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     port,
@@ -251,6 +256,7 @@ export async function startRedis(): Promise<{ port: number; pid: number; stop: (
     async stop() {
       child.kill('SIGTERM');
       await exited;
+      removeDir();
     },
   };
 }

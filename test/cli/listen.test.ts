@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Stripe from 'stripe';
@@ -9,6 +7,7 @@ import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { startTestHerald, waitFor, type TestHerald } from '../helpers/herald.js';
 import { TestReceiver } from '../helpers/receiver.js';
 import { freePort, RECEIVED_LINE, RESPONSE_LINE, runCli, runInProcess, spawnServe, startListen, type CliProcess } from './cli-process.js';
+import { testTempDir } from '../helpers/temp-dir.js';
 
 const verifier = new Stripe('sk_test_unused');
 
@@ -237,7 +236,7 @@ describe('herald listen', () => {
 
 describe('herald listen across a server crash', () => {
   test('the server is killed and restarted while listen runs: every event forwarded exactly once', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'herald-listen-'));
+    const dir = testTempDir('herald-listen-');
     const dbPath = join(dir, 'herald.db');
     const key = newApiKey('test');
     const port = await freePort();

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Stripe from 'stripe';
@@ -9,6 +8,7 @@ import { STRIPE_EVENT_TYPES } from '../../src/domain/stripe-event-types.js';
 import { startTestHerald, type TestHerald } from '../helpers/herald.js';
 import { TestReceiver } from '../helpers/receiver.js';
 import { runCli, runInProcess, startListen } from './cli-process.js';
+import { testTempDir } from '../helpers/temp-dir.js';
 
 /** The object kind an event type is about (`charge.dispute.created` → dispute). */
 function objectOf(type: string): string {
@@ -163,7 +163,7 @@ describe('herald trigger', () => {
   });
 
   test('herald fixtures runs a user-written file with references to earlier steps', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'herald-fixture-'));
+    const dir = testTempDir('herald-fixture-');
     const file = join(dir, 'my-flow.json');
     writeFileSync(
       file,
@@ -217,7 +217,7 @@ describe('herald trigger', () => {
   test('--show prints a scenario as a fixture file that herald fixtures runs', async () => {
     const shown = await runInProcess(['trigger', 'refund.created', '--show'], env);
     assert.equal(shown.code, 0);
-    const dir = mkdtempSync(join(tmpdir(), 'herald-fixture-'));
+    const dir = testTempDir('herald-fixture-');
     writeFileSync(join(dir, 'refund.json'), shown.stdout);
     const result = await runInProcess(['fixtures', join(dir, 'refund.json'), '--json'], env);
     assert.equal(result.code, 0, result.stderr);

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Stripe from 'stripe';
@@ -11,6 +10,7 @@ import { startHerald, type RunningHerald } from '../../src/server/herald.js';
 import { runCli } from '../cli/cli-process.js';
 import { waitFor } from '../helpers/herald.js';
 import { API_KEY_CACHE_TTL_MS } from '../../src/api/api-key-cache.js';
+import { testTempDir } from '../helpers/temp-dir.js';
 
 /**
  * The operator commands on a real database, as an operator runs them (child processes), and the
@@ -18,7 +18,7 @@ import { API_KEY_CACHE_TTL_MS } from '../../src/api/api-key-cache.js';
  * create-restricted|roll --account`.
  */
 describe('herald accounts and herald keys', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'herald-accounts-'));
+  const dir = testTempDir('herald-accounts-');
   const dbPath = join(dir, 'herald.db');
   const env = { HERALD_DATABASE_URL: `sqlite:${dbPath}` };
   let acme: { id: string; name: string; keys: { test: string; live: string } };

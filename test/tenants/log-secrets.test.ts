@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Stripe from 'stripe';
@@ -11,6 +9,7 @@ import { startHerald } from '../../src/server/herald.js';
 import { newEncryptionKey, parseEncryptionKey } from '../../src/store/secret-encryption.js';
 import { samplePaymentIntent, waitFor } from '../helpers/herald.js';
 import { TestReceiver } from '../helpers/receiver.js';
+import { testTempDir } from '../helpers/temp-dir.js';
 
 /**
  * Herald's whole log output, at debug level, over a run that creates endpoints, rolls and reveals
@@ -29,7 +28,7 @@ test('no secret appears in the log', async () => {
   const herald = await startHerald(
     defaultConfig({
       port: 0,
-      database: { kind: 'sqlite', path: join(mkdtempSync(join(tmpdir(), 'herald-logs-')), 'herald.db') },
+      database: { kind: 'sqlite', path: join(testTempDir('herald-logs-'), 'herald.db') },
       testSecretKey: keys.test,
       liveSecretKey: keys.live,
       retrySchedule: [100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100],

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Stripe from 'stripe';
@@ -13,6 +12,7 @@ import { runCli } from '../cli/cli-process.js';
 import { samplePaymentIntent, waitFor } from '../helpers/herald.js';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { TestReceiver } from '../helpers/receiver.js';
+import { testTempDir } from '../helpers/temp-dir.js';
 
 /**
  * HERALD_ENCRYPTION_KEY end to end, on one database restarted under different keys: plaintext
@@ -70,7 +70,7 @@ describe(`signing secrets at rest (${onPostgres ? 'PostgreSQL' : 'SQLite'})`, ()
       databaseUrl = await postgres.createDatabase();
       database = { kind: 'postgres', url: databaseUrl };
     } else {
-      sqlitePath = join(mkdtempSync(join(tmpdir(), 'herald-secrets-')), 'herald.db');
+      sqlitePath = join(testTempDir('herald-secrets-'), 'herald.db');
       databaseUrl = `sqlite:${sqlitePath}`;
       database = { kind: 'sqlite', path: sqlitePath };
     }

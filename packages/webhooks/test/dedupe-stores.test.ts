@@ -1,12 +1,21 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 // @ts-expect-error: the example is plain JavaScript, as a reader would copy it.
 import { SqliteDedupeStore } from '../../../examples/sqlite-dedupe-store.js';
 import { createWebhookHandler, stripeSignatureHeader, type DedupeStore } from '../src/index.js';
 import { PRIMARY_SECRET } from './vectors.js';
+
+const dirs: string[] = [];
+after(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+/** A fresh file for a store, in a directory removed when the tests end. */
+function freshPath(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-dedupe-'));
+  dirs.push(dir);
+  return join(dir, 'seen.db');
+}
 
 function delivery(id: string) {
   const body = JSON.stringify({ id, object: 'event', type: 'invoice.paid', data: { object: {} } });
@@ -15,7 +24,7 @@ function delivery(id: string) {
 
 describe('the README\'s SQLite dedupe store (examples/sqlite-dedupe-store.js)', () => {
   it('skips a redelivery across two receivers sharing the file, and after a restart', async () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'herald-dedupe-')), 'seen.db');
+    const path = freshPath();
     const processed: string[] = [];
     const receiver = (store: DedupeStore) => createWebhookHandler({ secret: PRIMARY_SECRET, dedupe: store, logger: false, handlers: { 'invoice.paid': (e) => void processed.push(e.id) } });
     const storeA = new SqliteDedupeStore(path);
@@ -35,7 +44,7 @@ describe('the README\'s SQLite dedupe store (examples/sqlite-dedupe-store.js)', 
   });
 
   it('releases the id when the handler fails, so the redelivery runs', async () => {
-    const store = new SqliteDedupeStore(join(mkdtempSync(join(tmpdir(), 'herald-dedupe-')), 'seen.db'));
+    const store = new SqliteDedupeStore(freshPath());
     let attempts = 0;
     const handler = createWebhookHandler({ secret: PRIMARY_SECRET, dedupe: store, logger: false, handlers: { 'invoice.paid': () => { if (++attempts === 1) throw new Error('first try fails'); } } });
     await (await handler.handle(delivery('evt_flaky'))).process();
