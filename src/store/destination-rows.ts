@@ -1,5 +1,5 @@
 import { asDestination, eventsFromOfConnect } from '../domain/destinations.js';
-import type { AwsCredentials, DestinationType, EventPayload, StoredEvent, WebhookEndpoint } from '../domain/types.js';
+import type { AwsCredentials, DestinationType, EventPayload, RelatedObject, StoredEvent, WebhookEndpoint } from '../domain/types.js';
 
 /**
  * Row mapping of the destination columns (migrations sqlite/009, postgres/008) and of the event
@@ -47,11 +47,13 @@ export function destinationOfRow(row: Row): Required<Pick<WebhookEndpoint, 'type
 export function eventSubjectOfRow(row: Row): Pick<StoredEvent, 'accountApiVersion' | 'relatedObject'> {
   return {
     accountApiVersion: (row.account_api_version as string | null | undefined) ?? (row.api_version as string),
-    relatedObject:
-      typeof row.object_id === 'string'
-        ? { id: row.object_id, type: (row.object_type as string | null) ?? 'object', url: (row.related_object_url as string | null) ?? null }
-        : null,
+    relatedObject: relatedObjectOfColumns(row.object_id, row.object_type, row.related_object_url),
   };
+}
+
+/** An event's related object from its three columns (object_id null: none was named). */
+export function relatedObjectOfColumns(objectId: unknown, objectType: unknown, url: unknown): RelatedObject | null {
+  return typeof objectId === 'string' ? { id: objectId, type: (objectType as string | null) ?? 'object', url: (url as string | null) ?? null } : null;
 }
 
 /**

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { Checkpointer } from './checkpointer.js';
 import { withRequestBodies } from '../attempt-bodies.js';
 import { destinationWants, relatedObjectOf } from '../../domain/destinations.js';
-import { destinationOfRow, destinationParams, eventSubjectOfRow, rewriteStoredAwsCredentials } from '../destination-rows.js';
+import { destinationOfRow, destinationParams, eventSubjectOfRow, relatedObjectOfColumns, rewriteStoredAwsCredentials } from '../destination-rows.js';
 import type {
   Account,
   ApiKeyOwner,
@@ -605,17 +605,17 @@ export class SqliteStore implements Store {
                  attempt_count = attempt_count + 1
                WHERE seq IN (SELECT seq FROM deliveries WHERE state IN ('pending', 'in_flight') AND next_attempt_at <= @now
                              ORDER BY next_attempt_at ${limitClause(limit)})
-               RETURNING id, event_id, endpoint_id, kind, attempt_count, schedule_step`,
+               RETURNING ${LEASED_COLUMNS}`,
             )
-            .all({ now, ...lease }) as Row[]);
+            .raw()
+            .all({ now, ...lease }) as LeasedRow[]);
       if (rows.length === 0) return [];
       const endpoints = new Map<string, { endpoint: WebhookEndpoint; secrets: string[] } | null>();
       const events = new Map<string, ClaimedDelivery['event'] | null>();
       const getEndpoint = this.stmt('SELECT * FROM endpoints WHERE id = ?');
       const cancel = this.stmt("UPDATE deliveries SET state = 'cancelled', next_attempt_at = NULL, lease_token = NULL, attempt_count = attempt_count - 1 WHERE id = ?");
       const claims: ClaimedDelivery[] = [];
-      for (const row of rows) {
-        const endpointId = row.endpoint_id as string;
+      for (const [deliveryId, eventId, endpointId, kind, attemptNumber, scheduleStep] of rows) {
         if (!endpoints.has(endpointId)) {
           const endpointRow = getEndpoint.get(endpointId) as Row | undefined;
           const endpoint = endpointRow ? toEndpoint(endpointRow) : null;
@@ -624,25 +624,15 @@ export class SqliteStore implements Store {
         const target = endpoints.get(endpointId);
         // An event fanned out to several endpoints is read once per batch, and its claims share
         // one object (the worker renders one body per event object and version).
-        const eventId = row.event_id as string;
         if (!events.has(eventId)) events.set(eventId, this.claimedEvent(eventId));
         const event = events.get(eventId);
         // The endpoint was disabled or deleted (or the event pruned) before this attempt fell due:
         // the attempt is dropped, as Stripe drops retries for disabled endpoints.
         if (!target || !event) {
-          cancel.run(row.id);
+          cancel.run(deliveryId);
           continue;
         }
-        claims.push({
-          deliveryId: row.id as string,
-          leaseToken,
-          kind: row.kind as ClaimedDelivery['kind'],
-          attemptNumber: row.attempt_count as number,
-          scheduleStep: row.schedule_step as number,
-          event,
-          endpoint: target.endpoint,
-          secrets: target.secrets,
-        });
+        claims.push({ deliveryId, leaseToken, kind, attemptNumber, scheduleStep, event, endpoint: target.endpoint, secrets: target.secrets });
       }
       return claims;
     });
@@ -700,25 +690,21 @@ export class SqliteStore implements Store {
   }
 
   /** Leases the deliveries `seqs` (due rows this transaction just chose) to one claim. */
-  private leaseDeliveries(seqs: number[], lease: { leaseUntil: Millis; leaseToken: string }): Row[] {
+  private leaseDeliveries(seqs: number[], lease: { leaseUntil: Millis; leaseToken: string }): LeasedRow[] {
     if (seqs.length === 0) return [];
     return this
       .stmt(
         `UPDATE deliveries SET state = 'in_flight', next_attempt_at = @leaseUntil, lease_token = @leaseToken,
            attempt_count = attempt_count + 1
          WHERE seq IN (SELECT value FROM json_each(@seqs))
-         RETURNING id, event_id, endpoint_id, kind, attempt_count, schedule_step`,
+         RETURNING ${LEASED_COLUMNS}`,
       )
-      .all({ seqs: JSON.stringify(seqs), ...lease }) as Row[];
+      .raw()
+      .all({ seqs: JSON.stringify(seqs), ...lease }) as LeasedRow[];
   }
 
   async recordAttempts(results: AttemptResult[], policy: HealthPolicy): Promise<RecordOutcome> {
-    const insertAttempt = this.stmt(
-      `INSERT INTO attempts (id, delivery_id, event_id, endpoint_id, account_id, mode, kind, attempt_number, url, created,
-         duration_ms, outcome, failure_kind, failure_message, http_status, request_headers, response_headers, response_body, next_retry_at, request_body, request_body_pending_webhooks)
-       VALUES (@id, @delivery_id, @event_id, @endpoint_id, @account_id, @mode, @kind, @attempt_number, @url, @created,
-         @duration_ms, @outcome, @failure_kind, @failure_message, @http_status, @request_headers, @response_headers, @response_body, @next_retry_at, @request_body, @request_body_pending_webhooks)`,
-    );
+    const insertAttempt = this.stmt(INSERT_ATTEMPT_SQL);
     const moveOn = this.stmt(
       `UPDATE deliveries SET state = @state, next_attempt_at = @next_attempt_at, schedule_step = @schedule_step, lease_token = NULL
        WHERE id = @id AND lease_token = @lease_token`,
@@ -746,7 +732,7 @@ export class SqliteStore implements Store {
         successes.delete(endpointId);
       };
       for (const { claim, attempt, next, disableReason: requested } of results) {
-        insertAttempt.run(attemptParams(attempt));
+        insertAttempt.run(attemptValues(attempt));
         let delivered = false;
         if (attempt.outcome === 'succeeded' && claim.kind === 'automatic') {
           delivered = moveOnDelivered.run({ id: claim.deliveryId, lease_token: claim.leaseToken, delivered_at: attempt.created }).changes > 0;
@@ -946,12 +932,7 @@ export class SqliteStore implements Store {
   }
 
   async recordListenAttempts(sessionId: string, eventId: string, attempts: DeliveryAttempt[]): Promise<void> {
-    const insertAttempt = this.stmt(
-          `INSERT INTO attempts (id, delivery_id, event_id, endpoint_id, account_id, mode, kind, attempt_number, url, created,
-             duration_ms, outcome, failure_kind, failure_message, http_status, request_headers, response_headers, response_body, next_retry_at, request_body, request_body_pending_webhooks)
-           VALUES (@id, @delivery_id, @event_id, @endpoint_id, @account_id, @mode, @kind, @attempt_number, @url, @created,
-             @duration_ms, @outcome, @failure_kind, @failure_message, @http_status, @request_headers, @response_headers, @response_body, @next_retry_at, @request_body, @request_body_pending_webhooks)`,
-    );
+    const insertAttempt = this.stmt(INSERT_ATTEMPT_SQL);
     const acknowledge = this.stmt(
       `INSERT OR IGNORE INTO listen_acks (session_id, event_id, event_seq)
        SELECT s.id, e.id, e.seq FROM listen_sessions s JOIN events e ON e.id = ? AND e.account_id = s.account_id AND e.mode = s.mode WHERE s.id = ?`,
@@ -961,7 +942,7 @@ export class SqliteStore implements Store {
     this.db.transaction(() => {
       if (attempts.length > 0) {
         const deliveryId = (upsertDelivery.pluck().get(...listenDeliveryValues(sessionId, eventId, attempts)) as string) ?? '';
-        for (const attempt of attempts) insertAttempt.run(attemptParams({ ...attempt, deliveryId }));
+        for (const attempt of attempts) insertAttempt.run(attemptValues({ ...attempt, deliveryId }));
       }
       acknowledge.run(eventId, sessionId);
     }).immediate();
@@ -1156,8 +1137,8 @@ export class SqliteStore implements Store {
 
   /** An event as claims carry it (its data as stored JSON text), or null when it is gone. */
   private claimedEvent(id: string): ClaimedDelivery['event'] | null {
-    const row = this.stmt(`SELECT ${EVENT_COLUMNS} FROM events WHERE id = ?`).get(id) as Row | undefined;
-    return row ? toClaimedEvent(row) : null;
+    const row = this.stmt(CLAIMED_EVENT_SELECT).raw().get(id) as unknown[] | undefined;
+    return row ? claimedEventOfColumns(row) : null;
   }
 
   /** Events by id, as claims carry them (for request bodies rendered again: attempt-bodies.ts). */
@@ -1207,8 +1188,21 @@ function eventColumns(alias: string): string {
   return `${columns.map((c) => `${alias}.${c}`).join(', ')}, (SELECT count(*) FROM (${undeliveredOf(alias)})) AS pending_webhooks`;
 }
 
-/** The columns of an event row read from `events` (claims read one per claimed event: built once). */
+/** What a claim reads of each delivery it leases, as arrays (`raw()`, as for its events below). */
+const LEASED_COLUMNS = 'id, event_id, endpoint_id, kind, attempt_count, schedule_step';
+type LeasedRow = [deliveryId: string, eventId: string, endpointId: string, kind: ClaimedDelivery['kind'], attemptNumber: number, scheduleStep: number];
+
+/** The columns of an event row read from `events`. */
 const EVENT_COLUMNS = eventColumns('events');
+
+/**
+ * A claimed delivery's event, read as an array of columns in the order `claimedEventOfColumns`
+ * takes them, and built at once. Read as a row object (named keys) and turned into a whole event
+ * first, it cost 5 µs more per claimed event: a bare store's claim took 19 µs per delivery, now 14.
+ */
+const CLAIMED_EVENT_SELECT = `SELECT id, mode, type, connected_account, api_version, created, data, request_id, request_idempotency_key,
+  account_api_version, object_id, object_type, related_object_url, (SELECT count(*) FROM (${undeliveredOf('events')}))
+  FROM events WHERE id = ?`;
 
 /**
  * A LIMIT written into the statement's text, never bound: SQLite plans with a bound LIMIT's value,
@@ -1218,6 +1212,23 @@ const EVENT_COLUMNS = eventColumns('events');
 function limitClause(limit: number): string {
   if (!Number.isSafeInteger(limit) || limit < 0) throw new Error(`Invalid LIMIT ${limit}`);
   return `LIMIT ${limit}`;
+}
+
+function claimedEventOfColumns(columns: unknown[]): ClaimedDelivery['event'] {
+  const [id, mode, type, account, apiVersion, created, data, requestId, idempotencyKey, accountApiVersion, objectId, objectType, objectUrl, pendingWebhooks] = columns;
+  return {
+    id: id as string,
+    mode: mode as Mode,
+    type: type as string,
+    account: (account as string | null) ?? null,
+    apiVersion: apiVersion as string,
+    created: created as number,
+    request: { id: (requestId as string | null) ?? null, idempotency_key: (idempotencyKey as string | null) ?? null },
+    pendingWebhooks: pendingWebhooks as number,
+    accountApiVersion: (accountApiVersion as string | null) ?? (apiVersion as string),
+    relatedObject: relatedObjectOfColumns(objectId, objectType, objectUrl),
+    dataJson: data as string,
+  };
 }
 
 function toClaimedEvent(row: Row): ClaimedDelivery['event'] {
@@ -1334,30 +1345,39 @@ function toDeliverySummary(row: Row): DeliverySummary {
   };
 }
 
-function attemptParams(a: DeliveryAttempt): Params {
-  return {
-    id: a.id,
-    delivery_id: a.deliveryId,
-    event_id: a.eventId,
-    endpoint_id: a.endpointId,
-    account_id: a.accountId,
-    mode: a.mode,
-    kind: a.kind,
-    attempt_number: a.attemptNumber,
-    url: a.url,
-    created: a.created,
-    duration_ms: a.durationMs,
-    outcome: a.outcome,
-    failure_kind: a.failureKind,
-    failure_message: a.failureMessage,
-    http_status: a.httpStatus,
-    request_headers: JSON.stringify(a.requestHeaders),
-    response_headers: a.responseHeaders ? JSON.stringify(a.responseHeaders) : null,
-    response_body: a.responseBody,
-    request_body: a.requestBody ?? null,
-    request_body_pending_webhooks: a.publishedBody?.pendingWebhooks ?? null,
-    next_retry_at: a.nextRetryAt,
-  };
+/**
+ * An attempt's row, bound by position: recording binds one per delivery, and 21 named parameters
+ * cost about 1 µs more each time than positions.
+ */
+const INSERT_ATTEMPT_SQL = `INSERT INTO attempts (id, delivery_id, event_id, endpoint_id, account_id, mode, kind, attempt_number, url, created,
+  duration_ms, outcome, failure_kind, failure_message, http_status, request_headers, response_headers, response_body, next_retry_at, request_body, request_body_pending_webhooks)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+/** The values of INSERT_ATTEMPT_SQL, in its order. */
+function attemptValues(a: DeliveryAttempt): unknown[] {
+  return [
+    a.id,
+    a.deliveryId,
+    a.eventId,
+    a.endpointId,
+    a.accountId,
+    a.mode,
+    a.kind,
+    a.attemptNumber,
+    a.url,
+    a.created,
+    a.durationMs,
+    a.outcome,
+    a.failureKind,
+    a.failureMessage,
+    a.httpStatus,
+    JSON.stringify(a.requestHeaders),
+    a.responseHeaders ? JSON.stringify(a.responseHeaders) : null,
+    a.responseBody,
+    a.nextRetryAt,
+    a.requestBody ?? null,
+    a.publishedBody?.pendingWebhooks ?? null,
+  ];
 }
 
 function toAttempt(row: Row): DeliveryAttempt {
