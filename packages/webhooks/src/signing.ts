@@ -3,9 +3,6 @@
 import { createHmac } from 'node:crypto';
 import { standardWebhooksKey, testHeaderDefaults, type StandardWebhooksHeaders, type TestHeaderOptions } from './common.js';
 
-
-
-
 /**
  * The `Stripe-Signature` scheme: `t=<unix seconds>,v1=<hex HMAC-SHA256>[,v1=…]`.
  * The HMAC key is the UTF-8 bytes of the whole secret string, `whsec_` included, and the signed
