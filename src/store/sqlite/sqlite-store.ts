@@ -1214,6 +1214,7 @@ function limitClause(limit: number): string {
   return `LIMIT ${limit}`;
 }
 
+/** The claim's event from a row of CLAIMED_EVENT_SELECT (the same object as `toClaimedEvent`'s). */
 function claimedEventOfColumns(columns: unknown[]): ClaimedDelivery['event'] {
   const [id, mode, type, account, apiVersion, created, data, requestId, idempotencyKey, accountApiVersion, objectId, objectType, objectUrl, pendingWebhooks] = columns;
   return {
