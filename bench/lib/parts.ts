@@ -159,7 +159,7 @@ function peakRssMb(child: ChildProcess): number {
  * the publish time (epoch ms) that the receiver subtracts from the receipt time. The object's id is
  * random, as a user's are (Stripe's: 24 letters and digits): events are indexed by the object they
  * are about, and ids that counted up (`pi_bench1`, `pi_bench2`, …) put every insert of that index on
- * the same few pages, hiding about a tenth of the cost of a publish (docs/performance.md).
+ * the same few pages, hiding about a tenth of the cost of a publish (docs/performance-history.md).
  */
 export function eventData(i: number, sent = 0): { object: Record<string, unknown> } {
   return {

@@ -97,7 +97,7 @@ export interface PostgresStoreOptions {
  * leaves a dead row version and a dead entry in the due indexes, ahead of the live ones (they were
  * due earlier), which each claim's index scan walks past. Autovacuum visits a database at most once
  * a minute (`autovacuum_naptime`): in the benchmark's 15-second phases it never came, 36,000–76,000
- * dead rows piled up, and the database's CPU grew through each phase (docs/performance.md).
+ * dead rows piled up, and the database's CPU grew through each phase (docs/performance-history.md).
  */
 const QUEUE_VACUUM_EVERY_ROWS = 10_000;
 
