@@ -34,6 +34,7 @@ import { newApiKey, newSigningSecret } from '../src/domain/ids.js';
 import { createEndpoint } from '../test/helpers/load.js';
 import { startTestPostgres } from '../test/helpers/postgres.js';
 import {
+  cpuPerDelivery,
   cpuSeconds,
   epochNow,
   eventData,
@@ -265,11 +266,8 @@ async function deliverBacklog(receiver: ReceiverProcess, run: BacklogRun): Promi
   const workers: HeraldProcess[] = [];
   if (isSqlite) workers.push(await startHerald(['--database', dbArg(run.database)], ENV));
   else for (let w = 0; w < (run.workers ?? 1); w++) workers.push(await startHerald(['--database', dbArg(run.database), '--role', 'worker'], ENV));
-  let stats = await receiver.count();
-  await waitUntil(async () => (stats = await receiver.count()).targetAt > 0, 900_000, `${sample} deliveries`, 50);
+  const { stats, cpuUs } = await cpuPerDelivery(receiver, () => workers.reduce((sum, w) => sum + w.cpuSeconds(), 0), `${sample} deliveries`);
   const peakRssMb = Math.max(...workers.map((w) => w.peakRssMb()));
-  // Includes the worker's start and its deliveries past the sample: a slight overestimate.
-  const cpuUs = (workers.reduce((sum, w) => sum + w.cpuSeconds(), 0) * 1e6) / stats.total;
   // The rest of a backlog that was only sampled is abandoned: SIGKILL, as nothing is measured after.
   await Promise.all(workers.map((w) => (run.sample ? w.kill() : w.stop())));
   if (!isSqlite) await api?.stop();
@@ -371,10 +369,8 @@ async function bullmq(receiver: ReceiverProcess, events: number): Promise<{ perS
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const exited = new Promise<void>((resolve) => dispatcher.once('exit', () => resolve()));
-    let stats = await receiver.count();
-    await waitUntil(async () => (stats = await receiver.count()).targetAt > 0, 900_000, 'every BullMQ delivery', 50);
-    // The dispatcher's and Redis's CPU (Redis's includes the enqueueing, a small share).
-    const cpuUs = ((cpuSeconds(dispatcher.pid!) + cpuSeconds(redis.pid)) * 1e6) / stats.total;
+    // The dispatcher's and Redis's CPU.
+    const { stats, cpuUs } = await cpuPerDelivery(receiver, () => cpuSeconds(dispatcher.pid!) + cpuSeconds(redis.pid), 'every BullMQ delivery');
     dispatcher.disconnect();
     await exited;
     return { perSecond: (events - 1) / ((stats.targetAt - stats.firstAt) / 1000), cpuUs };

@@ -268,6 +268,23 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
+/**
+ * Waits until the receiver has counted the target it was reset with, and answers the CPU per
+ * delivery of the processes that `cpu` sums, from the first delivery on (or from this call, when
+ * deliveries began before it: a second worker starts after the first). What a process does before
+ * (loading its code, opening its database, starting its threads; for the BullMQ peer, Redis taking
+ * the jobs in) is not delivery work. Counted in, at half size: 121 instead of 109 µs per delivery
+ * on SQLite at fan-out 1, 204 instead of 160 µs for BullMQ and Redis, 310 instead of 199 µs for one
+ * PostgreSQL worker on its 5,000 deliveries.
+ */
+export async function cpuPerDelivery(receiver: ReceiverProcess, cpu: () => number, what: string): Promise<{ stats: ReceiverStats; cpuUs: number }> {
+  let stats = await receiver.count();
+  await waitUntil(async () => (stats = await receiver.count()).total > 0, 900_000, `the first of ${what}`, 5);
+  const [cpuAtFirst, deliveredAtFirst] = [cpu(), stats.total];
+  await waitUntil(async () => (stats = await receiver.count()).targetAt > 0, 900_000, what, 50);
+  return { stats, cpuUs: ((cpu() - cpuAtFirst) * 1e6) / (stats.total - deliveredAtFirst) };
+}
+
 export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string, intervalMs = 25): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
