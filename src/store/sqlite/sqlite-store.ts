@@ -1184,17 +1184,9 @@ function undeliveredOf(eventAlias: string): string {
     AND pd.endpoint_id NOT LIKE 'lsn\\_%' ESCAPE '\\'`;
 }
 
-function eventColumns(alias: string): string {
-  const columns = ['id', 'account_id', 'mode', 'type', 'connected_account', 'api_version', 'created', 'data', 'request_id', 'request_idempotency_key', 'account_api_version', 'object_id', 'object_type', 'related_object_url'];
-  return `${columns.map((c) => `${alias}.${c}`).join(', ')}, (SELECT count(*) FROM (${undeliveredOf(alias)})) AS pending_webhooks`;
-}
-
 /** What a claim reads of each delivery it leases, as arrays (`raw()`, as for its events below). */
 const LEASED_COLUMNS = 'id, event_id, endpoint_id, kind, attempt_count, schedule_step';
 type LeasedRow = [deliveryId: string, eventId: string, endpointId: string, kind: ClaimedDelivery['kind'], attemptNumber: number, scheduleStep: number];
-
-/** The columns of an event row read from `events`. */
-const EVENT_COLUMNS = eventColumns('events');
 
 /**
  * An event as claims (and listen sessions) carry it, read as an array of columns in the order
@@ -1209,6 +1201,13 @@ const CLAIMED_EVENT_TABLE_COLUMNS = ['id', 'mode', 'type', 'connected_account', 
 /** How many columns `claimedEventColumns` reads (the table's and the count): a query's own follow them. */
 const CLAIMED_EVENT_COLUMN_COUNT = CLAIMED_EVENT_TABLE_COLUMNS.length + 1;
 const CLAIMED_EVENT_SELECT = `SELECT ${claimedEventColumns('events')} FROM events WHERE id = ?`;
+
+/** A whole event's columns, read by name (`toEvent`): the claim's columns, its account and names. */
+function eventColumns(alias: string): string {
+  return `${alias}.account_id, ${claimedEventColumns(alias)} AS pending_webhooks`;
+}
+/** The columns of an event row read from `events`. */
+const EVENT_COLUMNS = eventColumns('events');
 
 /**
  * A LIMIT written into the statement's text, never bound: SQLite plans with a bound LIMIT's value,
